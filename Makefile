@@ -1,0 +1,46 @@
+# The two commands: `make run` and `make test`. Each builds what it needs first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CHECKOV_VENV := .venv-checkov
+PYTEST_ARGS ?=
+
+.PHONY: run test lint fmt venv checkov bench clean
+
+# The venv is rebuilt when a requirements file changes.
+$(VENV)/.installed: requirements.txt requirements-dev.txt ec2-runner/requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	touch $@
+
+# checkov pins an old boto3, so it gets a venv of its own (test-only, never packaged).
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install -q --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install -q -r requirements-checkov.txt
+	touch $@
+
+venv: $(VENV)/.installed
+checkov: $(CHECKOV_VENV)/.installed
+
+run: venv
+	$(BIN)/python scripts/local_stack.py
+
+test: venv checkov
+	$(BIN)/ruff check .
+	CHECKOV_BIN=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: venv
+	for f in bench/bench_*.py; do $(BIN)/python $$f; done
+
+clean:
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache

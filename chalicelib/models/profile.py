@@ -1,0 +1,136 @@
+"""The stack profile: what code analysis found in an archive.
+
+A shared contract: the runner's analysis engine produces it, the API stores a
+summary and the template generator consumes it. Bump ``PROFILE_SCHEMA_VERSION``
+on any change that an older reader could misread.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PROFILE_SCHEMA_VERSION = 1
+
+AppKind = Literal["web", "worker", "static", "cli"]
+ServiceKind = Literal[
+    "postgres",
+    "mysql",
+    "sqlite",
+    "mongodb",
+    "redis",
+    "elasticsearch",
+    "rabbitmq",
+    "kafka",
+    "object_storage",
+]
+ValueSource = Literal["code", "config", "dockerfile", "procfile", "env", "framework_default"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Evidence(_Model):
+    """Where a finding comes from: a path from the archive root, and a line when one applies."""
+
+    file: str
+    line: int | None = None
+    detail: str | None = None
+
+
+class LanguageStat(_Model):
+    name: str
+    bytes: int = Field(ge=0)
+    lines: int = Field(ge=0)
+    files: int = Field(ge=0)
+
+
+class Languages(_Model):
+    primary: str | None = None
+    stats: list[LanguageStat] = Field(default_factory=list)  # sorted by bytes desc, then name
+
+
+class Framework(_Model):
+    name: str  # canonical lower-case id, e.g. "flask", "nextjs", "spring-boot", "aspnetcore"
+    version: str | None = None
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class Port(_Model):
+    value: int = Field(ge=1, le=65535)
+    source: ValueSource
+    env_var: str | None = None  # e.g. "PORT" when the code reads PORT with this default
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class App(_Model):
+    path: str  # folder relative to the archive root, "." for the root
+    name: str
+    language: str
+    runtime_version: str | None = None
+    package_manager: str | None = None
+    framework: Framework | None = None
+    kind: AppKind
+    build_command: str | None = None
+    start_command: str | None = None
+    port: Port | None = None
+    healthcheck_path: str | None = None
+    static_output_dir: str | None = None
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class Service(_Model):
+    kind: ServiceKind
+    app_path: str | None = None  # the app that needs it, when known
+    version: str | None = None
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class Worker(_Model):
+    name: str
+    app_path: str | None = None
+    command: str | None = None
+    system: str | None = None  # celery, rq, sidekiq, bullmq, procfile, ...
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class EnvVar(_Model):
+    name: str
+    is_secret: bool
+    default: str | None = None  # only when it is not a secret
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class SecretFinding(_Model):
+    type: str  # aws_access_key_id, private_key, github_token, password_in_url, ...
+    file: str
+    line: int
+    masked: str  # never the value: e.g. "AKIA************MPLE"
+
+
+class ExistingFile(_Model):
+    type: str  # dockerfile, compose, procfile, fly, render, app_json, terraform, kubernetes, ci
+    file: str
+    details: dict[str, str | int | list[str] | None] = Field(default_factory=dict)
+
+
+class Tests(_Model):
+    present: bool
+    command: str | None = None
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class StackProfile(_Model):
+    schema_version: Literal[1] = PROFILE_SCHEMA_VERSION
+    languages: Languages
+    apps: list[App] = Field(default_factory=list)
+    services: list[Service] = Field(default_factory=list)
+    workers: list[Worker] = Field(default_factory=list)
+    env_vars: list[EnvVar] = Field(default_factory=list)
+    secrets: list[SecretFinding] = Field(default_factory=list)
+    existing: list[ExistingFile] = Field(default_factory=list)
+    tests: Tests = Field(default_factory=lambda: Tests(present=False))
+    warnings: list[str] = Field(default_factory=list)
+    stats: dict[str, int] = Field(default_factory=dict)  # files_scanned, bytes_scanned, ...

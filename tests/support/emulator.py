@@ -1,0 +1,57 @@
+"""Start moto's server on a free loopback port, as a real process, for the tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback only
+                return
+        except Exception as exc:
+            if getattr(exc, "code", None):  # an HTTP error status still means it is up
+                return
+            last_error = exc
+            time.sleep(0.05)
+    raise TimeoutError(f"{url} did not answer within {timeout_s}s: {last_error}")
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """Yield the endpoint URL of a fresh moto server; stop it afterwards."""
+    port = free_port()
+    env = dict(os.environ, MOTO_ALLOW_NONEXISTENT_REGION="true")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(url + "/moto-api/")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
