@@ -1,0 +1,1 @@
+"""AutoStack's runner agent: polls the jobs queue and runs analysis and Terraform jobs."""
