@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CHECKOV_VENV := .venv-checkov
 PYTEST_ARGS ?=
 
-.PHONY: run test lint fmt venv checkov bench clean
+.PHONY: run test lint fmt venv checkov bench clean backup
 
 # The venv is rebuilt when a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt ec2-runner/requirements.txt
@@ -38,6 +38,14 @@ lint: venv
 fmt: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# The daily backup now (table export + runner.db snapshot job), against `make run`'s stack.
+backup: venv
+	AUTOSTACK_STAGE=local AUTOSTACK_TABLE=autostack AUTOSTACK_BUCKET=autostack-local \
+	AUTOSTACK_QUEUE_URL=http://127.0.0.1:5000/123456789012/autostack-jobs \
+	AWS_ENDPOINT_URL=http://127.0.0.1:5000 AWS_DEFAULT_REGION=us-east-1 \
+	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+	$(BIN)/python scripts/backup_now.py
 
 bench: venv
 	for f in bench/bench_*.py; do $(BIN)/python $$f; done

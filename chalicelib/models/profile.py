@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-PROFILE_SCHEMA_VERSION = 1
+PROFILE_SCHEMA_VERSION: Literal[1] = 1
 
 AppKind = Literal["web", "worker", "static", "cli"]
 ServiceKind = Literal[
@@ -26,6 +26,81 @@ ServiceKind = Literal[
     "object_storage",
 ]
 ValueSource = Literal["code", "config", "dockerfile", "procfile", "env", "framework_default"]
+"""Where a port comes from. ``code``: the source (a literal, or the default of an env var the code
+reads, then ``Port.env_var`` names it); ``config``: a framework or platform config file
+(application.properties, Rocket.toml, package.json scripts, fly.toml, compose ports);
+``procfile``; ``env``: a committed ``.env``/``.env.example``; ``dockerfile``: ``EXPOSE`` or
+``ENV PORT``/``ASPNETCORE_URLS``; ``framework_default``: nothing said otherwise."""
+
+# Canonical framework ids the analysis engine emits (``Framework.name``).
+FRAMEWORK_IDS = (
+    # python
+    "django",
+    "fastapi",
+    "litestar",
+    "flask",
+    "sanic",
+    "starlette",
+    "aiohttp",
+    "tornado",
+    "streamlit",
+    "gradio",
+    # node
+    "nestjs",
+    "nextjs",
+    "nuxt",
+    "remix",
+    "react-router",
+    "sveltekit",
+    "astro",
+    "adonisjs",
+    "gatsby",
+    "docusaurus",
+    "eleventy",
+    "angular",
+    "hono",
+    "fastify",
+    "koa",
+    "hapi",
+    "express",
+    "create-react-app",
+    "vite",
+    # go
+    "gin",
+    "echo",
+    "fiber",
+    "chi",
+    "gorilla-mux",
+    "net-http",
+    # jvm
+    "spring-boot",
+    "quarkus",
+    "micronaut",
+    "ktor",
+    # ruby
+    "rails",
+    "sinatra",
+    "rack",
+    "jekyll",
+    # php ("php" = plain PHP)
+    "laravel",
+    "symfony",
+    "slim",
+    "php",
+    # rust
+    "axum",
+    "actix-web",
+    "rocket",
+    "warp",
+    # .NET
+    "aspnetcore",
+    # static sites ("html" = plain HTML)
+    "hugo",
+    "mkdocs",
+    "html",
+)
+# App.ecosystem values: which toolchain builds and runs the app.
+ECOSYSTEMS = ("python", "node", "go", "jvm", "ruby", "php", "rust", "dotnet", "static")
 
 
 class _Model(BaseModel):
@@ -41,7 +116,7 @@ class Evidence(_Model):
 
 
 class LanguageStat(_Model):
-    name: str
+    name: str  # lower-case id (python, typescript, csharp, html, yaml, ...)
     bytes: int = Field(ge=0)
     lines: int = Field(ge=0)
     files: int = Field(ge=0)
@@ -68,7 +143,7 @@ class Port(_Model):
 class App(_Model):
     path: str  # folder relative to the archive root, "." for the root
     name: str
-    language: str
+    language: str  # lower-case id: python, javascript, typescript, go, java, kotlin, ruby, php, ...
     runtime_version: str | None = None
     package_manager: str | None = None
     framework: Framework | None = None
@@ -79,6 +154,10 @@ class App(_Model):
     healthcheck_path: str | None = None
     static_output_dir: str | None = None
     evidence: list[Evidence] = Field(default_factory=list)
+    # Optional additions: profiles written without them still validate.
+    ecosystem: str | None = None  # one of ECOSYSTEMS
+    install_command: str | None = None  # dependency install, e.g. "npm ci", "pip install -r ..."
+    test_command: str | None = None  # this app's tests, run from its folder
 
 
 class Service(_Model):

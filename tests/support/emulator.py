@@ -10,6 +10,9 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+
+_EMULATOR_SERVER = Path(__file__).resolve().parents[2] / "scripts" / "emulator_server.py"
 
 
 def free_port() -> int:
@@ -39,7 +42,8 @@ def moto_server() -> Iterator[str]:
     port = free_port()
     env = dict(os.environ, MOTO_ALLOW_NONEXISTENT_REGION="true")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        # moto's server with DynamoDB requests serialized (atomic, as in AWS): see there.
+        [sys.executable, str(_EMULATOR_SERVER), "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,

@@ -1,0 +1,156 @@
+"""API latency against a running local stack (moto server + `chalice local`).
+
+Starts its own stack on free ports (or uses --url), signs up one user per
+client with one project, then N clients loop for D seconds over: login, list
+projects, get project. Prints one JSON object with p50/p95 per route, request
+counts and errors. Targets: p95 <= 100 ms (login <= 200 ms), zero 5xx.
+
+The stack runs with the real scrypt cost (n=2**14) but with the rate and login
+limits raised (AUTOSTACK_RATE_LIMIT, AUTOSTACK_LOGIN_MAX_PER_*): otherwise the
+50 requests / 15 min limit would throttle the benchmark's users after 50 calls.
+Clients send back to back by default (a closed loop: the dev server's queue is
+measured too); --think-ms adds a pause per client between requests.
+Run: .venv/bin/python bench/bench_api_latency.py [--clients 10 --seconds 30 --think-ms 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from scripts.local_stack import LocalStack  # noqa: E402
+from tests.support.emulator import free_port  # noqa: E402
+
+PASSWORD = "benchmark password 1"  # noqa: S105 - a throwaway local user
+OVERRIDES = {
+    "AUTOSTACK_RATE_LIMIT": "1000000",
+    "AUTOSTACK_LOGIN_MAX_PER_EMAIL": "1000000",
+    "AUTOSTACK_LOGIN_MAX_PER_IP": "1000000",
+    "AUTOSTACK_LOG_LEVEL": "WARNING",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def client_loop(
+    url: str, n: int, deadline: float, think_s: float, out: dict, lock: threading.Lock
+) -> None:
+    http = requests.Session()
+    email = f"bench{n}@example.com"
+    token = http.post(f"{url}/auth/login", json={"email": email, "password": PASSWORD}).json()[
+        "access_token"
+    ]
+    auth = {"Authorization": f"Bearer {token}"}
+    project_id = http.get(f"{url}/projects", headers=auth).json()["projects"][0]["id"]
+    calls = [
+        ("login", "POST", "/auth/login", {"email": email, "password": PASSWORD}, None),
+        ("list_projects", "GET", "/projects", None, auth),
+        ("get_project", "GET", f"/projects/{project_id}", None, auth),
+    ]
+    step = n  # clients start at different routes
+    while time.monotonic() < deadline:
+        name, method, path, body, headers = calls[step % len(calls)]
+        step += 1
+        started = time.perf_counter()
+        try:
+            response = http.request(method, url + path, json=body, headers=headers, timeout=30)
+            status = response.status_code
+        except requests.RequestException:
+            status = 599
+        elapsed = (time.perf_counter() - started) * 1000
+        with lock:
+            out[name].append((elapsed, status))
+        if think_s:
+            time.sleep(think_s)
+
+
+def run(url: str, clients: int, seconds: float, think_ms: float = 0) -> dict:
+    http = requests.Session()
+    for n in range(clients):
+        email = f"bench{n}@example.com"
+        http.post(f"{url}/auth/signup", json={"email": email, "password": PASSWORD})
+        token = http.post(f"{url}/auth/login", json={"email": email, "password": PASSWORD})
+        auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        if not http.get(f"{url}/projects", headers=auth).json()["projects"]:
+            http.post(f"{url}/projects", json={"name": f"bench-{n}"}, headers=auth)
+    results: dict[str, list[tuple[float, int]]] = defaultdict(list)
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+    threads = [
+        threading.Thread(
+            target=client_loop, args=(url, n, deadline, think_ms / 1000, results, lock)
+        )
+        for n in range(clients)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    routes = {}
+    for name, samples in sorted(results.items()):
+        times = [t for t, _ in samples]
+        routes[name] = {
+            "requests": len(samples),
+            "p50_ms": round(statistics.median(times), 1),
+            "p95_ms": round(percentile(times, 0.95), 1),
+            "max_ms": round(max(times), 1),
+            "errors": sum(1 for _, s in samples if s >= 400),
+            "5xx": sum(1 for _, s in samples if s >= 500),
+        }
+    targets = {"login": 200, "list_projects": 100, "get_project": 100}
+    return {
+        "benchmark": "api_latency",
+        "clients": clients,
+        "seconds": seconds,
+        "think_ms": think_ms,
+        "routes": routes,
+        "total_requests": sum(r["requests"] for r in routes.values()),
+        "throughput_rps": round(sum(r["requests"] for r in routes.values()) / seconds, 1),
+        "targets_p95_ms": targets,
+        "meets_targets": all(
+            routes[name]["p95_ms"] <= limit and routes[name]["5xx"] == 0
+            for name, limit in targets.items()
+            if name in routes
+        ),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clients", type=int, default=10)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument(
+        "--think-ms", type=float, default=0, help="pause of each client between requests"
+    )
+    parser.add_argument("--url", help="an already running stack (its limits must allow the load)")
+    args = parser.parse_args()
+    if args.url:
+        print(json.dumps(run(args.url, args.clients, args.seconds, args.think_ms)))
+        return
+    stack = LocalStack(
+        emulator_port=free_port(), api_port=free_port(), extra_env=OVERRIDES, quiet=True
+    ).start()
+    try:
+        print(json.dumps(run(stack.api_url, args.clients, args.seconds, args.think_ms)))
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Identity: scrypt passwords, JWT access tokens, refresh-token families."""

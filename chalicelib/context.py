@@ -1,0 +1,118 @@
+"""The API's dependencies in one place: settings, store, AWS clients, clock, signing key.
+
+Routes and services get them from ``get_context()``; it is built from the
+environment on first use (so ``import app`` stays cheap) and cached for the
+process. Tests and benchmarks build their own with ``build_context(settings, ...)``
+and install it with ``set_context`` (``reset_context`` drops it) — no patching.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from chalicelib.aws import AwsClients
+from chalicelib.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from chalicelib.auth.keys import SigningKeyProvider
+    from chalicelib.auth.tokens import TokenSigner
+    from chalicelib.limits import LoginAttemptLimiter, RateLimiter
+    from chalicelib.store.base import Store
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    aws: AwsClients
+    store: Store
+    clock: Callable[[], float] = time.time
+    key_provider: SigningKeyProvider | None = None
+    _signer: TokenSigner | None = field(default=None, repr=False)
+
+    def now(self) -> int:
+        """The current time in whole epoch seconds (from the injected clock)."""
+        return int(self.clock())
+
+    @property
+    def signer(self) -> TokenSigner:
+        """The token signer for the current signing key (rebuilt when the key changes)."""
+        from chalicelib.auth.tokens import TokenSigner
+
+        if self.key_provider is None:
+            from chalicelib.auth.keys import SigningKeyProvider
+
+            self.key_provider = SigningKeyProvider(self.settings, self.aws)
+        key = self.key_provider.key()
+        signer = self._signer
+        if signer is None or signer.key != key:
+            signer = TokenSigner(
+                key,
+                issuer=self.settings.jwt_issuer,
+                audience=self.settings.jwt_audience,
+                ttl_s=self.settings.access_token_ttl_s,
+            )
+            self._signer = signer
+        return signer
+
+    def refresh_signing_key(self) -> bool:
+        """Re-read the signing key (a token named an unknown key id); True if it changed."""
+        return self.key_provider is not None and self.key_provider.refresh()
+
+    @property
+    def rate_limiter(self) -> RateLimiter:
+        from chalicelib.limits import RateLimiter
+
+        return RateLimiter(self.store, self.settings, self.clock)
+
+    @property
+    def login_limiter(self) -> LoginAttemptLimiter:
+        from chalicelib.limits import LoginAttemptLimiter
+
+        return LoginAttemptLimiter(self.store, self.settings, self.clock)
+
+
+def build_context(
+    settings: Settings,
+    *,
+    aws: AwsClients | None = None,
+    store: Store | None = None,
+    clock: Callable[[], float] = time.time,
+) -> AppContext:
+    """A context for ``settings``; the store defaults to DynamoDB on ``settings.table``."""
+    clients = aws or AwsClients.for_settings(settings)
+    if store is None:
+        from chalicelib.store.dynamodb import DynamoStore
+
+        store = DynamoStore(clients.dynamodb, settings.table)
+    return AppContext(settings=settings, aws=clients, store=store, clock=clock)
+
+
+_current: AppContext | None = None
+_lock = threading.Lock()
+
+
+def get_context() -> AppContext:
+    global _current
+    if _current is None:
+        with _lock:
+            if _current is None:
+                _current = build_context(load_settings())
+    return _current
+
+
+def set_context(context: AppContext) -> None:
+    global _current
+    _current = context
+
+
+def reset_context() -> None:
+    global _current
+    _current = None
+
+
+def get_settings() -> Settings:
+    return get_context().settings

@@ -1,0 +1,56 @@
+"""Infrastructure generation: StackProfile + TemplateRequest -> GeneratedBundle.
+
+A pure engine (no AWS, no clock): ``generate_bundle`` renders every file of a
+bundle and prices every candidate target. The API's service stores the result.
+"""
+
+from __future__ import annotations
+
+from chalicelib.generate.pricing import PriceTable, load_prices
+from chalicelib.generate.recommend import cost_summary, recommend
+from chalicelib.generate.render import render_files
+from chalicelib.generate.stack import NoDeployableAppError, build_context
+from chalicelib.models.profile import StackProfile
+from chalicelib.models.templates import GeneratedBundle, TemplateRequest
+
+__all__ = [
+    "NoDeployableAppError",
+    "TargetNotSuitableError",
+    "generate_bundle",
+    "load_prices",
+]
+
+
+class TargetNotSuitableError(Exception):
+    """The requested target cannot run this app; the message says why."""
+
+
+def generate_bundle(
+    profile: StackProfile, request: TemplateRequest, prices: PriceTable | None = None
+) -> GeneratedBundle:
+    ctx = build_context(profile, request.options, request.region)
+    cost = cost_summary(ctx, prices or load_prices())
+    recommendation = recommend(ctx, cost)
+    target = request.target or recommendation.target
+    chosen = next(e for e in cost.targets if e.target == target)
+    if not chosen.fits:
+        raise TargetNotSuitableError(
+            f"target {target!r} does not fit this app: " + "; ".join(chosen.why_not)
+        )
+    warnings = list(ctx.warnings)
+    if request.options.domain and target == "ec2":
+        warnings.append(
+            "On ec2 the domain's DNS record points at the instance over plain HTTP; "
+            "add a TLS reverse proxy (for example Caddy) on the instance for HTTPS."
+        )
+    if request.options.domain and target == "ecs-fargate" and ctx.app.kind == "worker":
+        warnings.append("A background worker has no URL, so the domain is not used.")
+    files = render_files(ctx, target, recommendation, cost, warnings)
+    return GeneratedBundle(
+        target=target,
+        region=request.region,
+        files=files,
+        recommendation=recommendation,
+        cost=cost,
+        warnings=warnings,
+    )

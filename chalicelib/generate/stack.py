@@ -1,0 +1,285 @@
+"""From a StackProfile to the facts the templates need (the render context).
+
+Everything user-controlled is normalized here once: names become slugs and
+identifiers, env var names are made valid, paths are checked to stay inside
+the repository. Templates then only apply a language's escape filter.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from chalicelib.generate import escaping
+from chalicelib.models.profile import App, StackProfile
+from chalicelib.models.templates import TemplateOptions
+
+_SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9._-]+$")
+
+# Services Terraform provisions; the others are only in docker-compose.
+PROVISIONED_SERVICES = ("postgres", "mysql", "redis", "object_storage")
+# Frameworks that hold long-lived connections (WebSockets), which Lambda cannot serve.
+LONG_CONNECTION_FRAMEWORKS = frozenset(
+    {
+        "socketio",
+        "socket.io",
+        "flask-socketio",
+        "channels",
+        "django-channels",
+        "actioncable",
+        "phoenix",
+        "ws",
+        "signalr",
+    }
+)
+
+FRAMEWORK_PORTS = {
+    "flask": 5000,
+    "django": 8000,
+    "fastapi": 8000,
+    "express": 3000,
+    "nextjs": 3000,
+    "nestjs": 3000,
+    "fastify": 3000,
+    "koa": 3000,
+    "rails": 3000,
+    "sinatra": 4567,
+    "spring-boot": 8080,
+    "aspnetcore": 8080,
+    "laravel": 8080,
+    "gin": 8080,
+    "echo": 8080,
+    "fiber": 3000,
+}
+LANGUAGE_PORTS = {
+    "python": 8000,
+    "javascript": 3000,
+    "typescript": 3000,
+    "go": 8080,
+    "java": 8080,
+    "kotlin": 8080,
+    "ruby": 3000,
+}
+
+
+class NoDeployableAppError(Exception):
+    """The profile has no app that can run as a service or a site."""
+
+
+@dataclass(frozen=True)
+class EnvSetting:
+    name: str  # a valid env var name
+    value: str | None  # non-secret default, None when unknown
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    name: str  # slug
+    ident: str  # identifier
+    command: str
+
+
+@dataclass
+class StackContext:
+    """Normalized facts about the app to deploy."""
+
+    name: str  # slug for AWS names, <= 24 chars
+    ident: str
+    app: App
+    language: str
+    family: str  # Dockerfile family: python, node, static, go, java, ruby, generic
+    framework: str | None
+    app_dir: str  # "." or a safe relative folder
+    port: int
+    healthcheck_path: str
+    start_command: str | None
+    build_command: str | None
+    test_command: str | None
+    static_output_dir: str
+    package_manager: str | None
+    runtime_version: str | None
+    env: list[EnvSetting] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)  # env var names kept in SSM
+    services: list[str] = field(default_factory=list)  # distinct kinds, profile order
+    workers: list[WorkerSpec] = field(default_factory=list)
+    uses_sqlite: bool = False
+    long_connections: bool = False
+    options: TemplateOptions = field(default_factory=TemplateOptions)
+    region: str = "us-east-1"
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def database(self) -> str | None:
+        for kind in ("postgres", "mysql"):
+            if kind in self.services:
+                return kind
+        return None
+
+    @property
+    def redis(self) -> bool:
+        return "redis" in self.services
+
+    @property
+    def object_storage(self) -> bool:
+        return "object_storage" in self.services
+
+    @property
+    def is_static(self) -> bool:
+        return self.app.kind == "static"
+
+    @property
+    def arm(self) -> bool:
+        return self.options.instance_type.startswith("t4g")
+
+
+def safe_relative_path(value: str | None) -> str | None:
+    """``value`` as a normalized relative folder, or None when it could escape or break a file."""
+    if value is None:
+        return None
+    parts = [p for p in value.replace("\\", "/").split("/") if p not in ("", ".")]
+    if value.startswith("/") or any(p == ".." or not _SAFE_SEGMENT.match(p) for p in parts):
+        return None
+    return "/".join(parts) or "."
+
+
+def _family(app: App) -> str:
+    language = app.language.lower()
+    if app.kind == "static":
+        return "static"
+    if language == "python":
+        return "python"
+    if language in ("javascript", "typescript", "node"):
+        return "node"
+    if language == "go":
+        return "go"
+    if language in ("java", "kotlin"):
+        return "java"
+    if language == "ruby":
+        return "ruby"
+    return "generic"
+
+
+def pick_app(profile: StackProfile) -> App:
+    for kind in ("web", "static", "worker"):
+        for app in profile.apps:
+            if app.kind == kind:
+                return app
+    raise NoDeployableAppError("the analysis found no web app, static site or worker to deploy")
+
+
+def build_context(
+    profile: StackProfile, options: TemplateOptions, region: str = "us-east-1"
+) -> StackContext:
+    app = pick_app(profile)
+    warnings: list[str] = []
+    others = [a.name for a in profile.apps if a is not app and a.kind in ("web", "static")]
+    if others:
+        warnings.append(
+            f"Only the app {app.name!r} is deployed; also found: {', '.join(map(repr, others))}."
+        )
+    app_dir = safe_relative_path(app.path)
+    if app_dir is None:
+        warnings.append(f"The app folder {app.path!r} is not a safe relative path; using '.'.")
+        app_dir = "."
+    out_dir = safe_relative_path(app.static_output_dir) if app.static_output_dir else None
+    if app.static_output_dir and out_dir is None:
+        warnings.append(
+            f"The static output folder {app.static_output_dir!r} is unsafe; using 'dist'."
+        )
+    framework = app.framework.name.lower() if app.framework else None
+    language = app.language.lower()
+    port = app.port.value if app.port else None
+    if port is None:
+        port = FRAMEWORK_PORTS.get(framework or "", LANGUAGE_PORTS.get(language, 8080))
+    family = _family(app)
+    if family == "static":
+        port = 8080  # the unprivileged nginx image serving the site
+    health = escaping.url_path(app.healthcheck_path)
+    if app.healthcheck_path and health != app.healthcheck_path:
+        warnings.append("The detected health-check path has unsafe characters; using '/'.")
+
+    env: list[EnvSetting] = []
+    secrets: list[str] = []
+    seen: set[str] = {"PORT"}
+    for var in profile.env_vars:
+        name = escaping.env_name(var.name)
+        if name != var.name:
+            warnings.append(f"The env var name {var.name!r} is not valid; it is set as {name!r}.")
+        if name in seen:
+            continue
+        seen.add(name)
+        if var.is_secret:
+            secrets.append(name)
+        else:
+            env.append(EnvSetting(name=name, value=var.default))
+
+    services: list[str] = []
+    for svc in profile.services:
+        if svc.kind not in services:
+            services.append(svc.kind)
+    if "postgres" in services and "mysql" in services:
+        services.remove("mysql")
+        warnings.append("Both PostgreSQL and MySQL were found; only PostgreSQL is provisioned.")
+    for kind in services:
+        if kind not in PROVISIONED_SERVICES and kind != "sqlite":
+            warnings.append(
+                f"{kind} is in docker-compose for local use but not provisioned in AWS; "
+                "point the app at a managed one through its env vars."
+            )
+
+    replaced = {"dockerfile": "Dockerfile", "compose": "docker-compose.yml", "ci": "CI workflow",
+                "terraform": "Terraform"}  # fmt: skip
+    for existing in profile.existing:
+        if existing.type in replaced:
+            warnings.append(
+                f"The repository already has a {replaced[existing.type]} ({existing.file!r}); "
+                "compare it with the generated one before replacing it."
+            )
+    if profile.secrets:
+        kinds = sorted({finding.type for finding in profile.secrets})
+        warnings.append(
+            f"{len(profile.secrets)} hard-coded secret(s) found in the code ({', '.join(kinds)}): "
+            "rotate them and read them from the environment (SSM Parameter Store) instead."
+        )
+
+    workers: list[WorkerSpec] = []
+    used: set[str] = set()
+    for worker in profile.workers:
+        if not worker.command:
+            warnings.append(f"The worker {worker.name!r} has no command; it is not deployed.")
+            continue
+        wname = escaping.slug(worker.name, max_len=20, fallback="worker")
+        while wname in used:
+            wname = escaping.slug(f"{wname}-{len(used)}", max_len=20)
+        used.add(wname)
+        workers.append(
+            WorkerSpec(name=wname, ident=escaping.identifier(wname), command=worker.command)
+        )
+
+    name = escaping.slug(app.name or "app", max_len=20)
+    return StackContext(
+        name=name,
+        ident=escaping.identifier(name),
+        app=app,
+        language=language,
+        family=family,
+        framework=framework,
+        app_dir=app_dir,
+        port=port,
+        healthcheck_path=health,
+        start_command=app.start_command,
+        build_command=app.build_command,
+        test_command=profile.tests.command if profile.tests.present else None,
+        static_output_dir=out_dir or "dist",
+        package_manager=(app.package_manager or "").lower() or None,
+        runtime_version=app.runtime_version,
+        env=env,
+        secrets=secrets,
+        services=services,
+        workers=workers,
+        uses_sqlite="sqlite" in services,
+        long_connections=bool(framework and framework in LONG_CONNECTION_FRAMEWORKS),
+        options=options,
+        region=region,
+        warnings=warnings,
+    )

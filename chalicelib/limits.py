@@ -1,0 +1,122 @@
+"""Limits: the rate limiter and the login-attempt limiter (fixed windows in DynamoDB).
+
+The user and project limits are conditions inside the store's transactions
+(``Store.create_user`` / ``create_project``): the count and the item it guards
+are written together or not at all. This module holds the windowed counters.
+
+Rate limiting: each authenticated request adds 1 to the counter item of its
+(user, bucket, window) with ``count < limit`` as the write's condition, so
+concurrent requests can never pass the limit. Buckets (``Settings.rate_limit_for``):
+
+- ``default`` — every authenticated request (50 per 15 minutes);
+- ``status``  — cheap reads of a job's status (600 per 15 minutes), so that
+  following a long job does not use up the default bucket. Routes that also take
+  a ``wait`` long-poll parameter count one hit per call, however long it waits.
+
+Window items carry ``expires_at`` (TTL) and are also ignored in code once past.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from chalicelib.errors import RateLimitedError, TooManyLoginAttemptsError
+from chalicelib.settings import Settings
+from chalicelib.store.base import Store
+
+# Extra lifetime of a window item after the window ends (TTL deletion is lazy anyway).
+_TTL_GRACE_S = 60
+
+
+def window_start(now: float, window_s: int) -> int:
+    return int(now // window_s) * window_s
+
+
+@dataclass(frozen=True)
+class RateStatus:
+    limit: int
+    remaining: int
+    reset_at: int  # epoch seconds when the window ends
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(self.reset_at),
+        }
+
+
+class RateLimiter:
+    def __init__(self, store: Store, settings: Settings, clock: Callable[[], float]) -> None:
+        self._store = store
+        self._settings = settings
+        self._clock = clock
+
+    def hit(self, user_id: str, bucket: str = "default") -> RateStatus:
+        """Count one request; RateLimitedError (429, with headers) when the window is full."""
+        limit = self._settings.rate_limit_for(bucket)
+        window_s = self._settings.rate_window_s
+        now = self._clock()
+        start = window_start(now, window_s)
+        reset_at = start + window_s
+        count = self._store.hit_counter(
+            f"RATE#{user_id}#{bucket}#{start}", "RATE", limit, reset_at + _TTL_GRACE_S
+        )
+        if count is None:
+            status = RateStatus(limit=limit, remaining=0, reset_at=reset_at)
+            raise RateLimitedError(
+                f"rate limit reached: {limit} requests per {window_s} s",
+                retry_after_s=max(1, reset_at - int(now)),
+                details={"bucket": bucket, "limit": limit, "window_s": window_s},
+                headers=status.headers(),
+            )
+        return RateStatus(limit=limit, remaining=max(0, limit - count), reset_at=reset_at)
+
+
+@dataclass
+class LoginAttempt:
+    """An admitted login attempt; ``succeeded()`` gives its counts back."""
+
+    store: Store
+    keys: list[tuple[str, str]]
+
+    def succeeded(self) -> None:
+        for pk, sk in self.keys:
+            self.store.release_counter(pk, sk)
+
+
+class LoginAttemptLimiter:
+    """Failed logins per email and per client IP, per window.
+
+    Each attempt is counted *before* the password is checked (atomically, so a burst
+    of parallel guesses cannot exceed the limit) and given back when it succeeds.
+    """
+
+    def __init__(self, store: Store, settings: Settings, clock: Callable[[], float]) -> None:
+        self._store = store
+        self._settings = settings
+        self._clock = clock
+
+    def begin(self, email: str, client_ip: str) -> LoginAttempt:
+        window_s = self._settings.login_window_s
+        now = self._clock()
+        start = window_start(now, window_s)
+        expires_at = start + window_s + _TTL_GRACE_S
+        sk = f"WINDOW#{start}"
+        checks = [
+            (f"LOGIN#email#{email}", self._settings.login_max_per_email),
+            (f"LOGIN#ip#{client_ip}", self._settings.login_max_per_ip),
+        ]
+        # Two single conditional writes (no transaction: this is the login hot path).
+        taken: list[tuple[str, str]] = []
+        for pk, limit in checks:
+            if self._store.hit_counter(pk, sk, limit, expires_at) is None:
+                for taken_pk, taken_sk in taken:
+                    self._store.release_counter(taken_pk, taken_sk)
+                raise TooManyLoginAttemptsError(
+                    "too many login attempts; try again later",
+                    retry_after_s=start + window_s - int(now),
+                )
+            taken.append((pk, sk))
+        return LoginAttempt(store=self._store, keys=taken)

@@ -1,0 +1,1 @@
+"""HTTP routes: one chalice Blueprint per area, written with ``endpoint.endpoint``."""

@@ -1,0 +1,64 @@
+"""Analysis routes: request an analysis of an upload, list them, follow one."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib.models.api import WaitQuery
+from chalicelib.models.uploads import AnalysisCreate, JobList, JobOut
+from chalicelib.routes.endpoint import ApiRequest, endpoint
+from chalicelib.services import jobs, projects
+
+bp = Blueprint(__name__)
+TAGS = ("analyses",)
+
+
+@endpoint(
+    bp,
+    "/projects/{project_id}/analyses",
+    "POST",
+    summary="Analyze an upload (202: the job; follow it with GET .../analyses/{job_id})",
+    body=AnalysisCreate,
+    response=JobOut,
+    status=202,
+    tags=TAGS,
+    errors=(404, 409, 422, 503),
+)
+def create_analysis(req: ApiRequest, project_id: str) -> JobOut:
+    projects.get_owned(req.ctx, req.user_id, project_id)
+    record = jobs.request_analysis(req.ctx, project_id, req.body.upload_id, req.request_id)
+    return JobOut.from_record(record)
+
+
+@endpoint(
+    bp,
+    "/projects/{project_id}/analyses",
+    "GET",
+    summary="The project's analyses, newest first",
+    response=JobList,
+    rate_bucket="status",
+    tags=TAGS,
+    errors=(404,),
+)
+def list_analyses(req: ApiRequest, project_id: str) -> JobList:
+    projects.get_owned(req.ctx, req.user_id, project_id)
+    records = jobs.for_context(req.ctx).list(project_id, kind="analyze")
+    return JobList(jobs=[JobOut.from_record(r) for r in records])
+
+
+@endpoint(
+    bp,
+    "/projects/{project_id}/analyses/{job_id}",
+    "GET",
+    summary="An analysis: status, progress, timings; the profile when done, the reason when failed"
+    " (?wait=N long-polls up to N s for a change; counted in the cheap status bucket)",
+    query=WaitQuery,
+    response=JobOut,
+    rate_bucket="status",
+    tags=TAGS,
+    errors=(404,),
+)
+def get_analysis(req: ApiRequest, project_id: str, job_id: str) -> JobOut:
+    projects.get_owned(req.ctx, req.user_id, project_id)
+    record = jobs.get_job(req.ctx, project_id, job_id, kind="analyze", wait_s=req.query.wait)
+    return JobOut.from_record(record, profile=jobs.read_report(req.ctx, record))

@@ -1,0 +1,102 @@
+"""Identity routes: signup, login, refresh, logout, and /me."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib.models.api import (
+    LoginRequest,
+    RefreshRequest,
+    SignupRequest,
+    TokenResponse,
+    UserOut,
+)
+from chalicelib.routes.endpoint import ApiRequest, endpoint
+from chalicelib.services import users
+from chalicelib.store.records import UserRecord
+
+bp = Blueprint(__name__)
+
+
+def user_out(user: UserRecord) -> UserOut:
+    return UserOut(
+        id=user.user_id,
+        email=user.email,
+        created_at=user.created_at,
+        project_count=user.project_count,
+    )
+
+
+def token_response(session: users.Session) -> TokenResponse:
+    return TokenResponse(
+        access_token=session.access_token,
+        expires_in=session.access_expires_in,
+        refresh_token=session.refresh_token,
+        refresh_expires_in=session.refresh_expires_in,
+    )
+
+
+@endpoint(
+    bp,
+    "/auth/signup",
+    "POST",
+    summary="Create an account (403 when the user limit is reached, 409 for a taken email)",
+    body=SignupRequest,
+    response=UserOut,
+    status=201,
+    auth=False,
+    tags=("auth",),
+    errors=(403, 409),
+)
+def signup(req: ApiRequest) -> UserOut:
+    return user_out(users.signup(req.ctx, req.body.email, req.body.password))
+
+
+@endpoint(
+    bp,
+    "/auth/login",
+    "POST",
+    summary="Exchange email and password for an access and a refresh token",
+    body=LoginRequest,
+    response=TokenResponse,
+    auth=False,
+    tags=("auth",),
+    errors=(401, 429),
+)
+def login(req: ApiRequest) -> TokenResponse:
+    session = users.login(req.ctx, req.body.email, req.body.password, req.client_ip)
+    return token_response(session)
+
+
+@endpoint(
+    bp,
+    "/auth/refresh",
+    "POST",
+    summary="Rotate a refresh token (reusing an old one revokes the whole login)",
+    body=RefreshRequest,
+    response=TokenResponse,
+    auth=False,
+    tags=("auth",),
+    errors=(401,),
+)
+def refresh(req: ApiRequest) -> TokenResponse:
+    return token_response(users.refresh(req.ctx, req.body.refresh_token))
+
+
+@endpoint(
+    bp,
+    "/auth/logout",
+    "POST",
+    summary="Revoke a refresh token and every token rotated from the same login",
+    body=RefreshRequest,
+    status=204,
+    auth=False,
+    tags=("auth",),
+)
+def logout(req: ApiRequest) -> None:
+    users.logout(req.ctx, req.body.refresh_token)
+
+
+@endpoint(bp, "/me", "GET", summary="The current user", response=UserOut, tags=("auth",))
+def me(req: ApiRequest) -> UserOut:
+    return user_out(users.get_user(req.ctx, req.user_id))

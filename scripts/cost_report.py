@@ -1,0 +1,505 @@
+"""AutoStack's own monthly AWS bill at a load profile, item by item.
+
+    .venv/bin/python scripts/cost_report.py            # a Markdown table
+    .venv/bin/python scripts/cost_report.py --json     # one JSON object
+
+Prices come from the project's one price table (chalicelib/generate/prices.json,
+through ``load_prices()``, the same data the generated templates' estimates use).
+The deployment's shape is read from the repository itself: the runner's instance
+type and disk from infrastructure/variables.tf, the alarms and the CloudWatch
+agent's metrics from infrastructure/*.tf, the Lambda's memory and X-Ray setting
+from .chalice/config.json, and the number of API routes from app.py. Every usage
+figure that is an assumption says so next to the number.
+
+The default profile is the original design's: 10 users, 1,000 API requests an
+hour, 50 analyses and 10 deployments a day. The original single-server design
+cost $9.42 a month after the free tier.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from chalicelib.generate.pricing import PriceTable, load_prices  # noqa: E402
+from chalicelib.models.templates import CostLine  # noqa: E402
+
+ORIGINAL_DESIGN_USD = 9.42
+KB = 1024
+MB = 1024 * KB
+GB = 1024 * MB
+
+
+class CostReportError(RuntimeError):
+    """The repository's files do not say what the report needs (names the file)."""
+
+
+@dataclass(frozen=True)
+class LoadProfile:
+    users: int = 10
+    api_requests_per_hour: float = 1000
+    analyses_per_day: float = 50
+    deployments_per_day: float = 10
+
+
+@dataclass(frozen=True)
+class DeploymentShape:
+    """What the repository deploys (read from its files by ``read_shape``)."""
+
+    instance_type: str
+    root_volume_gb: float
+    alarms: int
+    agent_metrics: int
+    lambda_memory_mb: int
+    xray: bool
+    api_routes: int
+    emf_route_dimension: bool  # the API's EMF metrics carry a per-route dimension
+
+
+@dataclass(frozen=True)
+class Assumptions:
+    """Usage figures the bill rests on that the profile does not give. Each is stated
+    in the report; change one here and the bill follows."""
+
+    lambda_avg_duration_ms: float = 150  # warm requests 20-60 ms, scrypt logins, init phases
+    dynamodb_wru_per_request: float = 1.6  # rate-limit window write + 15% mutating (transactions)
+    dynamodb_rru_per_request: float = 1.5  # a strongly consistent read or query of <= 4 KB
+    runner_heartbeat_s: float = 30  # the runner's heartbeat item (RUNNERS / RUNNER#id)
+    wru_per_analysis: float = 10  # claim, throttled progress, outcome, upload status
+    wru_per_deployment: float = 80  # plan + apply jobs: leases, progress, semaphore slot
+    table_gb: float = 0.05  # users, projects, a year of jobs
+    upload_avg_mb: float = 3  # archives are at most 10 MB
+    uploads_kept_days: float = 30  # infrastructure/ lifecycle rule
+    report_kb: float = 30
+    bundle_kb: float = 100
+    bundles_per_day: float = 20  # templates generated (more than deployed)
+    bundle_files: float = 15  # objects per bundle
+    analysis_log_kb: float = 10
+    deployment_log_kb: float = 200  # Terraform output of plan + apply
+    logs_kept_days: float = 90
+    log_parts_per_terraform_job: float = 15  # log lines are shipped while Terraform runs
+    runner_db_snapshot_mb: float = 5
+    api_export_mb: float = 5
+    api_exports_kept: float = 35
+    state_writes_per_terraform_job: float = 7  # state object writes and lock files
+    months_of_history: float = 6  # reports and bundles are kept: a year's average
+    emf_route_active_share: float = 0.75  # routes publishing Requests + Latency in an hour
+    emf_route_4xx_share: float = 0.25  # routes publishing Errors4xx in an hour
+    xray_sampled_share: float = 0.95  # default rule: 1 request a second + 5% (at ~0.3 req/s)
+    log_bytes_per_request: float = 1.75 * KB  # platform lines, 2 JSON log lines, one EMF doc
+    response_kb: float = 3  # average API response body
+    sqs_idle_poll_s: float = 20  # one long poll at a time
+    dlq_sweep_s: float = 300
+
+
+@dataclass
+class Bill:
+    profile: LoadProfile
+    shape: DeploymentShape
+    lines: list[CostLine]
+    prices_as_of: str
+
+    @property
+    def monthly_usd(self) -> float:
+        return round(sum(line.monthly_usd for line in self.lines), 2)
+
+    @property
+    def monthly_free_tier_usd(self) -> float:
+        return round(sum(line.monthly_free_tier_usd for line in self.lines), 2)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "profile": asdict(self.profile),
+            "shape": asdict(self.shape),
+            "prices_as_of": self.prices_as_of,
+            "monthly_usd": self.monthly_usd,
+            "monthly_after_always_free_usd": self.monthly_free_tier_usd,
+            "original_design_usd": ORIGINAL_DESIGN_USD,
+            "lines": [line.model_dump() for line in self.lines],
+        }
+
+
+# --- reading the repository -------------------------------------------------------------
+
+
+def _variable_default(variables_tf: str, name: str) -> str:
+    block = re.search(rf'variable "{name}" \{{(.*?)\n\}}', variables_tf, re.S)
+    if not block:
+        raise CostReportError(f"infrastructure/variables.tf has no variable {name!r}")
+    default = re.search(r"^\s*default\s*=\s*(.+)$", block.group(1), re.M)
+    if not default:
+        raise CostReportError(f"variable {name!r} has no default")
+    return default.group(1).strip().strip('"')
+
+
+def count_api_routes(repo_root: Path = REPO_ROOT) -> int:
+    """Method + path pairs the API serves (each gets its own per-route EMF metrics)."""
+    if str(repo_root) not in sys.path:
+        sys.path.insert(0, str(repo_root))
+    from app import app  # the API's import is light by design
+
+    return sum(len(methods) for methods in app.routes.values())
+
+
+def read_shape(repo_root: Path = REPO_ROOT, api_routes: int | None = None) -> DeploymentShape:
+    infra = repo_root / "infrastructure"
+    variables = (infra / "variables.tf").read_text()
+    all_tf = "\n".join(p.read_text() for p in sorted(infra.glob("*.tf")))
+    config = json.loads((repo_root / ".chalice" / "config.json").read_text())
+    stage = config.get("stages", {}).get("prod", {})
+    memory = stage.get("lambda_memory_size", config.get("lambda_memory_size", 128))
+    xray = stage.get("xray", config.get("xray", False))
+    # One custom metric per CloudWatch agent measurement (disk used_percent, mem ...).
+    agent = re.search(r"cwagent_config = \{(.*?)\n  \}\n", all_tf, re.S)
+    if not agent:
+        raise CostReportError("infrastructure/runner.tf has no cwagent_config")
+    agent_metrics = sum(
+        len(re.findall(r'"[^"]+"', m))
+        for m in re.findall(r"measurement\s*=\s*\[(.*?)\]", agent.group(1))
+    )
+    return DeploymentShape(
+        instance_type=_variable_default(variables, "runner_instance_type"),
+        root_volume_gb=float(_variable_default(variables, "runner_root_volume_gb")),
+        alarms=len(re.findall(r'^resource "aws_cloudwatch_metric_alarm"', all_tf, re.M)),
+        agent_metrics=agent_metrics,
+        lambda_memory_mb=int(memory),
+        xray=bool(xray),
+        api_routes=count_api_routes(repo_root) if api_routes is None else api_routes,
+        emf_route_dimension=bool(
+            re.search(
+                r"add_dimension\(\s*name=\"route\"",
+                (repo_root / "chalicelib" / "observability.py").read_text(),
+            )
+        ),
+    )
+
+
+# --- the bill ---------------------------------------------------------------------------
+
+
+def monthly_bill(
+    prices: PriceTable,
+    shape: DeploymentShape,
+    profile: LoadProfile = LoadProfile(),
+    assume: Assumptions = Assumptions(),
+) -> Bill:
+    hours = prices.hours_per_month
+    days = hours / 24
+    requests = profile.api_requests_per_hour * hours
+    analyses = profile.analyses_per_day * days
+    deployments = profile.deployments_per_day * days
+    terraform_jobs = 2 * deployments  # plan, then apply
+    seconds = hours * 3600
+    lines: list[CostLine] = []
+
+    def add(resource: str, item: str, quantity: float, note: str) -> None:
+        lines.append(prices.line(resource, item, quantity, note=note))
+
+    # The runner.
+    lines.append(
+        prices.hourly_line(
+            f"Runner EC2 {shape.instance_type}",
+            f"ec2.{shape.instance_type}",
+            note="on all month (730 h); standard CPU credits, so no surplus-credit charges",
+        )
+    )
+    add(
+        f"Runner root volume (gp3, {shape.root_volume_gb:g} GB, encrypted)",
+        "ebs.gp3",
+        shape.root_volume_gb,
+        "OS, 2 GiB swap file, venv, Terraform provider cache and workspaces",
+    )
+    lines.append(
+        prices.hourly_line(
+            "Runner public IPv4 address",
+            "vpc.public_ipv4",
+            note="the runner's way out to AWS APIs and the Terraform registry (no NAT gateway)",
+        )
+    )
+
+    # The API.
+    add(
+        "API Gateway REST API (what Chalice creates)",
+        "apigateway.rest.requests",
+        requests / 1e6,
+        f"{profile.api_requests_per_hour:g} requests an hour x {hours:g} h",
+    )
+    invocations = requests + days  # + the daily backup schedule
+    add(
+        "Lambda requests",
+        "lambda.requests",
+        invocations / 1e6,
+        "API requests + 1 scheduled backup a day",
+    )
+    gb_seconds = requests * assume.lambda_avg_duration_ms / 1000 * shape.lambda_memory_mb / 1024
+    gb_seconds += days * 30 * shape.lambda_memory_mb / 1024  # the daily export: ~30 s
+    add(
+        f"Lambda compute ({shape.lambda_memory_mb} MB)",
+        "lambda.duration",
+        gb_seconds,
+        f"assumed {assume.lambda_avg_duration_ms:g} ms a request on average",
+    )
+
+    # DynamoDB.
+    heartbeats = seconds / assume.runner_heartbeat_s
+    wru = (
+        requests * assume.dynamodb_wru_per_request
+        + heartbeats
+        + analyses * assume.wru_per_analysis
+        + deployments * assume.wru_per_deployment
+        + days * 5  # snapshot jobs
+    )
+    add(
+        "DynamoDB writes (on demand)",
+        "dynamodb.ondemand.write",
+        wru / 1e6,
+        f"assumed {assume.dynamodb_wru_per_request:g} WRU per API request (rate-limit window, "
+        f"15% mutating), runner heartbeat every {assume.runner_heartbeat_s:g} s, "
+        f"{assume.wru_per_analysis:g} per analysis, {assume.wru_per_deployment:g} per deployment",
+    )
+    table_bytes = assume.table_gb * GB
+    export_rru = days * table_bytes / (4 * KB)  # the daily export reads the whole table
+    rru = requests * assume.dynamodb_rru_per_request + (analyses + terraform_jobs) * 3 + export_rru
+    add(
+        "DynamoDB reads (on demand)",
+        "dynamodb.ondemand.read",
+        rru / 1e6,
+        f"assumed {assume.dynamodb_rru_per_request:g} RRU per API request; daily export scans "
+        f"the table ({assume.table_gb:g} GB)",
+    )
+    add("DynamoDB storage", "dynamodb.storage", assume.table_gb, "assumed table size")
+    add(
+        "DynamoDB point-in-time recovery",
+        "dynamodb.pitr",
+        assume.table_gb,
+        "billed on the table's size",
+    )
+
+    # S3.
+    storage = {
+        "uploads": analyses * assume.upload_avg_mb * MB * assume.uploads_kept_days / days,
+        "reports": analyses * assume.report_kb * KB * assume.months_of_history,
+        "bundles": profile.deployments_per_day
+        * 2
+        * days
+        * assume.bundle_kb
+        * KB
+        * assume.months_of_history,
+        "logs": (analyses * assume.analysis_log_kb + terraform_jobs / 2 * assume.deployment_log_kb)
+        * KB
+        * assume.logs_kept_days
+        / days,
+        "backups": (
+            11 * assume.runner_db_snapshot_mb + assume.api_exports_kept * assume.api_export_mb
+        )
+        * MB
+        * 2,  # versioning keeps deleted snapshots and exports 30 more days
+    }
+    add(
+        "S3 storage (Standard)",
+        "s3.standard.storage",
+        sum(storage.values()) / GB,
+        "uploads {uploads:.1f} GB (avg {avg:g} MB, kept {keep:g} d), reports+bundles "
+        "{rb:.2f} GB, logs {logs:.2f} GB, backups {backups:.2f} GB".format(
+            uploads=storage["uploads"] / GB,
+            avg=assume.upload_avg_mb,
+            keep=assume.uploads_kept_days,
+            rb=(storage["reports"] + storage["bundles"]) / GB,
+            logs=storage["logs"] / GB,
+            backups=storage["backups"] / GB,
+        ),
+    )
+    puts = (
+        analyses * 2  # the upload (presigned POST) and its report
+        + analyses  # one log part
+        + terraform_jobs
+        * (assume.log_parts_per_terraform_job + assume.state_writes_per_terraform_job)
+        + deployments * 2  # the saved plan and its lock file
+        + profile.analyses_per_day * 0  # (no other writes per analysis)
+        + assume.bundles_per_day * days * assume.bundle_files
+        + days * 3  # snapshot, export, retention listing
+    )
+    add(
+        "S3 PUT/POST/LIST requests",
+        "s3.requests.put",
+        puts / 1000,
+        "uploads, reports, logs, state, bundles",
+    )
+    gets = analyses * 4 + terraform_jobs * (assume.bundle_files / 2 + 3) + deployments * 2
+    add(
+        "S3 GET/HEAD requests",
+        "s3.requests.get",
+        gets / 1000,
+        "archives, bundles, states, downloads",
+    )
+
+    # SQS.
+    sqs = (
+        seconds / assume.sqs_idle_poll_s
+        + seconds / assume.dlq_sweep_s
+        + terraform_jobs * 12  # visibility renewals while Terraform runs (every 30 s)
+        + (analyses + terraform_jobs + days) * 3  # send, receive, delete
+    )
+    add(
+        "SQS requests",
+        "sqs.standard.requests",
+        sqs / 1e6,
+        "one 20 s long poll at a time, DLQ sweep every 5 min",
+    )
+
+    # Observability.
+    add(
+        "CloudWatch alarms",
+        "cloudwatch.alarms.standard",
+        shape.alarms,
+        "CPU, disk, API p95 latency, DLQ not empty",
+    )
+    if shape.emf_route_dimension:
+        emf = shape.api_routes * (2 * assume.emf_route_active_share + assume.emf_route_4xx_share)
+        emf_note = (
+            f"~{emf:.0f} from the API's EMF metrics (Requests, Latency, Errors4xx with a `route` "
+            f"dimension: {shape.api_routes} routes, prorated by the hours each is published)"
+        )
+    else:
+        emf = 3 + 0.2  # Requests, Latency, Errors4xx every hour; Errors5xx now and then
+        emf_note = f"~{emf:.0f} from the API's EMF metrics (one set for the whole API)"
+    add(
+        "CloudWatch custom metrics",
+        "cloudwatch.metrics.custom",
+        shape.agent_metrics + emf,
+        f"{shape.agent_metrics} from the CloudWatch agent + {emf_note}",
+    )
+    add(
+        "CloudWatch Logs ingestion",
+        "cloudwatch.logs.ingestion",
+        requests * assume.log_bytes_per_request / GB,
+        f"assumed {assume.log_bytes_per_request / KB:g} KB of Lambda log a request; the runner "
+        "logs to journald",
+    )
+    if shape.xray:
+        add(
+            "X-Ray traces (Lambda active tracing)",
+            "xray.traces.recorded",
+            requests * assume.xray_sampled_share / 1e6,
+            f"default sampling records ~{assume.xray_sampled_share:.0%} of requests at this rate",
+        )
+    add(
+        "Data transfer out",
+        "data_transfer.out",
+        (requests * assume.response_kb * KB + deployments * assume.bundle_kb * KB) / GB,
+        f"API responses (~{assume.response_kb:g} KB each) and bundle downloads",
+    )
+    add("SSM Parameter Store (JWT key)", "ssm.parameter.standard", 1, "one standard SecureString")
+    return Bill(profile=profile, shape=shape, lines=lines, prices_as_of=prices.as_of)
+
+
+# --- what would lower it ---------------------------------------------------------------
+
+
+def levers(
+    prices: PriceTable, shape: DeploymentShape, profile: LoadProfile
+) -> list[dict[str, Any]]:
+    """The bill after always-free allowances with one change at a time, then all of them."""
+    changes: dict[str, dict[str, Any]] = {
+        "EMF metrics without the per-route dimension (one metric set for the API)": {
+            "emf_route_dimension": False
+        },
+        'X-Ray active tracing off ("xray": false)': {"xray": False},
+        "runner on t4g.micro (ARM; needs arm64 wheels of the runner's dependencies)": {
+            "instance_type": "t4g.micro"
+        },
+    }
+    base = monthly_bill(prices, shape, profile).monthly_free_tier_usd
+    rows = []
+    combined: dict[str, Any] = {}
+    for name, change in changes.items():
+        if all(getattr(shape, key) == value for key, value in change.items()):
+            continue  # already so
+        combined.update(change)
+        after = monthly_bill(prices, replace(shape, **change), profile).monthly_free_tier_usd
+        rows.append({"change": name, "monthly_usd": after, "saves_usd": round(base - after, 2)})
+    if len(rows) > 1:
+        after = monthly_bill(prices, replace(shape, **combined), profile).monthly_free_tier_usd
+        rows.append(
+            {
+                "change": "all of the above",
+                "monthly_usd": after,
+                "saves_usd": round(base - after, 2),
+            }
+        )
+    return rows
+
+
+# --- output -----------------------------------------------------------------------------
+
+
+def markdown(bill: Bill, lever_rows: list[dict[str, Any]] | None = None) -> str:
+    rows = [
+        "| item | quantity / month | list $ | after always-free $ | assumption |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for line in bill.lines:
+        rows.append(
+            f"| {line.resource} | {line.quantity:,.4g} {line.unit} | {line.monthly_usd:.2f} | "
+            f"{line.monthly_free_tier_usd:.2f} | {line.note or ''} |"
+        )
+    rows.append(
+        f"| **total** | | **{bill.monthly_usd:.2f}** | **{bill.monthly_free_tier_usd:.2f}** | |"
+    )
+    difference = bill.monthly_free_tier_usd - ORIGINAL_DESIGN_USD
+    rows.append("")
+    rows.append(
+        f"Prices as of {bill.prices_as_of} (chalicelib/generate/prices.json). After the "
+        f"always-free allowances: ${bill.monthly_free_tier_usd:.2f} a month, "
+        f"{'+' if difference >= 0 else '-'}${abs(difference):.2f} against the original "
+        f"design's ${ORIGINAL_DESIGN_USD:.2f}."
+    )
+    if lever_rows:
+        rows += ["", "| change | after always-free $ | saves $ |", "|---|---:|---:|"]
+        rows += [
+            f"| {r['change']} | {r['monthly_usd']:.2f} | {r['saves_usd']:.2f} |" for r in lever_rows
+        ]
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="AutoStack's own monthly AWS bill.")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--requests-per-hour", type=float, default=LoadProfile.api_requests_per_hour
+    )
+    parser.add_argument("--analyses-per-day", type=float, default=LoadProfile.analyses_per_day)
+    parser.add_argument(
+        "--deployments-per-day", type=float, default=LoadProfile.deployments_per_day
+    )
+    args = parser.parse_args(argv)
+    profile = LoadProfile(
+        api_requests_per_hour=args.requests_per_hour,
+        analyses_per_day=args.analyses_per_day,
+        deployments_per_day=args.deployments_per_day,
+    )
+    try:
+        prices, shape = load_prices(), read_shape()
+        bill = monthly_bill(prices, shape, profile)
+        lever_rows = levers(prices, shape, profile)
+    except (CostReportError, OSError) as exc:
+        print(f"cost_report: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({**bill.to_json(), "levers": lever_rows}, indent=2))
+    else:
+        print(markdown(bill, lever_rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""A stand-in runner process for the "runner killed during an apply" test.
+
+    python runner_child.py ENDPOINT BUCKET WORK_DIR
+
+Applies the SLOW_APPLY bundle with the S3 backend on the emulator, printing
+Terraform's lines on stdout, so that the test can kill this process mid-apply.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path[:0] = [str(ROOT), str(ROOT / "ec2-runner")]
+
+from runner.masking import SecretMasker  # noqa: E402
+from runner.terraform import (  # noqa: E402
+    RunContext,
+    StateBackend,
+    TerraformRunner,
+    TerraformSettings,
+    state_key,
+)
+from tests.functional.terraform.bundles import SLOW_APPLY, write_bundle  # noqa: E402
+
+
+def main() -> None:
+    endpoint, bucket, work = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+    environ = {
+        "PATH": os.environ.get("PATH", os.defpath),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    runner = TerraformRunner(
+        TerraformSettings(work_root=work / "tf", allow_provisioners=True), environ=environ
+    )
+    source = write_bundle(work / "bundle", SLOW_APPLY)
+    backend = StateBackend(bucket, state_key("proj1", "killed"), "us-east-1", endpoint)
+    ws = runner.workspace("killed", source, backend)
+    run = RunContext(on_line=lambda line: print(line, flush=True), masker=SecretMasker())
+    runner.init(ws, run)
+    runner.plan(ws, run)
+    runner.apply(ws, run)
+
+
+if __name__ == "__main__":
+    main()
