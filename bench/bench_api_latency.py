@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import threading
@@ -122,6 +123,7 @@ def run(url: str, clients: int, seconds: float, think_ms: float = 0) -> dict:
         "routes": routes,
         "total_requests": sum(r["requests"] for r in routes.values()),
         "throughput_rps": round(sum(r["requests"] for r in routes.values()) / seconds, 1),
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "targets_p95_ms": targets,
         "meets_targets": all(
             routes[name]["p95_ms"] <= limit and routes[name]["5xx"] == 0

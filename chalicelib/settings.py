@@ -109,6 +109,11 @@ class Settings:
 
     log_level: str = _setting("AUTOSTACK_LOG_LEVEL", "INFO")
 
+    # Deployments (issue 6): the principal of the trust policy users create (the runner's
+    # role, from the infrastructure's output) and how long a saved plan may be approved.
+    runner_role_arn: str | None = _optional("AUTOSTACK_RUNNER_ROLE_ARN")
+    plan_max_age_s: int = _setting("AUTOSTACK_PLAN_MAX_AGE_S", 3600, _positive_int)
+
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
             raise SettingsError(f"AUTOSTACK_STAGE must be one of {', '.join(STAGES)}")

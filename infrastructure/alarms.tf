@@ -122,3 +122,22 @@ resource "aws_cloudwatch_metric_alarm" "dlq_not_empty" {
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
 }
+
+# Not one of the original triggers: the oldest job message waiting over an hour means
+# no runner is consuming the queue (stopped, crash-looping, or stuck). A running
+# job's own message counts too, hence an hour: longer than any Terraform command.
+resource "aws_cloudwatch_metric_alarm" "jobs_stalled" {
+  alarm_name          = "${var.name_prefix}-jobs-queue-stalled"
+  alarm_description   = "A job has waited in the queue for over ${var.jobs_stalled_alarm_minutes} minutes: is the runner running?"
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateAgeOfOldestMessage"
+  dimensions          = { QueueName = aws_sqs_queue.jobs.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.jobs_stalled_alarm_minutes * 60
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}

@@ -33,7 +33,7 @@ locals {
   # S3 key prefixes and what the runner does under each. "env:/" is only listed:
   # Terraform's S3 backend lists the workspaces under its workspace_key_prefix
   # ("env:" by default) at every init, and fails if it may not.
-  runner_s3_read_prefixes       = ["uploads/", "bundles/"]
+  runner_s3_read_prefixes       = ["uploads/", "bundles/", "releases/"]
   runner_s3_write_prefixes      = ["reports/", "logs/", "tfstate/", "plans/", "backups/runner/"]
   runner_s3_list_prefixes       = ["logs/", "tfstate/", "plans/", "backups/runner/", "env:/"]
   runner_s3_delete_prefixes     = ["tfstate/", "plans/", "backups/runner/"]
@@ -41,25 +41,25 @@ locals {
 }
 
 data "aws_iam_policy_document" "runner" {
+  # Receive, renew (heartbeat), delete; send: a deferred job goes back as a new message.
   statement {
     sid = "JobsQueue"
     actions = [
       "sqs:ReceiveMessage",
       "sqs:DeleteMessage",
       "sqs:ChangeMessageVisibility",
-      "sqs:GetQueueAttributes",
       "sqs:SendMessage",
     ]
     resources = [aws_sqs_queue.jobs.arn]
   }
 
+  # The DLQ sweep fails the jobs of dead-lettered messages (and leaves them there).
   statement {
     sid = "DeadLetterSweep"
     actions = [
       "sqs:ReceiveMessage",
       "sqs:DeleteMessage",
       "sqs:ChangeMessageVisibility",
-      "sqs:GetQueueAttributes",
     ]
     resources = [aws_sqs_queue.jobs_dlq.arn]
   }
@@ -72,7 +72,6 @@ data "aws_iam_policy_document" "runner" {
       "dynamodb:PutItem",
       "dynamodb:UpdateItem",
       "dynamodb:DeleteItem",
-      "dynamodb:ConditionCheckItem",
     ]
     resources = [aws_dynamodb_table.main.arn]
 
@@ -81,12 +80,6 @@ data "aws_iam_policy_document" "runner" {
       variable = "dynamodb:LeadingKeys"
       values   = local.runner_table_partitions
     }
-  }
-
-  statement {
-    sid       = "DescribeTable"
-    actions   = ["dynamodb:DescribeTable"]
-    resources = [aws_dynamodb_table.main.arn]
   }
 
   statement {

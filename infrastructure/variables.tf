@@ -120,11 +120,11 @@ variable "runner_swap_mb" {
 
 variable "runner_release_url" {
   type        = string
-  description = "HTTPS URL of the AutoStack release tarball the runner installs, e.g. https://github.com/OWNER/autostack/archive/refs/tags/v0.1.0.tar.gz."
+  description = "The AutoStack release tarball the runner installs: an https:// URL anyone can download (e.g. https://github.com/OWNER/autostack/archive/refs/tags/v0.1.0.tar.gz), or s3://<the bucket>/releases/<file> for a private repository."
 
   validation {
-    condition     = startswith(var.runner_release_url, "https://")
-    error_message = "runner_release_url must be an https:// URL."
+    condition     = can(regex("^(https://|s3://[a-z0-9.-]+/releases/)", var.runner_release_url))
+    error_message = "runner_release_url must be an https:// URL or s3://<bucket>/releases/<file>."
   }
 }
 
@@ -212,6 +212,12 @@ variable "disk_alarm_threshold_percent" {
   type        = number
   description = "Alarm when the runner's root file system is fuller than this (CloudWatch agent metric)."
   default     = 80
+}
+
+variable "jobs_stalled_alarm_minutes" {
+  type        = number
+  description = "Alarm when the oldest job message is older than this: no runner is consuming the queue. Keep it above the longest Terraform command (AUTOSTACK_TERRAFORM_TIMEOUT_S, 60 min)."
+  default     = 60
 }
 
 variable "uploads_expire_days" {

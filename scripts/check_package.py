@@ -52,6 +52,8 @@ FORBIDDEN = {
     "pip": "installer, not a runtime dependency",
     "setuptools": "installer, not a runtime dependency",
 }
+# What the API cannot run without: its code and the jinja2 templates it renders.
+REQUIRED = ("app.py", "chalicelib/__init__.py", "chalicelib/templates/")
 # Lambda's limits for a .zip deployment package.
 MAX_ZIPPED_BYTES = 50 * 1024 * 1024
 MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
@@ -69,10 +71,11 @@ class PackageReport:
     largest: list[dict[str, object]]
     forbidden: dict[str, str] = field(default_factory=dict)
     too_large: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.forbidden and not self.too_large
+        return not self.forbidden and not self.too_large and not self.missing
 
 
 def _distribution_name(entry: str) -> str:
@@ -89,11 +92,13 @@ def inspect_package(
     """Sizes and forbidden content of a deployment.zip."""
     sizes: Counter[str] = Counter()
     files = 0
+    names: list[str] = []
     with zipfile.ZipFile(zip_path) as archive:
         for info in archive.infolist():
             if info.is_dir():
                 continue
             files += 1
+            names.append(info.filename)
             top = info.filename.split("/", 1)[0]
             sizes[top] += info.file_size
     forbidden: dict[str, str] = {}
@@ -108,6 +113,11 @@ def inspect_package(
         files=files,
         largest=[{"entry": top, "bytes": size} for top, size in sizes.most_common(8)],
         forbidden=forbidden,
+        missing=[
+            need
+            for need in REQUIRED
+            if not any(n == need or (need.endswith("/") and n.startswith(need)) for n in names)
+        ],
     )
     if report.zip_bytes > max_zipped_bytes:
         report.too_large.append(f"zipped {report.zip_bytes} B > the limit {max_zipped_bytes} B")

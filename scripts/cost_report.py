@@ -361,7 +361,7 @@ def monthly_bill(
         "CloudWatch alarms",
         "cloudwatch.alarms.standard",
         shape.alarms,
-        "CPU, disk, API p95 latency, DLQ not empty",
+        "alarms.tf: CPU, disk, API p95 latency, DLQ not empty, jobs queue stalled",
     )
     if shape.emf_route_dimension:
         emf = shape.api_routes * (2 * assume.emf_route_active_share + assume.emf_route_4xx_share)

@@ -6,6 +6,7 @@ bundle and prices every candidate target. The API's service stores the result.
 
 from __future__ import annotations
 
+from chalicelib.generate.dockerfiles import docker_warnings
 from chalicelib.generate.pricing import PriceTable, load_prices
 from chalicelib.generate.recommend import cost_summary, recommend
 from chalicelib.generate.render import render_files
@@ -37,11 +38,12 @@ def generate_bundle(
         raise TargetNotSuitableError(
             f"target {target!r} does not fit this app: " + "; ".join(chosen.why_not)
         )
-    warnings = list(ctx.warnings)
-    if request.options.domain and target == "ec2":
+    warnings = [*ctx.warnings, *docker_warnings(ctx)]
+    if target == "ec2" and ctx.companions:
         warnings.append(
-            "On ec2 the domain's DNS record points at the instance over plain HTTP; "
-            "add a TLS reverse proxy (for example Caddy) on the instance for HTTPS."
+            f"{len(ctx.companions) + 1 + len(ctx.workers)} containers share one "
+            f"{ctx.options.instance_type}; choose a larger instance_type if they run short "
+            "of memory."
         )
     if request.options.domain and target == "ecs-fargate" and ctx.app.kind == "worker":
         warnings.append("A background worker has no URL, so the domain is not used.")

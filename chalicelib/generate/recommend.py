@@ -47,6 +47,11 @@ def why_not(target: Target, ctx: StackContext) -> list[str]:
             )
         if ctx.language not in _LAMBDA_LANGUAGES and kind != "static":
             reasons.append(f"{ctx.language} apps are not generated for Lambda")
+    if target in ("static", "lambda") and ctx.companions:
+        reasons.append(
+            f"the repository has {len(ctx.companions) + 1} apps to run side by side; "
+            f"{target} bundles deploy one"
+        )
     elif target == "ecs-fargate":
         if ctx.uses_sqlite:
             reasons.append(
@@ -128,9 +133,10 @@ def _zone_line(prices: PriceTable) -> CostLine:
     )
 
 
-def _ecr_line(prices: PriceTable) -> CostLine:
-    gb = prices.assumption("container_image_gb")
-    return prices.line("ECR image storage", "ecr.storage", gb, note=f"assumed {gb:g} GB of images")
+def _ecr_line(prices: PriceTable, images: int = 1) -> CostLine:
+    gb = prices.assumption("container_image_gb") * images
+    what = f"{images} images" if images > 1 else "images"
+    return prices.line("ECR image storage", "ecr.storage", gb, note=f"assumed {gb:g} GB of {what}")
 
 
 def estimate_lines(target: Target, ctx: StackContext, prices: PriceTable) -> list[CostLine]:
@@ -192,10 +198,10 @@ def estimate_lines(target: Target, ctx: StackContext, prices: PriceTable) -> lis
                 f"EBS gp3 root volume ({opts.root_volume_gb} GB)", "ebs.gp3", opts.root_volume_gb
             ),
             prices.hourly_line("Public IPv4 address (Elastic IP)", "vpc.public_ipv4"),
-            _ecr_line(prices),
+            _ecr_line(prices, 1 + len(ctx.companions)),
         ]
     elif target == "ecs-fargate":
-        tasks = opts.desired_count + opts.desired_count * len(ctx.workers)
+        tasks = opts.desired_count * (1 + len(ctx.workers) + len(ctx.companions))
         vcpu = opts.task_cpu / 1024 * tasks
         mem_gb = opts.task_memory_mb / 1024 * tasks
         lcu = prices.assumption("alb_lcu")
@@ -228,7 +234,7 @@ def estimate_lines(target: Target, ctx: StackContext, prices: PriceTable) -> lis
                 tasks,
                 note="tasks run in public subnets instead of behind a NAT gateway",
             ),
-            _ecr_line(prices),
+            _ecr_line(prices, 1 + len(ctx.companions)),
         ]
     lines.append(_log_line(prices))
     lines.append(_transfer_line(prices))

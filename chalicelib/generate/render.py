@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.generate import escaping
+from chalicelib.generate.dockerfiles import COMPOSER_IMAGE, docker_recipe, static_tool
 from chalicelib.generate.hclfmt import align_assignments
 from chalicelib.generate.stack import StackContext
 from chalicelib.models.templates import CostSummary, Recommendation, Target
@@ -22,45 +23,8 @@ TERRAFORM_VERSION = "1.10.5"
 
 _env: Any = None
 _env_lock = threading.Lock()
-
-# Pinned base images per Dockerfile family: (build, runtime) by runtime version.
-_IMAGES: dict[str, dict[str, tuple[str, str]]] = {
-    "python": {
-        v: (f"python:{p}-slim-bookworm", f"python:{p}-slim-bookworm")
-        for v, p in {
-            "3.9": "3.9.21",
-            "3.10": "3.10.16",
-            "3.11": "3.11.11",
-            "3.12": "3.12.8",
-            "3.13": "3.13.1",
-        }.items()
-    },
-    "node": {
-        v: (f"node:{p}-alpine3.20", f"node:{p}-alpine3.20")
-        for v, p in {"18": "18.20.5", "20": "20.18.1", "22": "22.12.0"}.items()
-    },
-    "static": {"22": ("node:22.12.0-alpine3.20", "nginxinc/nginx-unprivileged:1.27.3-alpine3.20")},
-    "go": {"1.23": ("golang:1.23.4-alpine3.20", "alpine:3.20.3")},
-    "java": {
-        "21": ("maven:3.9.9-eclipse-temurin-21-alpine", "eclipse-temurin:21.0.5_11-jre-alpine"),
-        "17": ("maven:3.9.9-eclipse-temurin-17-alpine", "eclipse-temurin:17.0.13_11-jre-alpine"),
-    },
-    "ruby": {
-        v: (f"ruby:{p}-slim-bookworm", f"ruby:{p}-slim-bookworm")
-        for v, p in {"3.2": "3.2.6", "3.3": "3.3.6"}.items()
-    },
-    "generic": {"": ("debian:bookworm-20241202-slim", "debian:bookworm-20241202-slim")},
-}
-_DEFAULT_VERSION = {
-    "python": "3.12",
-    "node": "22",
-    "static": "22",
-    "go": "1.23",
-    "java": "21",
-    "ruby": "3.3",
-    "generic": "",
-}
-_GRADLE_IMAGE = "gradle:8.11.1-jdk21-alpine"
+_NEVER_PUBLISHED = (".git/*", ".github/*", "infra/*", ".env*", "Dockerfile", ".dockerignore",
+                    "docker-compose.yml")  # fmt: skip
 
 
 def environment() -> Any:
@@ -96,77 +60,21 @@ def environment() -> Any:
     return _env
 
 
-_STATIC_BUILD_IMAGES = {
-    "node": "node:22.12.0-alpine3.20",
-    "hugo": "alpine:3.20.3",
-    "python": "python:3.12.8-slim-bookworm",
-    "ruby": "ruby:3.3.6-slim-bookworm",
-    "none": "node:22.12.0-alpine3.20",
-}
+def _with_database_url(ctx: StackContext, command: str) -> str:
+    """``command`` run after composing DATABASE_URL from the DB_* settings ECS injects.
 
-
-_NEVER_PUBLISHED = (".git/*", ".github/*", "infra/*", ".env*", "Dockerfile", ".dockerignore",
-                    "docker-compose.yml")  # fmt: skip
-
-
-def static_tool(ctx: StackContext) -> str:
-    """What builds a static site: node, hugo, python (MkDocs), ruby (Jekyll), or none."""
-    if not ctx.build_command:
-        return "none"
-    if ctx.framework == "hugo":
-        return "hugo"
-    if ctx.framework == "mkdocs" or ctx.language in ("python", "markdown"):
-        return "python"
-    if ctx.framework == "jekyll" or ctx.language == "ruby":
-        return "ruby"
-    return "node"
-
-
-def _images(ctx: StackContext) -> tuple[dict[str, str], str]:
-    table = _IMAGES[ctx.family]
-    version = _DEFAULT_VERSION[ctx.family]
-    if ctx.runtime_version and ctx.family != "static":
-        wanted = ctx.runtime_version.lstrip("v^~>=< ")
-        for known in table:
-            if known and (wanted == known or wanted.startswith(known + ".")):
-                version = known
-                break
-    build, runtime = table[version]
-    if ctx.family == "java" and ctx.package_manager == "gradle":
-        build = _GRADLE_IMAGE
-    if ctx.family == "static":
-        build = _STATIC_BUILD_IMAGES[static_tool(ctx)]
-    return {"build": build, "runtime": runtime}, version
-
-
-def _start_command(ctx: StackContext) -> tuple[str, str | None]:
-    """The app's start command and a server package the image must add, if any."""
-    if ctx.start_command:
-        return ctx.start_command, None
-    fw = ctx.framework
-    if ctx.family == "python":
-        if fw == "flask":
-            return "gunicorn --bind 0.0.0.0:$PORT app:app", "gunicorn==23.0.0"
-        if fw == "fastapi":
-            return "uvicorn main:app --host 0.0.0.0 --port $PORT", "uvicorn==0.32.1"
-        if fw == "django":
-            return (
-                'gunicorn --bind 0.0.0.0:$PORT "$(basename "$(dirname "$(find . -maxdepth 2 '
-                '-name wsgi.py | head -n 1)")")".wsgi',
-                "gunicorn==23.0.0",
-            )
-        return "python main.py", None
-    if ctx.family == "node":
-        return "npm start", None
-    if ctx.family == "go":
-        return "exec /usr/local/bin/server", None
-    if ctx.family == "java":
-        return "exec java -jar /app/app.jar", None
-    if ctx.family == "ruby":
-        if fw == "rails":
-            return "bundle exec rails server -b 0.0.0.0 -p $PORT", None
-        return "bundle exec rackup -o 0.0.0.0 -p $PORT", None
-    return "./start", None
+    ECS can inject the password but not build a URL around it, so the container
+    does it: every byte of the password is percent-encoded with POSIX tools only
+    (od, tr, sed exist in every base image used here).
+    """
+    scheme = "postgresql" if ctx.database == "postgres" else "mysql"
+    percent_encoded = (
+        "$(printf '%s' \"$DB_PASSWORD\" | od -An -tx1 -v | tr -d ' \\n' | sed 's/../%&/g')"
+    )
+    return (
+        f'export DATABASE_URL="{scheme}://$DB_USER:{percent_encoded}@$DB_HOST:$DB_PORT/$DB_NAME" '
+        f"&& exec /bin/sh -c {escaping.shell_quote(command)}"
+    )
 
 
 def _compose_services(ctx: StackContext) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
@@ -406,6 +314,55 @@ def _commands(ctx: StackContext, target: Target) -> dict[str, str]:
     }
 
 
+def _dockerfile_values(ctx: StackContext) -> dict[str, Any]:
+    """What one app's Dockerfile and .dockerignore templates need."""
+    recipe = docker_recipe(ctx)
+    return {
+        "static_tool": static_tool(ctx) if ctx.family == "static" else "none",
+        "images": recipe.images,
+        "tool_version": recipe.version,
+        "recipe": recipe,
+        "composer_image": COMPOSER_IMAGE,
+        "php_app_env": "production" if ctx.framework == "laravel" else "prod",
+        "start_command": recipe.start_command,
+        "needs_server_package": recipe.server_package,
+    }
+
+
+def _companion_push_commands(ctx: StackContext, target: Target) -> list[tuple[str, str, str]]:
+    """(name, build command, push command) for each companion app's image."""
+    platform = " --platform linux/arm64" if ctx.arm and target == "ec2" else ""
+    commands = []
+    for companion in ctx.companions:
+        folder = escaping.shell_quote(companion.ctx.app_dir)
+        repository = (
+            "$(terraform -chdir=infra output -json companion_repository_urls | "
+            f"jq -r '.[\"{companion.name}\"]')"
+        )
+        commands.append(
+            (
+                companion.name,
+                f"docker build{platform} -t {companion.name}:ci {folder}",
+                f'IMAGE="{repository}:${{GITHUB_SHA}}" && '
+                f'docker build{platform} -t "$IMAGE" {folder} && docker push "$IMAGE"',
+            )
+        )
+    return commands
+
+
+def _companion_host_ports(ctx: StackContext) -> dict[str, int]:
+    """Local ports for docker-compose: each web app's own port, moved up when already taken."""
+    taken = {ctx.port}
+    ports = {}
+    for companion in ctx.companions:
+        port = companion.ctx.port
+        while port in taken:
+            port += 1
+        taken.add(port)
+        ports[companion.name] = port
+    return ports
+
+
 def render_files(
     ctx: StackContext,
     target: Target,
@@ -414,36 +371,60 @@ def render_files(
     warnings: list[str],
 ) -> dict[str, str]:
     env = environment()
-    images, tool_version = _images(ctx)
-    start_command, server_package = _start_command(ctx)
+    docker_values = _dockerfile_values(ctx)
+    start_command = docker_values["start_command"]
     compose_services, local_service_env = _compose_services(ctx)
     prefix = "" if ctx.app_dir == "." else ctx.app_dir + "/"
     this_estimate = next(e for e in cost.targets if e.target == target)
     ecs_services = [
-        {"name": "app", "ident": "app", "command": None, "web": ctx.app.kind != "worker"}
+        {
+            "name": "app",
+            "ident": "app",
+            "command": _with_database_url(ctx, start_command) if ctx.database else None,
+            "web": ctx.app.kind != "worker",
+            "port": ctx.port,
+            "repo": "aws_ecr_repository.app",
+            "target_group": "aws_lb_target_group.app",
+        }
     ]
     ecs_services += [
         {
             "name": f"worker-{w.name}",
             "ident": f"worker_{w.ident}",
-            "command": w.command,
+            "command": _with_database_url(ctx, w.command) if ctx.database else w.command,
             "web": False,
+            "port": ctx.port,
+            "repo": "aws_ecr_repository.app",
+            "target_group": "",
         }
         for w in ctx.workers
     ]
+    for companion in ctx.companions:
+        other = companion.ctx
+        command = None  # the image's own CMD, unless the database URL must be composed first
+        if other.database and other.family != "static":
+            command = _with_database_url(other, docker_recipe(other).start_command)
+        ecs_services.append(
+            {
+                "name": companion.name,
+                "ident": companion.ident,
+                "command": command,
+                "web": companion.web,
+                "port": other.port,
+                "repo": f'aws_ecr_repository.companion["{companion.name}"]',
+                "target_group": f"aws_lb_target_group.{companion.ident}",
+            }
+        )
+    web_ports = sorted({svc["port"] for svc in ecs_services if svc["web"]})
     domain = (
         ctx.options.domain if not (target == "ecs-fargate" and ctx.app.kind == "worker") else None
     )
     values: dict[str, Any] = {
-        "static_tool": static_tool(ctx) if ctx.family == "static" else "none",
+        **docker_values,
         "domain": domain,
         "hosted_zone": hosted_zone_of(domain) if domain else None,
         "ctx": ctx,
         "target": target,
-        "images": images,
-        "tool_version": tool_version or "stable",
-        "start_command": start_command,
-        "needs_server_package": server_package,
         "compose_services": compose_services,
         "local_service_env": local_service_env,
         "volumes": [f"{s['name']}-data" for s in compose_services if s["volume"]]
@@ -452,6 +433,9 @@ def render_files(
         "terraform_version": TERRAFORM_VERSION,
         **_commands(ctx, target),
         "ecs_services": ecs_services,
+        "web_ports": web_ports,
+        "companion_push_commands": _companion_push_commands(ctx, target),
+        "companion_host_ports": _companion_host_ports(ctx),
         "recommendation": recommendation,
         "cost": cost,
         "this_estimate": this_estimate,
@@ -495,6 +479,15 @@ def render_files(
     files["infra/outputs.tf"] = hcl("outputs.tf")
     files[f"{prefix}Dockerfile"] = render(f"docker/{ctx.family}.Dockerfile.j2")
     files[f"{prefix}.dockerignore"] = render("docker/dockerignore.j2")
+    for companion in ctx.companions:  # each app of a monorepo builds from its own folder
+        other = companion.ctx
+        own = {**values, **_dockerfile_values(other), "ctx": other}
+        files[f"{other.app_dir}/Dockerfile"] = env.get_template(
+            f"docker/{other.family}.Dockerfile.j2"
+        ).render(own)
+        files[f"{other.app_dir}/.dockerignore"] = env.get_template(
+            "docker/dockerignore.j2"
+        ).render(own)
     files["docker-compose.yml"] = render("docker/compose.yml.j2")
     files[".github/workflows/deploy.yml"] = render("ci/deploy.yml.j2")
     values["file_table"] = _file_table([*files, "infra/README.md"])

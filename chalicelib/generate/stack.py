@@ -14,7 +14,7 @@ from chalicelib.generate import escaping
 from chalicelib.models.profile import App, StackProfile
 from chalicelib.models.templates import TemplateOptions
 
-_SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9._-]+$")
+_SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9._-]*$")  # no leading "-": never a flag
 
 # Services Terraform provisions; the others are only in docker-compose.
 PROVISIONED_SERVICES = ("postgres", "mysql", "redis", "object_storage")
@@ -50,6 +50,16 @@ FRAMEWORK_PORTS = {
     "gin": 8080,
     "echo": 8080,
     "fiber": 3000,
+    "symfony": 8000,
+    "slim": 8080,
+    "php": 8080,
+    "axum": 3000,
+    "actix-web": 8080,
+    "rocket": 8000,
+    "warp": 3030,
+    "ktor": 8080,
+    "quarkus": 8080,
+    "micronaut": 8080,
 }
 LANGUAGE_PORTS = {
     "python": 8000,
@@ -59,7 +69,16 @@ LANGUAGE_PORTS = {
     "java": 8080,
     "kotlin": 8080,
     "ruby": 3000,
+    "php": 8080,
+    "rust": 8080,
+    "csharp": 8080,
+    "fsharp": 8080,
 }
+
+
+DATABASE_ENV = frozenset(
+    {"DATABASE_URL", "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD"}
+)
 
 
 class NoDeployableAppError(Exception):
@@ -80,6 +99,25 @@ class WorkerSpec:
 
 
 @dataclass
+class CompanionApp:
+    """Another app of a monorepo, deployed beside the primary one with its own image."""
+
+    name: str  # slug, unique among the bundle's containers
+    ident: str
+    index: int  # 1-based: short AWS names (target groups) use it
+    ctx: StackContext  # its own facts: folder, recipe family, port, health check, commands
+
+    @property
+    def web(self) -> bool:
+        return self.ctx.app.kind in ("web", "static")
+
+    @property
+    def route(self) -> str | None:
+        """The path prefix it answers under on the shared entry point; None for a worker."""
+        return f"/{self.name}" if self.web else None
+
+
+@dataclass
 class StackContext:
     """Normalized facts about the app to deploy."""
 
@@ -87,7 +125,7 @@ class StackContext:
     ident: str
     app: App
     language: str
-    family: str  # Dockerfile family: python, node, static, go, java, ruby, generic
+    family: str  # Dockerfile recipe: python, node, static, go, java, ruby, php, dotnet, rust...
     framework: str | None
     app_dir: str  # "." or a safe relative folder
     port: int
@@ -107,6 +145,7 @@ class StackContext:
     options: TemplateOptions = field(default_factory=TemplateOptions)
     region: str = "us-east-1"
     warnings: list[str] = field(default_factory=list)
+    companions: list[CompanionApp] = field(default_factory=list)
 
     @property
     def database(self) -> str | None:
@@ -142,21 +181,21 @@ def safe_relative_path(value: str | None) -> str | None:
     return "/".join(parts) or "."
 
 
+_ECOSYSTEM_FAMILIES = {"python": "python", "node": "node", "go": "go", "jvm": "java",
+                       "ruby": "ruby", "php": "php", "rust": "rust",
+                       "dotnet": "dotnet"}  # fmt: skip
+_LANGUAGE_FAMILIES = {"python": "python", "javascript": "node", "typescript": "node",
+                      "node": "node", "go": "go", "java": "java", "kotlin": "java",
+                      "scala": "java", "ruby": "ruby", "php": "php", "rust": "rust",
+                      "csharp": "dotnet", "fsharp": "dotnet", "vb": "dotnet"}  # fmt: skip
+
+
 def _family(app: App) -> str:
-    language = app.language.lower()
+    """Which Dockerfile recipe builds the app: its ecosystem first, then its language."""
     if app.kind == "static":
         return "static"
-    if language == "python":
-        return "python"
-    if language in ("javascript", "typescript", "node"):
-        return "node"
-    if language == "go":
-        return "go"
-    if language in ("java", "kotlin"):
-        return "java"
-    if language == "ruby":
-        return "ruby"
-    return "generic"
+    by_ecosystem = _ECOSYSTEM_FAMILIES.get((app.ecosystem or "").lower())
+    return by_ecosystem or _LANGUAGE_FAMILIES.get(app.language.lower(), "generic")
 
 
 def pick_app(profile: StackProfile) -> App:
@@ -167,16 +206,68 @@ def pick_app(profile: StackProfile) -> App:
     raise NoDeployableAppError("the analysis found no web app, static site or worker to deploy")
 
 
+MAX_COMPANIONS = 5
+# Container and service names the bundle already uses; companions never take them.
+_RESERVED_NAMES = frozenset(
+    {"app", "proxy", "postgres", "mysql", "redis", "minio", "mongo", "rabbitmq", "elasticsearch"}
+)
+
+
 def build_context(
     profile: StackProfile, options: TemplateOptions, region: str = "us-east-1"
 ) -> StackContext:
-    app = pick_app(profile)
-    warnings: list[str] = []
-    others = [a.name for a in profile.apps if a is not app and a.kind in ("web", "static")]
-    if others:
-        warnings.append(
-            f"Only the app {app.name!r} is deployed; also found: {', '.join(map(repr, others))}."
+    """The primary app's context, with the monorepo's other apps as its companions."""
+    primary = pick_app(profile)
+    ctx = _app_context(profile, primary, options, region)
+    taken = set(_RESERVED_NAMES) | {f"worker-{w.name}" for w in ctx.workers}
+    folders = {ctx.app_dir}
+    for app in profile.apps:
+        if app is primary or app.kind not in ("web", "static", "worker"):
+            continue
+        if primary.kind == "static":  # no web app at all: the static target serves one site
+            ctx.warnings.append(f"The app {app.name!r} is not deployed: {primary.name!r} is "
+                                "a static site, generated on its own.")  # fmt: skip
+            continue
+        if len(ctx.companions) >= MAX_COMPANIONS:
+            ctx.warnings.append(
+                f"The app {app.name!r} is not deployed: at most {MAX_COMPANIONS + 1} apps are "
+                "generated per bundle."
+            )
+            continue
+        alone = profile.model_copy(
+            update={"apps": [app], "workers": [], "existing": [], "secrets": []}
         )
+        other = _app_context(alone, app, options, region)
+        if other.app_dir in folders:
+            ctx.warnings.append(
+                f"The app {app.name!r} shares the folder {other.app_dir!r} with another app, so "
+                "it has no Dockerfile of its own; it is not deployed."
+            )
+            continue
+        folders.add(other.app_dir)
+        name = other.name
+        while name in taken:
+            name = escaping.slug(f"{other.name[:16]}-{len(taken)}", max_len=20)
+        taken.add(name)
+        ctx.warnings += [w for w in other.warnings if w not in ctx.warnings]
+        ctx.companions.append(
+            CompanionApp(
+                name=name, ident=escaping.identifier(name), index=len(ctx.companions) + 1, ctx=other
+            )
+        )
+    for companion in ctx.companions:
+        if companion.route:
+            ctx.warnings.append(
+                f"The app {companion.ctx.app.name!r} answers under {companion.route}/ on the "
+                "same address as the main app (path routing): it must serve that path prefix."
+            )
+    return ctx
+
+
+def _app_context(
+    profile: StackProfile, app: App, options: TemplateOptions, region: str
+) -> StackContext:
+    warnings: list[str] = []
     app_dir = safe_relative_path(app.path)
     if app_dir is None:
         warnings.append(f"The app folder {app.path!r} is not a safe relative path; using '.'.")
@@ -226,6 +317,20 @@ def build_context(
                 f"{kind} is in docker-compose for local use but not provisioned in AWS; "
                 "point the app at a managed one through its env vars."
             )
+
+    # Settings the provisioned services define win over detected ones of the same name.
+    owned: set[str] = set()
+    if "postgres" in services or "mysql" in services:
+        owned |= DATABASE_ENV
+    if "redis" in services:
+        owned.add("REDIS_URL")
+    taken = sorted(owned & ({e.name for e in env} | set(secrets)))
+    if taken:
+        env = [e for e in env if e.name not in owned]
+        secrets = [name for name in secrets if name not in owned]
+        warnings.append(
+            f"{', '.join(taken)} point(s) at the services provisioned here and are set by them."
+        )
 
     replaced = {"dockerfile": "Dockerfile", "compose": "docker-compose.yml", "ci": "CI workflow",
                 "terraform": "Terraform"}  # fmt: skip

@@ -124,10 +124,6 @@ def _is_json(content_type: str | None) -> bool:
     )
 
 
-def body_size(raw_request: Any) -> int:
-    return len(raw_request.raw_body or b"")
-
-
 def parse_body(raw_request: Any, model: type[BaseModel], max_bytes: int) -> BaseModel:
     content_type = raw_request.headers.get("content-type")
     if not _is_json(content_type):

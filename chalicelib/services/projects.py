@@ -7,6 +7,7 @@ cannot be probed.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 
 from chalicelib.context import AppContext
 from chalicelib.errors import NotFoundError
@@ -64,6 +65,23 @@ def update(
     return updated
 
 
+DeleteGuard = Callable[[AppContext, ProjectRecord], None]
+_delete_guards: list[DeleteGuard] = []
+
+
+def register_delete_guard(guard: DeleteGuard) -> None:
+    """Let another area veto deleting a project (e.g. while a deployment is live).
+
+    The guard raises an ``AutoStackError`` (typically ``ConflictError``, 409) to refuse.
+    Register at import time of the area's module (app.py imports every area).
+    """
+    if guard not in _delete_guards:
+        _delete_guards.append(guard)
+
+
 def delete(ctx: AppContext, owner_id: str, project_id: str) -> None:
-    if len(project_id) > _MAX_ID_LEN or not ctx.store.delete_project(owner_id, project_id):
+    project = get_owned(ctx, owner_id, project_id)
+    for guard in _delete_guards:
+        guard(ctx, project)
+    if not ctx.store.delete_project(owner_id, project_id):
         raise _not_found(project_id)

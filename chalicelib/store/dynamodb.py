@@ -168,7 +168,15 @@ class DynamoStore:
                 "project_count": 0,
             }
         )
-        email_item = to_item({"pk": f"EMAIL#{user.email}", "sk": "EMAIL", "user_id": user.user_id})
+        # The email item also carries the hash so that a login reads one item.
+        email_item = to_item(
+            {
+                "pk": f"EMAIL#{user.email}",
+                "sk": "EMAIL",
+                "user_id": user.user_id,
+                "password_hash": user.password_hash,
+            }
+        )
         codes = self._transact(
             [
                 {

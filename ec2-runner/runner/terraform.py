@@ -144,6 +144,7 @@ class TerraformSettings:
     lock_timeout_s: int = 30  # how long a command waits for the state lock
     max_concurrent: int = 2  # Terraform jobs at once across all runners (the semaphore)
     allow_provisioners: bool = False  # provisioners run commands on the runner: tests only
+    slot_retry_s: int = 10  # how soon a job waiting for a slot asks again (< the waiter TTL)
 
     @property
     def plugin_cache_dir(self) -> Path:
@@ -163,7 +164,8 @@ class TerraformSettings:
         AUTOSTACK_TERRAFORM_BIN, AUTOSTACK_TERRAFORM_INTERRUPT_GRACE_S,
         AUTOSTACK_TERRAFORM_TIMEOUT_S, AUTOSTACK_TERRAFORM_LOCK_TIMEOUT_S and
         AUTOSTACK_MAX_CONCURRENT_DEPLOYMENTS (the API's setting of the same name) and
-        AUTOSTACK_TERRAFORM_ALLOW_PROVISIONERS (``true`` only for tests and local runs)."""
+        AUTOSTACK_TERRAFORM_ALLOW_PROVISIONERS (``true`` only for tests and local runs) and
+        AUTOSTACK_TERRAFORM_SLOT_RETRY_S (at most 30: well under the semaphore's waiter TTL)."""
         runner_work_dir = environ.get("AUTOSTACK_RUNNER_WORK_DIR") or "/var/lib/autostack/work"
         work_root = Path(
             environ.get("AUTOSTACK_TERRAFORM_DIR") or Path(runner_work_dir) / "terraform"
@@ -184,6 +186,7 @@ class TerraformSettings:
             lock_timeout_s=int(_positive(environ, "AUTOSTACK_TERRAFORM_LOCK_TIMEOUT_S", 30)),
             max_concurrent=_positive_int(environ, "AUTOSTACK_MAX_CONCURRENT_DEPLOYMENTS", 2),
             allow_provisioners=_flag(environ, "AUTOSTACK_TERRAFORM_ALLOW_PROVISIONERS"),
+            slot_retry_s=min(30, _positive_int(environ, "AUTOSTACK_TERRAFORM_SLOT_RETRY_S", 10)),
         )
 
 

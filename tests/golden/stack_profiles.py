@@ -230,20 +230,124 @@ def rails_worker() -> StackProfile:
     )
 
 
-def rust_generic() -> StackProfile:
+def generic_language() -> StackProfile:
     """A language without a recipe: the generic Dockerfile."""
     return StackProfile(
-        languages=_langs("rust"),
+        languages=_langs("crystal"),
         apps=[
             App(
                 path=".",
                 name="edge",
-                language="rust",
+                language="crystal",
                 kind="web",
-                start_command="./target/release/edge",
+                start_command="./bin/edge",
             )
         ],
     )
+
+
+def laravel_mysql() -> StackProfile:
+    """Laravel as the analysis reports it: dev server start command, cache build steps, a queue."""
+    return StackProfile(
+        languages=_langs("php"),
+        apps=[
+            App(path=".", name="helpdesk", language="php", ecosystem="php", runtime_version="8.2",
+                package_manager="composer", framework=Framework(name="laravel"), kind="web",
+                start_command="php artisan serve --host=0.0.0.0 --port=8000",
+                build_command="php artisan config:cache && php artisan route:cache",
+                install_command="composer install --no-dev --optimize-autoloader",
+                port=Port(value=8000, source="framework_default"), healthcheck_path="/up")
+        ],
+        services=[Service(kind="mysql"), Service(kind="redis")],
+        workers=[Worker(name="queue", command="php artisan queue:work", system="laravel-queue")],
+        env_vars=[EnvVar(name="APP_KEY", is_secret=True),
+                  EnvVar(name="APP_ENV", is_secret=False, default="production")],
+        tests=Tests(present=True, command="php artisan test"),
+    )  # fmt: skip
+
+
+def symfony_postgres() -> StackProfile:
+    return StackProfile(
+        languages=_langs("php"),
+        apps=[
+            App(path="api", name="catalog", language="php", ecosystem="php",
+                runtime_version="8.4", package_manager="composer",
+                framework=Framework(name="symfony"), kind="web")
+        ],
+        services=[Service(kind="postgres")],
+        env_vars=[EnvVar(name="APP_SECRET", is_secret=True)],
+    )  # fmt: skip
+
+
+def plain_php() -> StackProfile:
+    """Plain PHP without Composer, served from its public/ folder."""
+    return StackProfile(
+        languages=_langs("php"),
+        apps=[
+            App(path=".", name="guestbook", language="php", ecosystem="php",
+                framework=Framework(name="php"), kind="web",
+                start_command="php -S 0.0.0.0:8080 -t public",
+                port=Port(value=8080, source="framework_default"))
+        ],
+    )  # fmt: skip
+
+
+def aspnetcore_postgres() -> StackProfile:
+    return StackProfile(
+        languages=_langs("csharp"),
+        apps=[
+            App(path="src/Shop.Api", name="Shop.Api", language="csharp", ecosystem="dotnet",
+                runtime_version="9.0", package_manager="dotnet",
+                framework=Framework(name="aspnetcore", version="9.0"), kind="web",
+                build_command="dotnet publish -c Release -o out",
+                start_command="dotnet out/Shop.Api.dll",
+                port=Port(value=8080, source="framework_default"), healthcheck_path="/healthz")
+        ],
+        services=[Service(kind="postgres")],
+        env_vars=[EnvVar(name="ConnectionStrings__Default", is_secret=True)],
+        tests=Tests(present=True, command="dotnet test ../../tests/Shop.Tests/Shop.Tests.csproj"),
+    )  # fmt: skip
+
+
+def rust_axum() -> StackProfile:
+    """Axum as the analysis reports it: cargo build, the binary under target/release."""
+    return StackProfile(
+        languages=_langs("rust"),
+        apps=[
+            App(path=".", name="edge-api", language="rust", ecosystem="rust",
+                package_manager="cargo", framework=Framework(name="axum"), kind="web",
+                build_command="cargo build --release",
+                start_command="./target/release/edge-api",
+                port=Port(value=3000, source="framework_default"), healthcheck_path="/health")
+        ],
+        services=[Service(kind="postgres"), Service(kind="redis")],
+        tests=Tests(present=True, command="cargo test"),
+    )  # fmt: skip
+
+
+def rust_rocket() -> StackProfile:
+    """Rocket without a start command: the binary is found after the build."""
+    return StackProfile(
+        languages=_langs("rust"),
+        apps=[
+            App(path="server", name="rocket app", language="rust", ecosystem="rust",
+                package_manager="cargo", framework=Framework(name="rocket"), kind="web")
+        ],
+    )  # fmt: skip
+
+
+def ktor_gradle() -> StackProfile:
+    return StackProfile(
+        languages=_langs("kotlin"),
+        apps=[
+            App(path=".", name="tracker", language="kotlin", ecosystem="jvm",
+                runtime_version="17", package_manager="gradle",
+                framework=Framework(name="ktor"), kind="web",
+                build_command="./gradlew buildFatJar",
+                start_command="java -jar build/libs/*.jar", healthcheck_path="/health")
+        ],
+        tests=Tests(present=True, command="./gradlew test"),
+    )  # fmt: skip
 
 
 def worker_only() -> StackProfile:
@@ -256,6 +360,34 @@ def worker_only() -> StackProfile:
         ],
         services=[Service(kind="redis")],
         env_vars=[EnvVar(name="SMTP_PASSWORD", is_secret=True)],
+    )  # fmt: skip
+
+
+def monorepo() -> StackProfile:
+    """A monorepo: a Next.js front end, a FastAPI API, a queue worker and a static admin site."""
+    return StackProfile(
+        languages=_langs("typescript"),
+        apps=[
+            App(path="apps/web", name="web", language="typescript", ecosystem="node",
+                package_manager="npm", framework=Framework(name="nextjs"), kind="web",
+                build_command="npm run build", start_command="npm start",
+                port=Port(value=3000, source="code"), healthcheck_path="/")
+            ,
+            App(path="apps/api", name="api", language="python", ecosystem="python",
+                runtime_version="3.12", package_manager="pip", framework=Framework(name="fastapi"),
+                kind="web", start_command="uvicorn main:app --host 0.0.0.0 --port $PORT",
+                port=Port(value=8000, source="code", env_var="PORT"), healthcheck_path="/health"),
+            App(path="apps/jobs", name="jobs", language="python", ecosystem="python", kind="worker",
+                start_command="python -m jobs"),
+            App(path="apps/admin", name="admin", language="typescript", ecosystem="node",
+                package_manager="npm", framework=Framework(name="vite"), kind="static",
+                build_command="npm run build", static_output_dir="dist"),
+            App(path="tools/cli", name="cli", language="go", kind="cli"),
+        ],
+        services=[Service(kind="postgres"), Service(kind="redis")],
+        env_vars=[EnvVar(name="JWT_SECRET", is_secret=True),
+                  EnvVar(name="PUBLIC_URL", is_secret=False, default="http://localhost:3000")],
+        tests=Tests(present=True, command="npm test --workspaces"),
     )  # fmt: skip
 
 
@@ -324,7 +456,15 @@ PROFILES = {
     "go_api": go_api,
     "spring_boot": spring_boot,
     "rails_worker": rails_worker,
-    "rust_generic": rust_generic,
+    "generic_language": generic_language,
+    "laravel_mysql": laravel_mysql,
+    "symfony_postgres": symfony_postgres,
+    "plain_php": plain_php,
+    "aspnetcore_postgres": aspnetcore_postgres,
+    "rust_axum": rust_axum,
+    "rust_rocket": rust_rocket,
+    "ktor_gradle": ktor_gradle,
+    "monorepo": monorepo,
     "worker_only": worker_only,
     "hostile": hostile,
     "hostile_stateless": hostile_stateless,

@@ -7,8 +7,11 @@ import subprocess
 import sys
 import urllib.parse
 
-conf = dict(line.strip().split("=", 1) for line in open("/etc/autostack-deploy.conf") if "=" in line)
+CONF_FILE = os.environ.get("AUTOSTACK_DEPLOY_CONF", "/etc/autostack-deploy.conf")
+STATE_DIR = os.environ.get("AUTOSTACK_STATE_DIR", "/var/lib/autostack")
+conf = dict(line.strip().split("=", 1) for line in open(CONF_FILE) if "=" in line)
 REGION = conf["AWS_REGION"]
+CADDY_IMAGE = "caddy:2.8.4-alpine"
 
 
 def aws(*args):
@@ -26,6 +29,9 @@ def main():
                    input=password, text=True, check=True)
     image = repo + ":" + tag
     subprocess.run(["docker", "pull", image], check=True)
+    companions = cfg.get("companions", [])
+    for other in companions:
+        subprocess.run(["docker", "pull", other["repository_url"] + ":" + tag], check=True)
 
     env = dict(cfg["environment"])
     for name, parameter in cfg["secrets"].items():
@@ -36,24 +42,53 @@ def main():
                                 cfg["db_secret_arn"], "--query", "SecretString"))
         env["DB_PASSWORD"] = secret["password"]
         scheme = "postgresql" if cfg["db_engine"] == "postgres" else "mysql"
-        env.setdefault("DATABASE_URL", "{}://{}:{}@{}:{}/{}".format(
+        env["DATABASE_URL"] = "{}://{}:{}@{}:{}/{}".format(
             scheme, urllib.parse.quote(env["DB_USER"], safe=""),
             urllib.parse.quote(secret["password"], safe=""), env["DB_HOST"], env["DB_PORT"],
-            env["DB_NAME"]))
+            env["DB_NAME"])
     # Values travel in the docker client's environment, never on a command line.
     child_env = dict(os.environ, **env)
     env_flags = [flag for name in env for flag in ("-e", name)]
-    common = ["--restart", "unless-stopped", "-v", "/var/lib/autostack/data:/data",
+    common = ["--restart", "unless-stopped", "-v", STATE_DIR + "/data:/data",
               "--log-driver", "awslogs", "--log-opt", "awslogs-region=" + REGION,
               "--log-opt", "awslogs-group=" + cfg["log_group"]]
-    containers = [("app", ["-p", "80:{}".format(cfg["port"])], [])]
+    domain = cfg.get("domain")
+    subprocess.run(["docker", "network", "create", "autostack"], check=False, capture_output=True)
+    common += ["--network", "autostack"]
+    routed = [other for other in companions if other["routed"]]
+    # With a domain or several web apps, Caddy publishes 80 (and 443) and routes to the apps;
+    # else the app takes port 80 itself.
+    proxied = bool(domain or routed)
+    published = [] if proxied else ["-p", "80:{}".format(cfg["port"])]
+    containers = [("app", published, image, [])]
     for worker in cfg["workers"]:
-        containers.append(("worker-" + worker["name"], [], ["/bin/sh", "-c", worker["command"]]))
-    for name, extra, command in containers:
+        containers.append(("worker-" + worker["name"], [], image,
+                           ["/bin/sh", "-c", worker["command"]]))
+    for other in companions:
+        containers.append((other["name"], [], other["repository_url"] + ":" + tag, []))
+    for name, extra, container_image, command in containers:
         subprocess.run(["docker", "rm", "-f", name], check=False, capture_output=True)
         subprocess.run(["docker", "run", "-d", "--name", name, *common, *extra, *env_flags,
-                        "--log-opt", "awslogs-stream=" + name, image, *command],
+                        "--log-opt", "awslogs-stream=" + name, container_image, *command],
                        check=True, env=child_env)
+    if proxied:
+        lines = [(domain or ":80") + " {"]
+        for other in routed:  # the path prefix is kept: each app serves under /<name>/
+            lines += ["\t@{0} path /{0} /{0}/*".format(other["name"]),
+                      "\thandle @{} {{".format(other["name"]),
+                      "\t\treverse_proxy {}:{}".format(other["name"], other["port"]), "\t}"]
+        lines += ["\thandle {", "\t\treverse_proxy app:{}".format(cfg["port"]), "\t}", "}"]
+        os.makedirs(STATE_DIR + "/caddy", exist_ok=True)
+        with open(STATE_DIR + "/Caddyfile", "w") as caddyfile:
+            caddyfile.write("\n".join(lines) + "\n")
+        ports = ["-p", "80:80"] + (["-p", "443:443"] if domain else [])
+        subprocess.run(["docker", "rm", "-f", "proxy"], check=False, capture_output=True)
+        subprocess.run(["docker", "run", "-d", "--name", "proxy", "--restart", "unless-stopped",
+                        "--network", "autostack", *ports,
+                        "-v", STATE_DIR + "/caddy:/data",
+                        "-v", STATE_DIR + "/Caddyfile:/etc/caddy/Caddyfile:ro", CADDY_IMAGE,
+                        "caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter",
+                        "caddyfile"], check=True)
     subprocess.run(["docker", "image", "prune", "-af"], check=False, capture_output=True)
 
 

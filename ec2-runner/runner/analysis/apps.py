@@ -38,6 +38,7 @@ MODULES = {
 _ECO_ORDER = list(MODULES)
 # Folders whose manifests are fixtures, examples or test harnesses, not deployable apps.
 _SKIP_PARTS = FIXTURE_DIRS
+MAX_APPS = 100
 _LANG_ECO = {
     "python": "python",
     "javascript": "node",
@@ -125,7 +126,11 @@ def discover(ctx: Context, infra: Infra, primary: str | None) -> list[Candidate]
         if _skipped(d):
             continue
         for eco in _ECO_ORDER:
-            c = MODULES[eco].discover(ctx, d)
+            try:
+                c = MODULES[eco].discover(ctx, d)
+            except Exception as exc:  # a malformed manifest must not stop the analysis
+                ctx.unreadable(f"the {eco} manifest in '{d}'", exc)
+                c = None
             if c is not None:
                 cands.append(c)
     taken = {c.path for c in cands}
@@ -185,6 +190,13 @@ def discover(ctx: Context, infra: Infra, primary: str | None) -> list[Candidate]
         taken.add(".")
     if not cands:
         index_files(allow_assets=True)
+    if len(cands) > MAX_APPS:
+        # a hostile or vendored tree can hold thousands of manifests: keep the top-most ones
+        cands.sort(key=lambda c: (c.path.count("/") if c.path != "." else -1, c.path))
+        ctx.warnings.append(
+            f"{len(cands)} application folders found; only the first {MAX_APPS} were analyzed"
+        )
+        del cands[MAX_APPS:]
     return cands
 
 
@@ -225,7 +237,11 @@ def _drafts(ctx: Context, cands: list[Candidate]) -> list[Draft]:
     drafts = []
     for c in cands:
         draft = Draft(cand=c, owned=owned[c.path], hints=hints[c.path])
-        MODULES[c.ecosystem].complete(ctx, draft)
+        try:
+            MODULES[c.ecosystem].complete(ctx, draft)
+        except Exception as exc:  # a malformed config must not stop the analysis
+            ctx.unreadable(c.manifest, exc)
+            continue
         drafts.append(draft)
     return drafts
 

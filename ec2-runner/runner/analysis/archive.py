@@ -30,6 +30,7 @@ from runner.analysis.errors import ArchiveRefusedError
 
 _MIB = 1024 * 1024
 MAX_DEPTH = 64  # folders deep
+_MAX_MEMORY_FILE = 8 * _MIB  # bigger members go to disk (the analysis only reads their head)
 MAX_PATH_CHARS = 1024
 _CHUNK = 256 * 1024
 
@@ -211,7 +212,11 @@ class _Writer:
                 self._check(name, written, compressed_size)
                 if not wanted:
                     continue
-                if out is None and self.in_memory + written <= self.memory_budget:
+                if (
+                    out is None
+                    and written <= _MAX_MEMORY_FILE
+                    and self.in_memory + written <= self.memory_budget
+                ):
                     chunks.append(chunk)
                     continue
                 if out is None:

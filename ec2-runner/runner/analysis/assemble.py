@@ -19,6 +19,7 @@ from runner.analysis.frameworks import SERVICE_DEPS, _matches
 from runner.analysis.infra import Infra
 
 _MAX_EVIDENCE = 10
+MAX_ENV_VARS = 1000
 
 _IMAGE_SERVICES = (
     (re.compile(r"(^|/)(postgres|postgis|pgvector|timescaledb)[^/]*$"), "postgres"),
@@ -357,7 +358,7 @@ def env_vars(ctx: Context, apps: list[Finished]) -> list[EnvVar]:
                     (Evidence(file=f.rel, line=line_in(text, m.start(1)), detail=name), None)
                 )
     out = []
-    for name in sorted(collected):
+    for name in sorted(collected)[:MAX_ENV_VARS]:
         items = sorted(collected[name], key=lambda t: (t[0].file, t[0].line or 0))
         secret = is_secret_name(name)
         default = None

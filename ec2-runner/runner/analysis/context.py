@@ -119,6 +119,12 @@ class Context:
                 self.dirs.add(d)
         self.hints = hints
         self._text: dict[str, str | None] = {}
+        self.warnings: list[str] = []
+        self.memo: dict[tuple, object] = {}  # detector results shared between apps
+
+    def unreadable(self, rel: str, exc: Exception) -> None:
+        """A detector failed on a malformed file: say so and carry on without it."""
+        self.warnings.append(f"could not interpret {rel}: {type(exc).__name__}")
 
     def exists(self, rel: str) -> bool:
         return rel in self.paths

@@ -46,7 +46,7 @@ def _analyze(
     chosen = app_finder.select(ctx, candidates)
     finished = app_finder.build_apps(ctx, infra, chosen)
     services = assemble.services(ctx, infra, finished)
-    warnings: set[str] = set()
+    warnings: set[str] = set(ctx.warnings)
     for fin in finished:
         warnings.update(fin.draft.warnings)
     for svc in services:
@@ -55,6 +55,11 @@ def _analyze(
             warnings.add(f"SQLite needs a persistent disk{where}; consider a managed database")
     if not finished:
         warnings.add("no application found")
+    env_names = {h.value for h in scan.hints if h.kind == "env"}
+    if len(env_names) > assemble.MAX_ENV_VARS:
+        warnings.add(
+            f"{len(env_names)} env var names found; the first {assemble.MAX_ENV_VARS} are listed"
+        )
     if scan.secrets:
         warnings.add(
             f"{len(scan.secrets)} committed secret(s) found: "

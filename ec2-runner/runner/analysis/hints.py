@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 SCAN_CAP = 512 * 1024
+MAX_HINTS_PER_FILE = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,24 @@ class Hint:
 
 def line_of(data: bytes, pos: int) -> int:
     return data.count(b"\n", 0, pos) + 1
+
+
+class LineIndex:
+    """Line numbers of positions in one text; counts incrementally while positions grow (a
+    regex's matches do), so many findings in a big file cost one pass, not one each."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+        self.line = 1
+
+    def __call__(self, pos: int) -> int:
+        if pos >= self.pos:
+            self.line += self.data.count(b"\n", self.pos, pos)
+        else:
+            self.line = self.data.count(b"\n", 0, pos) + 1
+        self.pos = pos
+        return self.line
 
 
 def _s(raw: bytes | None) -> str | None:
@@ -70,13 +89,21 @@ class _Collector:
         self.rel = rel
         self.data = data
         self.hints: list[Hint] = []
+        self.line_of = LineIndex(data)
+
+    @property
+    def full(self) -> bool:
+        return len(self.hints) >= MAX_HINTS_PER_FILE
 
     def add(self, kind: str, value: str, pos: int, extra: str | None = None) -> None:
-        self.hints.append(Hint(kind, value, self.rel, line_of(self.data, pos), extra))
+        if len(self.hints) < MAX_HINTS_PER_FILE:  # a hostile file cannot flood memory
+            self.hints.append(Hint(kind, value, self.rel, self.line_of(pos), extra))
 
     def env(
         self, name_raw: bytes, default_raw: bytes | None, pos: int, literal: bool = True
     ) -> None:
+        if self.full:
+            return
         name = name_raw.decode("ascii", "replace")
         default = literal_default(default_raw) if literal else _s(default_raw)
         self.add("env", name, pos, default)
@@ -84,6 +111,8 @@ class _Collector:
             self.add("port", default or "", pos, name)
 
     def port(self, raw: bytes | None, pos: int, extra: str | None = None) -> None:
+        if self.full:
+            return
         value = _valid_port(_s(raw))
         if value is not None:
             self.add("port", str(value), pos, extra)
@@ -137,6 +166,9 @@ _PY_APP_OBJ = re.compile(
     rb"""=\s*(?:web\.|tornado\.web\.)?(Flask|FastAPI|Starlette|Litestar|Sanic|Quart|Celery|Application)\("""
 )
 _PY_ASSIGNED = re.compile(rb"""([A-Za-z_]\w*)[ \t]*(?::[ \t]*[\w.]+[ \t]*)?$""")
+_PY_APP_MODULES = frozenset(
+    {"flask", "fastapi", "starlette", "litestar", "sanic", "quart", "celery", "aiohttp", "tornado"}
+)
 _PY_FACTORY = re.compile(rb"""\ndef\s+(create_app|make_app)\(""")
 _PY_MAIN = re.compile(rb"""\nif\s+__name__\s*==\s*["']__main__["']""")
 
@@ -154,6 +186,8 @@ def scan_python(c: _Collector) -> None:
             if mod not in seen:
                 seen.add(mod)
                 c.add("import", mod, m.start())
+    # Each check below is gated by what the file imports: a substring test is a pass over the
+    # file, and most files import none of these.
     if b"environ" in data:
         for m in _PY_ENVIRON_GET.finditer(data):
             c.env(m.group(1), m.group(2), m.start())
@@ -162,7 +196,7 @@ def scan_python(c: _Collector) -> None:
     if b"getenv" in data:
         for m in _PY_GETENV.finditer(data):
             c.env(m.group(1), m.group(2), m.start())
-    if b"import environ" in data or b"decouple" in data:
+    if "environ" in seen or "decouple" in seen:
         for m in _PY_ENV_LIB.finditer(data):
             if _prev_char(data, m.start()) not in _WORD_CHARS | {ord(".")}:
                 c.env(m.group(1), m.group(2), m.start())
@@ -171,21 +205,21 @@ def scan_python(c: _Collector) -> None:
         before = data[max(0, m.start() - 300) : m.start()]
         if _PY_RUN_BEFORE.search(before):
             c.port(m.group(1), m.start())
-    if b".listen(" in data:
+    if "tornado" in seen and b".listen(" in data:
         for m in _PY_LISTEN_NUM.finditer(data):
             c.port(m.group(1), m.start())
-    if b"bind" in data:
+    if ("gunicorn" in c.rel or c.rel.endswith("conf.py")) and b"bind" in data:
         for m in _PY_BIND.finditer(data):
             c.port(m.group(1), m.start())
-    for m in _PY_APP_OBJ.finditer(data):
+    for m in _PY_APP_OBJ.finditer(data) if seen & _PY_APP_MODULES else ():
         line_start = data.rfind(b"\n", 0, m.start()) + 1
         name = _PY_ASSIGNED.match(data, line_start, m.start())
         if name:
             c.add("app_object", m.group(1).decode(), m.start(), name.group(1).decode())
-    if b"def create_app" in data or b"def make_app" in data:
+    if b"_app(" in data:
         for m in _PY_FACTORY.finditer(data):
             c.add("app_factory", m.group(1).decode(), m.start() + 1)
-    if b"BaseSettings" in data:
+    if ("pydantic_settings" in seen or "pydantic" in seen) and b"BaseSettings" in data:
         _pydantic_settings(c)
     if b"__main__" in data:
         main = _PY_MAIN.search(data)
@@ -235,12 +269,15 @@ _JS_PORT_ENV = re.compile(
     rb"""process\.env\.([A-Z_]*PORT)\b[^;\n]{0,25}?(?:\|\||\?\?)\s*["'`]?(\d{2,5})\b"""
 )
 _JS_LISTEN = re.compile(rb"""\.listen\(\s*(\d{2,5})\b""")
-_JS_PORT_CONST = re.compile(rb"""[Pp][Oo][Rr][Tt]\s*(?::\s*\w+\s*)?=\s*(\d{2,5})\b""")
+_JS_PORT_ASSIGN = (
+    re.compile(rb"""ort\s*(?::\s*\w+\s*)?=\s*(\d{2,5})\b"""),
+    re.compile(rb"""ORT\s*(?::\s*\w+\s*)?=\s*(\d{2,5})\b"""),
+)
 _JS_DECL_BEFORE = re.compile(rb"""(?:const|let|var)\s+(?:PORT|port|httpPort|HTTP_PORT)\s*$""")
 _JS_PORT_OBJ = re.compile(rb"""port\s*:\s*(\d{2,5})\b""")
 _JS_SERVER = re.compile(rb"""createServer\(|Bun\.serve\(|Deno\.serve\(""")
 _JS_WORKER = re.compile(rb"""new\s+Worker\(|\.process\(\s*(?:["'`]|async|function|\()""")
-_QUEUE_LIBS = (b"bullmq", b"'bull'", b'"bull"', b"bee-queue", b"agenda", b"graphile-worker")
+_QUEUE_LIBS = frozenset({"bullmq", "bull", "bee-queue", "agenda", "graphile-worker"})
 _DB_PORTS = frozenset({5432, 3306, 6379, 27017, 9200, 5672, 9092, 11211, 1433, 1521})
 
 
@@ -257,37 +294,41 @@ def scan_js(c: _Collector) -> None:
             if pkg not in seen:
                 seen.add(pkg)
                 c.add("import", pkg, m.start())
-    if b"process.env" in data:
+    # one substring test per family of idioms: each test is a pass over the file
+    has_env = b".env" in data
+    if has_env and b"process.env" in data:
         for m in _JS_ENV.finditer(data):
             name = m.group(1) or m.group(2)
             c.env(name, m.group(3) + m.group(4) + m.group(3) if m.group(4) else None, m.start())
         for m in _JS_PORT_ENV.finditer(data):
             c.port(m.group(2), m.start(), m.group(1).decode())
-    if b"import.meta.env" in data or b"Bun.env" in data:
+    if has_env and (b"import.meta.env" in data or b"Bun.env" in data):
         for m in _JS_ENV_META.finditer(data):
             before = data[max(0, m.start() - 11) : m.start()]
             if before == b"import.meta" or before.endswith(b"Bun"):
                 c.env(m.group(1), None, m.start())
-    if b"Deno.env" in data:
+    if has_env and b"Deno.env" in data:
         for m in _JS_ENV_DENO.finditer(data):
             c.env(m.group(1), None, m.start())
-    server = _JS_SERVER.search(data) if (b"createServer(" in data or b".serve(" in data) else None
+    serves = b"serve(" in data
+    server = _JS_SERVER.search(data) if (serves or b"createServer(" in data) else None
     if server:
         c.add("server", "node", server.start())
-    if b".listen(" in data:
+    listens = b"listen" in data
+    if listens:
         for m in _JS_LISTEN.finditer(data):
             c.port(m.group(1), m.start())
-    has_decl = b"ort =" in data or b"ort=" in data or b"ORT =" in data or b"ORT=" in data
-    for m in _JS_PORT_CONST.finditer(data) if has_decl else ():
-        line_start = data.rfind(b"\n", 0, m.start()) + 1
-        head = data[line_start : m.start() + 4]
-        if _JS_DECL_BEFORE.search(head):
-            c.port(m.group(1), m.start())
-    if server or b"listen" in data or b"serve(" in data or b".server(" in data:
+    for pattern in _JS_PORT_ASSIGN:
+        for m in pattern.finditer(data):
+            start = m.start() - 1  # the P of PORT / port / httpPort
+            line_start = data.rfind(b"\n", 0, start) + 1
+            if start >= 0 and _JS_DECL_BEFORE.search(data[line_start : m.start() + 3]):
+                c.port(m.group(1), start)
+    if server or listens or serves or b".server(" in data:
         for m in _JS_PORT_OBJ.finditer(data):
             if int(m.group(1)) not in _DB_PORTS and _prev_char(data, m.start()) not in _WORD_CHARS:
                 c.port(m.group(1), m.start())
-    if any(lib in data for lib in _QUEUE_LIBS):
+    if seen & _QUEUE_LIBS:
         worker = _JS_WORKER.search(data)
         if worker:
             c.add("queue_worker", "node", worker.start())

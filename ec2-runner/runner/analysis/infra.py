@@ -133,65 +133,10 @@ _K8S_KIND = re.compile(r"^kind:\s*(\w+)", re.M)
 def detect_infra(ctx: Context) -> Infra:
     infra = Infra()
     for f in ctx.files:
-        rel = f.rel
-        name = rel.rsplit("/", 1)[-1]
-        directory = parent_dir(rel)
-        if in_fixture_dir(directory):
-            continue
-        if _is_dockerfile(name):
-            infra.dockerfiles.append(_dockerfile(ctx, rel, directory))
-            d = infra.dockerfiles[-1]
-            infra.existing.append(
-                ExistingFile(
-                    type="dockerfile",
-                    file=rel,
-                    details={
-                        "base_image": d.images[-1] if d.images else None,
-                        "images": d.images,
-                        "expose": [str(p) for p, _ in d.expose],
-                        "cmd": d.cmd,
-                        "healthcheck": d.healthcheck,
-                    },
-                )
-            )
-        elif name in _COMPOSE_NAMES or re.fullmatch(r"(docker-)?compose\.[\w.-]+\.ya?ml", name):
-            infra.existing.append(_compose(ctx, rel, directory, infra))
-        elif name == "Procfile":
-            infra.existing.append(_procfile(ctx, rel, directory, infra))
-        elif rel.startswith(".github/workflows/") and name.endswith((".yml", ".yaml")):
-            infra.existing.append(
-                ExistingFile(type="ci", file=rel, details={"provider": "github_actions"})
-            )
-        elif name in _CI or rel == ".circleci/config.yml":
-            infra.existing.append(
-                ExistingFile(type="ci", file=rel, details={"provider": _CI.get(name, "circleci")})
-            )
-        elif name.endswith(".tf"):
-            text = ctx.read(rel) or ""
-            infra.existing.append(
-                ExistingFile(
-                    type="terraform",
-                    file=rel,
-                    details={
-                        "resources": len(re.findall(r'^resource\s+"', text, re.M)),
-                        "modules": len(re.findall(r'^module\s+"', text, re.M)),
-                    },
-                )
-            )
-        elif name in _OTHER:
-            entry = _other(ctx, rel, name, infra)
-            if entry is not None:
-                infra.existing.append(entry)
-        elif (
-            name.endswith((".yaml", ".yml"))
-            and f.size <= _MAX_YAML
-            and not rel.startswith(".github/")
-        ):
-            text = ctx.read(rel) or ""
-            if _K8S.search(text) and (kinds := sorted(set(_K8S_KIND.findall(text)))):
-                infra.existing.append(
-                    ExistingFile(type="kubernetes", file=rel, details={"kinds": kinds})
-                )
+        try:
+            _infra_file(ctx, f, infra)
+        except Exception as exc:  # one malformed file must not stop the analysis
+            ctx.unreadable(f.rel, exc)
     infra.existing.sort(key=lambda e: (e.file, e.type))
     return infra
 
@@ -336,3 +281,63 @@ def _other(ctx: Context, rel: str, name: str, infra: Infra) -> ExistingFile | No
         if name == "template.yaml" and "AWS::Serverless" not in text:
             return None
     return ExistingFile(type=kind, file=rel, details=details)
+
+
+def _infra_file(ctx: Context, f, infra: Infra) -> None:
+    rel = f.rel
+    name = rel.rsplit("/", 1)[-1]
+    directory = parent_dir(rel)
+    if in_fixture_dir(directory):
+        return
+    if _is_dockerfile(name):
+        infra.dockerfiles.append(_dockerfile(ctx, rel, directory))
+        d = infra.dockerfiles[-1]
+        infra.existing.append(
+            ExistingFile(
+                type="dockerfile",
+                file=rel,
+                details={
+                    "base_image": d.images[-1] if d.images else None,
+                    "images": d.images,
+                    "expose": [str(p) for p, _ in d.expose],
+                    "cmd": d.cmd,
+                    "healthcheck": d.healthcheck,
+                },
+            )
+        )
+    elif name in _COMPOSE_NAMES or re.fullmatch(r"(docker-)?compose\.[\w.-]+\.ya?ml", name):
+        infra.existing.append(_compose(ctx, rel, directory, infra))
+    elif name == "Procfile":
+        infra.existing.append(_procfile(ctx, rel, directory, infra))
+    elif rel.startswith(".github/workflows/") and name.endswith((".yml", ".yaml")):
+        infra.existing.append(
+            ExistingFile(type="ci", file=rel, details={"provider": "github_actions"})
+        )
+    elif name in _CI or rel == ".circleci/config.yml":
+        infra.existing.append(
+            ExistingFile(type="ci", file=rel, details={"provider": _CI.get(name, "circleci")})
+        )
+    elif name.endswith(".tf"):
+        text = ctx.read(rel) or ""
+        infra.existing.append(
+            ExistingFile(
+                type="terraform",
+                file=rel,
+                details={
+                    "resources": len(re.findall(r'^resource\s+"', text, re.M)),
+                    "modules": len(re.findall(r'^module\s+"', text, re.M)),
+                },
+            )
+        )
+    elif name in _OTHER:
+        entry = _other(ctx, rel, name, infra)
+        if entry is not None:
+            infra.existing.append(entry)
+    elif (
+        name.endswith((".yaml", ".yml")) and f.size <= _MAX_YAML and not rel.startswith(".github/")
+    ):
+        text = ctx.read(rel) or ""
+        if _K8S.search(text) and (kinds := sorted(set(_K8S_KIND.findall(text)))):
+            infra.existing.append(
+                ExistingFile(type="kubernetes", file=rel, details={"kinds": kinds})
+            )

@@ -14,6 +14,8 @@ from runner.analysis.secrets import Secret, scan_secrets
 from runner.analysis.walk import LOCKFILES, FileList
 
 _SECRET_SCAN_MAX_FILE = 2 * 1024 * 1024
+MAX_SECRETS = 1000  # findings kept (a warning counts them); more only floods the report
+MAX_SECRETS_PER_FILE = 50
 _FULL_READ_MAX = 8 * 1024 * 1024  # bigger files are counted in chunks, never held whole
 _UNKNOWN_TEXT_MAX = 256 * 1024
 # Files without a language that may still hold credentials or settings.
@@ -119,7 +121,8 @@ def scan_files(listing: FileList) -> ScanResult:
         if language in SCANNERS:
             result.hints.extend(scan_code(f.rel, head, language))
         if secret_scan:
-            result.secrets.extend(scan_secrets(f.rel, head))
+            if len(result.secrets) < MAX_SECRETS:
+                result.secrets.extend(scan_secrets(f.rel, head)[:MAX_SECRETS_PER_FILE])
     return result
 
 

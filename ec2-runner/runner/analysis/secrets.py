@@ -13,7 +13,9 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from runner.analysis.hints import line_of
+from runner.analysis.hints import LineIndex
+
+MAX_PER_FILE = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,14 +209,17 @@ def _config_file(rel: str) -> bool:
 def scan_secrets(rel: str, data: bytes) -> list[Secret]:
     found: dict[tuple[int, str], Secret] = {}
     specific_lines: set[int] = set()
+    line_of = LineIndex(data)
 
     def add(kind: str, pos: int, masked: str) -> None:
-        line = line_of(data, pos)
+        line = line_of(pos)
         found.setdefault((line, kind), Secret(kind, rel, line, masked))
         specific_lines.add(line)
 
     for kind, pattern in _ANCHORS:
         for m in pattern.finditer(data):
+            if len(found) >= MAX_PER_FILE:  # a file of thousands of keys: enough said
+                break
             start = m.start()
             if kind == "private_key":
                 header = m.group(1).decode()
@@ -240,7 +245,7 @@ def scan_secrets(rel: str, data: bytes) -> list[Secret]:
             if is_placeholder(value) or "EXAMPLE" in value:
                 continue
             add(kind, start, mask(value))
-    if not _example_file(rel):
+    if not _example_file(rel) and len(found) < MAX_PER_FILE:
         _generic(rel, data, found, specific_lines)
     return sorted(found.values(), key=lambda s: (s.line, s.type))
 
@@ -268,11 +273,14 @@ def _url_secret(data: bytes, pos: int, add) -> None:
 
 def _generic(rel: str, data: bytes, found: dict, specific_lines: set[int]) -> None:
     low = data.lower()
+    line_of = LineIndex(data)
     unquoted_ok = _config_file(rel)
     for word, pattern in zip(_GENERIC_WORDS, _GENERIC, strict=True):
         if word not in low:  # a fast substring test saves the regex pass on most files
             continue
         for m in pattern.finditer(low):
+            if len(found) >= MAX_PER_FILE:
+                return
             start = m.start()
             while start > 0 and low[start - 1] in _NAME_CHARS:
                 start -= 1
@@ -283,7 +291,7 @@ def _generic(rel: str, data: bytes, found: dict, specific_lines: set[int]) -> No
                 continue
             vstart, vend = (m.start(2), m.end(2)) if m.group(2) is not None else m.span(3)
             value = data[vstart:vend].decode("utf-8", "replace")
-            line = line_of(data, vstart)
+            line = line_of(vstart)
             if line in specific_lines or not _generic_value_ok(value):
                 continue
             kind = "aws_secret_access_key" if _AWS_SECRET_NAME.search(name) else "generic_secret"

@@ -58,6 +58,7 @@ EXCLUDED_DIRS = frozenset(
         "site-packages",
         "_site",
         ".docusaurus",
+        "__MACOSX",
     }
 )
 

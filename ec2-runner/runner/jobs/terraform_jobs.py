@@ -106,7 +106,9 @@ def services_for(ctx: JobContext) -> TerraformServices:
         waiter_ttl_s=WAITER_TTL_S,
         clock=ctx.clock,
     )
-    return TerraformServices(runner=runner, semaphore=semaphore)
+    return TerraformServices(
+        runner=runner, semaphore=semaphore, defer_delay_s=runner.settings.slot_retry_s
+    )
 
 
 # --------------------------------------------------------------------------- handlers

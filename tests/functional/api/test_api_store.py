@@ -116,4 +116,6 @@ def test_attribute_round_trip(value: object) -> None:
 def test_credentials_in_one_read(store) -> None:  # type: ignore[no-untyped-def]
     store.create_user(user(1), max_users=5)
     assert store.get_credentials("u1@x.io") == ("u1", "hash")
+    if isinstance(store, DynamoStore):  # one read: the email item carries the hash
+        assert store._get("EMAIL#u1@x.io", "EMAIL")["password_hash"] == {"S": "hash"}
     assert store.get_credentials("nobody@x.io") is None

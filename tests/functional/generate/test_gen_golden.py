@@ -24,6 +24,9 @@ CASES = [
     ("fastapi_stateless", None),  # recommended: lambda
     ("static_site", None),  # recommended: static
     ("rails_worker", "ecs-fargate"),
+    ("laravel_mysql", None),  # PHP on FrankenPHP with a queue worker
+    ("monorepo", "ecs-fargate"),  # one service per app behind one load balancer
+    ("monorepo", "ec2"),  # every app's container on one instance, Caddy routing by path
 ]
 UPDATE = os.environ.get("AUTOSTACK_UPDATE_GOLDEN") == "1"
 
@@ -34,7 +37,7 @@ def _expected_files(folder: Path) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize(("stack", "target"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(("stack", "target"), CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
 def test_bundle_matches_golden_files(stack: str, target: str | None) -> None:
     bundle = bundle_for(PROFILES[stack](), target)
     actual = dict(bundle.files)

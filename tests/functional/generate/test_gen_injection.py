@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 
 import hcl2
 import pytest
@@ -99,6 +100,12 @@ def test_hostile_worker_command_is_data(files: dict[str, str]) -> None:
         text = files["infra/ecs.tf"]
         (line,) = [ln for ln in text.splitlines() if "run-worker" in ln]
         literal = re.search(r'"-c", ("(?:[^"\\]|\\.)*")\]', line).group(1)
+        # With a database the command first composes DATABASE_URL, then execs the worker.
+        script = decode_hcl_string(literal)
+        prelude, _, tail = script.partition(" && exec ")
+        assert prelude.startswith('export DATABASE_URL="postgresql://')
+        assert shlex.split(tail) == ["/bin/sh", "-c", f"run-worker {HOSTILE}"]
+        return
     assert decode_hcl_string(literal) == f"run-worker {HOSTILE}"
     hcl2.loads(text)
 

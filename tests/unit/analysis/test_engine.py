@@ -75,3 +75,65 @@ def test_framework_ids_in_the_contract_match_the_engine() -> None:
 
     assert set(SPECS) == set(FRAMEWORK_IDS) - {"php"}  # plain PHP has no dependency to match
     assert set(MODULES) == set(ECOSYSTEMS)
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"pyproject.toml": '[project]\noptional-dependencies = ["x"]\nscripts = [1]\n'},
+        {"pyproject.toml": "[tool.poetry]\ngroup = [1, 2]\ndependencies = 3\n"},
+        {"Pipfile": "packages = [1]\nrequires = 'x'\n"},
+        {"package.json": '{"dependencies": ["express"], "scripts": "start", "engines": 1}'},
+        {"package.json": '{"name": 1, "workspaces": {"packages": 1}, "main": []}'},
+        {
+            "composer.json": '{"require": ["laravel/framework"]}',
+            "composer.lock": '{"packages": {}}',
+        },
+        {"Cargo.toml": "package = 1\ndependencies = [1]\n"},
+        {"Cargo.toml": "[package]\nname = 1\nrust-version = 2\n[dependencies]\naxum = 1\n"},
+        {
+            "angular.json": '{"projects": []}',
+            "package.json": '{"dependencies": {"@angular/core": "1"}}',
+        },
+        {
+            "docker-compose.yml": (
+                "services:\n  a: [1, 2]\n  b:\n    build: {context: 1}\n    ports: {a: 1}\n"
+            )
+        },
+        {"render.yaml": "services: 1\n", "fly.toml": "internal_port = 'x'\n"},
+        {"package.json": "[" * 50_000 + "]" * 50_000},
+        {"package-lock.json": "{", "package.json": '{"dependencies": {"next": "1"}}'},
+    ],
+)
+def test_malformed_manifests_never_crash(tmp_path: Path, files: dict) -> None:
+    profile = analyze_directory(write_tree(tmp_path / "m", files))
+    profile.model_dump_json()
+
+
+def test_thousands_of_manifests_are_capped(tmp_path: Path) -> None:
+    import json
+
+    from runner.analysis.apps import MAX_APPS
+
+    files = {
+        "package-lock.json": json.dumps(
+            {"packages": {"node_modules/express": {"version": "4.18.2"}}}
+        )
+    }
+    for i in range(MAX_APPS + 20):
+        files[f"pkgs/p{i:03}/package.json"] = json.dumps(
+            {"name": f"p{i}", "dependencies": {"express": "^4"}, "scripts": {"start": "node i.js"}}
+        )
+    profile = analyze_directory(write_tree(tmp_path / "many", files))
+    assert len(profile.apps) == MAX_APPS
+    assert {a.framework.version for a in profile.apps if a.framework} == {"4.18.2"}
+    assert any("only the first 100 were analyzed" in w for w in profile.warnings)
+
+
+def test_hint_flood_is_capped_per_file(tmp_path: Path) -> None:
+    from runner.analysis.hints import MAX_HINTS_PER_FILE
+
+    body = "".join(f"const a{i} = process.env.V{i};\n" for i in range(MAX_HINTS_PER_FILE * 3))
+    profile = analyze_directory(write_tree(tmp_path / "f", {"flood.js": body}))
+    assert len(profile.env_vars) == MAX_HINTS_PER_FILE
+    assert profile.env_vars[0].evidence[0].line is not None

@@ -80,3 +80,12 @@ def test_private_key_header_only() -> None:
 def test_tokens_inside_longer_words_are_ignored() -> None:
     assert scan_secrets("x.py", b"id = 'XAKIAQ2R7T4W9Y3U8I1O6Z'") == []
     assert is_placeholder("${TOKEN}") and is_placeholder("aaaaaaaaaa")
+
+
+def test_a_file_full_of_keys_is_capped() -> None:
+    from runner.analysis.secrets import MAX_PER_FILE
+
+    keys = "\n".join(f"k{i} = 'AKIA{i:016d}'".replace("0", "Q") for i in range(2000))
+    found = scan_secrets("keys.py", keys.encode())
+    assert len(found) == MAX_PER_FILE
+    assert [s.line for s in found] == list(range(1, MAX_PER_FILE + 1))

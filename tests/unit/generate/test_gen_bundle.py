@@ -64,18 +64,31 @@ def test_common_files_and_terraform_basics(key) -> None:
 @pytest.mark.parametrize("key", sorted(BUNDLES), ids="-".join)
 def test_dockerfile_is_pinned_non_root_with_healthcheck(key) -> None:
     bundle = BUNDLES[key]
-    (path,) = [p for p in bundle.files if p.endswith("Dockerfile")]
-    dockerfile = bundle.files[path]
+    paths = [p for p in bundle.files if p.endswith("Dockerfile")]
+    apps = {(a.path.strip("./") or "."): a for a in sp.PROFILES[key[0]]().apps}
+    assert paths
+    for path in paths:
+        folder = path.rpartition("/")[0] or "."
+        _check_dockerfile(key, bundle.files[path], apps.get(folder, apps.get(".")))
+
+
+def _check_dockerfile(key, dockerfile: str, app) -> None:
     froms = re.findall(r"^FROM (\S+)", dockerfile, flags=re.M)
     assert froms
-    for image in froms:
+    stages = set(re.findall(r"^FROM \S+ AS (\S+)$", dockerfile, flags=re.M))
+    copied = re.findall(r"^COPY --from=(\S+)", dockerfile, flags=re.M)
+    for image in [*froms, *copied]:
+        if image in stages:  # an earlier stage of this file
+            continue
         _, _, tag = image.partition(":")
         assert tag and tag != "latest" and re.search(r"\d", tag), image
     assert re.search(r"^USER (?!root)\S+", dockerfile, flags=re.M)
     assert "HEALTHCHECK" in dockerfile
-    app = sp.PROFILES[key[0]]().apps[0]
+    if app is None:  # an app at an unsafe folder, generated at the root
+        app = sp.PROFILES[key[0]]().apps[0]
     builds = app.kind != "static" or bool(app.build_command)
-    assert len(froms) == (2 if builds else 1)  # multi-stage wherever something is built
+    assert len(froms) == len(stages) + 1  # named build stages, then the unnamed runtime stage
+    assert (len(froms) >= 2) == builds  # multi-stage wherever something is built
     assert re.search(r"^EXPOSE \d+$", dockerfile, flags=re.M)
     for line in dockerfile.splitlines():  # every exec form is valid JSON
         for prefix in ("CMD ", "RUN [", "HEALTHCHECK "):
@@ -301,3 +314,39 @@ def test_static_sites_build_with_their_own_tool(profile, build_image, step) -> N
         assert any(r.startswith("aws s3 sync . ") for r in runs)
     else:
         assert froms[0].startswith(build_image) and step in dockerfile
+
+
+def test_ecs_composes_database_url_with_the_password_percent_encoded() -> None:
+    import os
+    import subprocess
+    from urllib.parse import unquote, urlsplit
+
+    from tests.golden.helpers import decode_hcl_string
+
+    ecs = bundle_for(sp.flask_postgres(), "ecs-fargate").files["infra/ecs.tf"]
+    literal = re.search(r'command\s+= \["/bin/sh", "-c", ("(?:[^"\\]|\\.)*")\]', ecs).group(1)
+    script = decode_hcl_string(literal)
+    assert script.endswith("exec /bin/sh -c 'gunicorn --bind 0.0.0.0:$PORT app:app'")
+    password = "p@ss:/w#rd?%& 'é\"$x`"
+    probe = script.replace("exec /bin/sh -c 'gunicorn --bind 0.0.0.0:$PORT app:app'",
+                           'printf %s "$DATABASE_URL"')  # fmt: skip
+    env = {"PATH": os.environ["PATH"], "DB_USER": "app", "DB_PASSWORD": password,
+           "DB_HOST": "db.internal", "DB_PORT": "5432", "DB_NAME": "app"}  # fmt: skip
+    url = subprocess.run(["/bin/sh", "-c", probe], env=env, capture_output=True, text=True,
+                         check=True).stdout  # fmt: skip
+    parts = urlsplit(url)
+    assert parts.scheme == "postgresql" and parts.hostname == "db.internal" and parts.port == 5432
+    assert unquote(parts.password) == password and parts.username == "app"
+
+
+def test_ec2_domain_gets_https_through_caddy() -> None:
+    request = TemplateRequest(
+        analysis_id="a1", target="ec2", options=TemplateOptions(domain="api.example.com")
+    )
+    bundle = generate_bundle(sp.go_api(), request)
+    files = bundle.files
+    assert "domain = var.domain_name" in norm(files["infra/ec2.tf"])
+    assert 'value = "https://${var.domain_name}"' in norm(files["infra/outputs.tf"])
+    assert "Caddy" in files["infra/README.md"] and not bundle.warnings
+    assert "records = [aws_eip.app.public_ip]" in norm(files["infra/domain.tf"])
+    assert "caddy:2.8.4-alpine" in files["infra/user_data.sh.tftpl"]

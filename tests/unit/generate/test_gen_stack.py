@@ -16,7 +16,7 @@ def test_safe_relative_path() -> None:
     assert safe_relative_path(".") == "."
     assert safe_relative_path("./backend/") == "backend"
     assert safe_relative_path("apps\\web") == "apps/web"
-    for bad in ("/etc", "../up", "a/../../b", "with space", "x/$(id)", "a\nb"):
+    for bad in ("/etc", "../up", "a/../../b", "with space", "x/$(id)", "a\nb", "-rf", "a/--help"):
         assert safe_relative_path(bad) is None, bad
 
 
@@ -91,7 +91,38 @@ def test_pick_app_prefers_web_then_static_then_worker() -> None:
     profile = StackProfile(languages=Languages(), apps=apps)
     assert pick_app(profile).name == "a"
     ctx = build_context(profile, TemplateOptions())
-    assert any("also found" in w for w in ctx.warnings)
+    # the others are deployed beside it, each from its own folder
+    assert [(c.name, c.ctx.app_dir, c.route) for c in ctx.companions] == [
+        ("w", "w", None),
+        ("s", "s", "/s"),
+    ]
+    assert ctx.companions[1].ctx.family == "static" and ctx.companions[1].ctx.port == 8080
+
+
+def test_companions_get_unique_names_and_their_own_folders() -> None:
+    apps = [
+        App(path=".", name="app", language="python", kind="web"),
+        App(path="api", name="app", language="go", kind="web"),
+        App(path="api", name="dup", language="go", kind="web"),
+        App(path="../x", name="escape", language="go", kind="web"),
+        App(path="redis", name="redis", language="node", kind="worker"),
+        App(path="tool", name="tool", language="go", kind="cli"),
+    ]
+    ctx = build_context(StackProfile(languages=Languages(), apps=apps), TemplateOptions())
+    names = [c.name for c in ctx.companions]
+    assert len(names) == len(set(names)) == 2
+    assert not {"app", "redis"} & set(names)  # never a name the bundle already uses
+    assert [c.ctx.app_dir for c in ctx.companions] == ["api", "redis"]
+    assert sum("shares the folder" in w for w in ctx.warnings) == 2  # "dup" and "escape" (-> ".")
+
+
+def test_companions_are_capped() -> None:
+    apps = [App(path=".", name="main", language="python", kind="web")] + [
+        App(path=f"svc{i}", name=f"svc{i}", language="go", kind="web") for i in range(8)
+    ]
+    ctx = build_context(StackProfile(languages=Languages(), apps=apps), TemplateOptions())
+    assert len(ctx.companions) == 5
+    assert sum("at most 6 apps" in w for w in ctx.warnings) == 3
 
 
 def test_existing_files_and_hardcoded_secrets_are_warned_about() -> None:
@@ -109,3 +140,23 @@ def test_existing_files_and_hardcoded_secrets_are_warned_about() -> None:
     assert "already has a Dockerfile ('Dockerfile')" in text and "Procfile" not in text
     assert "1 hard-coded secret(s)" in text and "aws_access_key_id" in text
     assert "AKIA" not in text  # the masked value is not repeated
+
+
+def test_settings_of_provisioned_services_replace_detected_ones() -> None:
+    ctx = build_context(
+        _profile(
+            services=[Service(kind="postgres"), Service(kind="redis")],
+            env_vars=[
+                EnvVar(name="DATABASE_URL", is_secret=True),
+                EnvVar(name="REDIS_URL", is_secret=False, default="redis://localhost"),
+                EnvVar(name="OTHER", is_secret=False, default="1"),
+            ],
+        ),
+        TemplateOptions(),
+    )
+    assert ctx.secrets == [] and [e.name for e in ctx.env] == ["OTHER"]
+    assert any("DATABASE_URL, REDIS_URL" in w for w in ctx.warnings)
+    without = build_context(
+        _profile(env_vars=[EnvVar(name="DATABASE_URL", is_secret=True)]), TemplateOptions()
+    )
+    assert without.secrets == ["DATABASE_URL"]  # no database here: the app brings its own

@@ -233,7 +233,11 @@ def test_policy_covers_the_bucket_prefixes_the_api_writes_and_reads(
             fnmatch.fnmatchcase(f"arn:aws:s3:::{_infra_defaults()['name_prefix']}-x/{prefix}k", r)
             for r in object_resources
         ), f"the API uses s3 keys under {prefix} but the policy grants no object access there"
-    # tfstate/ and the runner's backups are the runner's: the API gets no access there.
     for resource in object_resources:
-        assert "/tfstate/" not in resource and "/backups/runner/" not in resource
         assert not resource.endswith(":::*/*") and not resource.endswith("-*/*"), resource
+        assert "/backups/runner/" not in resource  # the runner's snapshots are the runner's
+    # Deployment states are the runner's to write: the API may only read them.
+    for statement in _statements(policy):
+        writes = {"s3:PutObject", "s3:DeleteObject"} & set(_as_list(statement["Action"]))
+        if statement.get("Effect") == "Allow" and writes:
+            assert not any("/tfstate/" in r for r in _as_list(statement["Resource"])), statement

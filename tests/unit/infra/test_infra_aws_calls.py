@@ -231,6 +231,43 @@ def _literal_partition_keys(paths: list[Path]) -> set[str]:
     return keys
 
 
+# What the runner's role needs beside its own boto3 calls.
+RUNNER_PLATFORM_ACTIONS = {
+    # Terraform's S3 backend (state, lock file, workspace listing) and the generated
+    # provider's AssumeRole into the user's account
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:ListBucket",
+    "sts:AssumeRole",
+    # the CloudWatch agent, Session Manager and Run Command
+    "cloudwatch:PutMetricData",
+    "ssm:UpdateInstanceInformation",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+    "ec2messages:AcknowledgeMessage",
+    "ec2messages:DeleteMessage",
+    "ec2messages:FailMessage",
+    "ec2messages:GetEndpoint",
+    "ec2messages:GetMessages",
+    "ec2messages:SendReply",
+}
+
+
+def test_runner_policy_holds_nothing_the_runner_does_not_need() -> None:
+    runner_dir = REPO_ROOT / "ec2-runner" / "runner"
+    needed = {a for call in all_aws_calls(sorted(runner_dir.rglob("*.py"))) for a in call.actions}
+    granted = {
+        action
+        for statement in _runner_statements().values()
+        if statement.get("effect", "Allow") == "Allow"
+        for action in statement["actions"]
+    }
+    assert sorted(granted - needed - RUNNER_PLATFORM_ACTIONS) == []
+
+
 def test_runner_policy_covers_the_partitions_and_prefixes_the_runner_uses() -> None:
     from chalicelib.models.jobs import job_pk
     from runner.semaphore import SEMAPHORE_PK

@@ -128,7 +128,7 @@ def test_runner_env_is_complete_for_the_runner_settings(document: dict[str, Any]
 def test_swap_and_packages(document: dict[str, Any]) -> None:
     assert document["swap"]["filename"] == "/var/swapfile"
     assert document["swap"]["size"] == 2048 * 1024 * 1024
-    assert {"python3.11", "amazon-cloudwatch-agent"} <= set(document["packages"])
+    assert {"python3.11", "python3.11-pip", "amazon-cloudwatch-agent"} <= set(document["packages"])
     sysctl = _files(document)["/etc/sysctl.d/90-autostack.conf"]["content"]
     assert "vm.swappiness = 10" in sysctl
 
@@ -148,6 +148,8 @@ def test_install_script_installs_and_enables_the_runner_unit(document: dict[str,
     assert 'systemctl enable "$AUTOSTACK_UNIT"' in script
     assert 'systemctl restart "$AUTOSTACK_UNIT"' in script
     assert "sha256sum --check" in script
+    # https:// with curl, or s3://.../releases/ with the instance's role (private repos).
+    assert "https://*) curl --fail" in script and "s3://*) aws s3 cp" in script
     assert '-r "$release/src/ec2-runner/requirements.txt"' in script
     # The paths the unit uses are the links the script switches.
     assert "mv -Tf /opt/autostack/.app.new /opt/autostack/app" in script
@@ -208,3 +210,58 @@ def test_renderer_refuses_what_it_does_not_implement() -> None:
     assert re.fullmatch(
         r'"\\u003ca\\u0026b\\u003e"', render_template("${jsonencode(v)}", {"v": "<a&b>"})
     )
+
+
+def _locals_block(text: str) -> str:
+    """The `locals { ... }` block of runner.tf, found by brace counting."""
+    start = text.index("locals {")
+    depth = 0
+    for index in range(start, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[index], 0)
+        if depth == 0 and text[index] == "}":
+            return text[start : index + 1]
+    raise AssertionError("unbalanced locals block in runner.tf")
+
+
+def test_runner_tf_locals_render_a_valid_document_with_terraform(tmp_path: Path) -> None:
+    """runner.tf's own expressions (the env file, the agent config, the escapes), evaluated
+    by Terraform with the resources' attributes stubbed, render a complete document."""
+    runner_tf = (TEMPLATE_PATH.parents[1] / "runner.tf").read_text()
+    stubbed = re.sub(
+        r"\baws_[a-z0-9_]+\.[a-z0-9_]+\.(name|id|url|arn)\b",
+        lambda m: json.dumps(f"stub-{m.group(0).replace('.', '-')}"),
+        _locals_block(runner_tf),
+    )
+    module = {
+        "variables.tf": (TEMPLATE_PATH.parents[1] / "variables.tf").read_text(),
+        "locals.tf": stubbed,
+        "render.tf": (
+            'output "user_data" {\n'
+            f"  value = templatefile({json.dumps(str(TEMPLATE_PATH))}, local.cloud_init_vars)\n"
+            "}\n"
+        ),
+    }
+    variables = {
+        "alarm_email": "ops@example.com",
+        "runner_release_url": RELEASE_URL,
+        "runner_release_sha256": RELEASE_SHA,
+    }
+    code, outputs, messages = terraform_apply_outputs(tmp_path / "locals", module, variables)
+    assert code == 0, messages
+    user_data = outputs["user_data"]
+    assert len(user_data.encode()) < 16 * 1024
+    document = yaml.safe_load(user_data)
+    files = _files(document)
+    env = dict(
+        line.split("=", 1) for line in files["/etc/autostack/runner.env"]["content"].splitlines()
+    )
+    assert env["AUTOSTACK_TABLE"] == "stub-aws_dynamodb_table-main-name"
+    assert env["AUTOSTACK_QUEUE_URL"] == "stub-aws_sqs_queue-jobs-url"
+    assert env["AUTOSTACK_RUNNER_VISIBILITY_S"] == "120"
+    assert RunnerSettings.from_env(env).dlq_url == "stub-aws_sqs_queue-jobs_dlq-url"
+    agent = json.loads(files["/opt/aws/amazon-cloudwatch-agent/etc/autostack.json"]["content"])
+    assert agent["metrics"]["append_dimensions"] == {"InstanceId": "${aws:InstanceId}"}
+    assert agent["metrics"]["metrics_collected"]["disk"]["resources"] == ["/"]
+    assert document["swap"]["size"] == 2048 * 1024 * 1024
+    runcmd = [" ".join(map(str, command)) for command in document["runcmd"]]
+    assert f"/usr/local/sbin/autostack-install --restore {RELEASE_URL} {RELEASE_SHA}" in runcmd

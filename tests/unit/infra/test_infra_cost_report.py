@@ -106,7 +106,7 @@ def test_read_shape_reads_the_repository() -> None:
     shape = read_shape()
     assert shape.instance_type == "t3.micro"
     assert shape.root_volume_gb >= 8
-    assert shape.alarms == 4
+    assert shape.alarms == 5
     assert shape.agent_metrics == 2  # disk used_percent, mem_used_percent
     assert shape.lambda_memory_mb >= 128
     assert shape.api_routes >= 10

@@ -14,6 +14,8 @@ from packaging.requirements import Requirement
 from scripts.check_package import FORBIDDEN, inspect_package, main
 from tests.unit.infra.infra_support import REPO_ROOT
 
+_APP = {"app.py": b"", "chalicelib/__init__.py": b"", "chalicelib/templates/a.j2": b""}
+
 
 def _zip(path: Path, members: dict[str, bytes]) -> Path:
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -28,14 +30,16 @@ def test_a_clean_package_passes_and_reports_sizes(tmp_path: Path) -> None:
         {
             "app.py": b"x" * 100,
             "chalicelib/__init__.py": b"",
+            "chalicelib/templates/x.j2": b"",
             "jwt/__init__.py": b"y" * 1000,
             "pyjwt-2.10.0.dist-info/METADATA": b"z",
         },
     )
     report = inspect_package(package)
     assert report.ok
-    assert report.files == 4
+    assert report.files == 5
     assert report.unzipped_bytes == 1101
+    assert report.missing == []
     assert report.largest[0] == {"entry": "jwt", "bytes": 1000}
 
 
@@ -54,15 +58,21 @@ def test_a_clean_package_passes_and_reports_sizes(tmp_path: Path) -> None:
     ],
 )
 def test_runner_and_test_only_content_is_refused(tmp_path: Path, member: str) -> None:
-    package = _zip(tmp_path / "deployment.zip", {"app.py": b"", member: b"x"})
+    package = _zip(tmp_path / "deployment.zip", {**_APP, member: b"x"})
     report = inspect_package(package)
     assert not report.ok
     assert list(report.forbidden) == [member.split("/")[0]]
     assert main(["--zip", str(package)]) == 1
 
 
+def test_a_package_without_the_apps_code_or_templates_is_refused(tmp_path: Path) -> None:
+    package = _zip(tmp_path / "deployment.zip", {"app.py": b"", "chalicelib/__init__.py": b""})
+    report = inspect_package(package)
+    assert report.missing == ["chalicelib/templates/"] and not report.ok
+
+
 def test_an_oversized_package_is_refused(tmp_path: Path) -> None:
-    package = _zip(tmp_path / "deployment.zip", {"blob.bin": bytes(range(256)) * 64})
+    package = _zip(tmp_path / "deployment.zip", {**_APP, "blob.bin": bytes(range(256)) * 64})
     assert inspect_package(package).ok  # far below Lambda's limits
     zipped = inspect_package(package, max_zipped_bytes=100)
     assert not zipped.ok and "zipped" in zipped.too_large[0]

@@ -293,6 +293,7 @@ def test_runner_reaches_only_job_partitions_and_its_bucket_prefixes(
     assert "env:/" in config["locals"]["runner_s3_list_prefixes"]
     writable = config["locals"]["runner_s3_write_prefixes"]
     assert "uploads/" not in writable  # user archives are read-only to the runner
+    assert "releases/" in config["locals"]["runner_s3_read_prefixes"]  # s3:// releases
     assert "backups/runner/" in writable and "tfstate/" in writable
 
 
@@ -337,6 +338,11 @@ def test_alarms_cover_the_migration_triggers_and_notify_by_email(config: dict[st
         assert alarm["period"] * alarm["evaluation_periods"] == 300  # "for 5 minutes"
         assert alarm["comparison_operator"] == "GreaterThanThreshold"
     assert alarms["api_latency_p95"]["extended_statistic"] == "p95"
+    stalled = alarms["jobs_stalled"]
+    assert stalled["metric_name"] == "ApproximateAgeOfOldestMessage"
+    assert stalled["dimensions"] == {"QueueName": "${aws_sqs_queue.jobs.name}"}
+    assert stalled["threshold"] == "${var.jobs_stalled_alarm_minutes * 60}"
+    assert config["variable"]["jobs_stalled_alarm_minutes"]["default"] >= 60
     dlq = alarms["dlq_not_empty"]
     assert (dlq["metric_name"], dlq["threshold"]) == ("ApproximateNumberOfMessagesVisible", 0)
     assert dlq["dimensions"] == {"QueueName": "${aws_sqs_queue.jobs_dlq.name}"}

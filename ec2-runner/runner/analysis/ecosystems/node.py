@@ -142,44 +142,55 @@ def _runtime(ctx: Context, directory: str, names: set[str], pkg: dict, cand: Can
 
 
 def lock_version(ctx: Context, directory: str, name: str) -> str | None:
+    """The locked version of a dependency, from the nearest lock file that has it."""
     d = directory
-    esc = re.escape(name)
     while True:
-        names = set(ctx.names(d))
-        if "package-lock.json" in names:
-            text = ctx.read(join(d, "package-lock.json")) or ""
-            m = re.search(
-                r'"(?:[^"\n]*/)?node_modules/' + esc + r'"\s*:\s*\{\s*"version"\s*:\s*"([^"]+)"',
-                text,
-            )
-            if m is None:
-                m = re.search(r'"' + esc + r'"\s*:\s*\{\s*"version"\s*:\s*"([^"]+)"', text)
-            if m:
-                return m.group(1)
-        if "yarn.lock" in names:
-            text = ctx.read(join(d, "yarn.lock")) or ""
-            m = re.search(r'^"?' + esc + r'@[^\n]*:\n\s+version:?\s+"?([^"\n]+)"?', text, re.M)
-            if m:
-                return m.group(1)
-        if "pnpm-lock.yaml" in names:
-            text = ctx.read(join(d, "pnpm-lock.yaml")) or ""
-            m = re.search(
-                r"^\s+'?" + esc + r"'?:\s*\n\s+specifier:[^\n]*\n\s+version:\s*'?(\d[^\s('\n]*)",
-                text,
-                re.M,
-            )
-            if m is None:
-                m = re.search(r"^\s+'?/?" + esc + r"[@/](\d[^\s(:'\n]*)'?:", text, re.M)
-            if m:
-                return m.group(1)
-        if "bun.lock" in names:
-            text = ctx.read(join(d, "bun.lock")) or ""
-            m = re.search(r'"' + esc + r'"\s*:\s*\[\s*"' + esc + r'@(\d[^"]*)"', text)
-            if m:
-                return m.group(1)
+        key = ("node-lock", d, name)
+        if key not in ctx.memo:  # many workspace apps share one big lock file: search it once
+            ctx.memo[key] = _lock_version_in(ctx, d, name)
+        found = ctx.memo[key]
+        if isinstance(found, str):
+            return found
         if d == ".":
             return None
         d = d.rsplit("/", 1)[0] if "/" in d else "."
+
+
+def _lock_version_in(ctx: Context, d: str, name: str) -> str | None:
+    esc = re.escape(name)
+    names = set(ctx.names(d))
+    if "package-lock.json" in names:
+        text = ctx.read(join(d, "package-lock.json")) or ""
+        m = re.search(
+            r'"(?:[^"\n]*/)?node_modules/' + esc + r'"\s*:\s*\{\s*"version"\s*:\s*"([^"]+)"',
+            text,
+        )
+        if m is None:
+            m = re.search(r'"' + esc + r'"\s*:\s*\{\s*"version"\s*:\s*"([^"]+)"', text)
+        if m:
+            return m.group(1)
+    if "yarn.lock" in names:
+        text = ctx.read(join(d, "yarn.lock")) or ""
+        m = re.search(r'^"?' + esc + r'@[^\n]*:\n\s+version:?\s+"?([^"\n]+)"?', text, re.M)
+        if m:
+            return m.group(1)
+    if "pnpm-lock.yaml" in names:
+        text = ctx.read(join(d, "pnpm-lock.yaml")) or ""
+        m = re.search(
+            r"^\s+'?" + esc + r"'?:\s*\n\s+specifier:[^\n]*\n\s+version:\s*'?(\d[^\s('\n]*)",
+            text,
+            re.M,
+        )
+        if m is None:
+            m = re.search(r"^\s+'?/?" + esc + r"[@/](\d[^\s(:'\n]*)'?:", text, re.M)
+        if m:
+            return m.group(1)
+    if "bun.lock" in names:
+        text = ctx.read(join(d, "bun.lock")) or ""
+        m = re.search(r'"' + esc + r'"\s*:\s*\[\s*"' + esc + r'@(\d[^"]*)"', text)
+        if m:
+            return m.group(1)
+    return None
 
 
 def _config_text(ctx: Context, draft: Draft, stem: str) -> tuple[str | None, str | None]:

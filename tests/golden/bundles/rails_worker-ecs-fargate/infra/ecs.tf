@@ -82,6 +82,7 @@ resource "aws_ecs_task_definition" "app" {
     name                   = "app"
     image                  = "${aws_ecr_repository.app.repository_url}:${var.image_tag}"
     essential              = true
+    command                = ["/bin/sh", "-c", "export DATABASE_URL=\"postgresql://$DB_USER:$(printf '%s' \"$DB_PASSWORD\" | od -An -tx1 -v | tr -d ' \\n' | sed 's/../%&/g')@$DB_HOST:$DB_PORT/$DB_NAME\" && exec /bin/sh -c 'bundle exec rails server -b 0.0.0.0 -p $PORT'"]
     portMappings           = [{ containerPort = 3000, protocol = "tcp" }]
     environment            = local.container_environment
     secrets                = local.container_secrets
@@ -147,7 +148,7 @@ resource "aws_ecs_task_definition" "worker_sidekiq" {
     name                   = "worker-sidekiq"
     image                  = "${aws_ecr_repository.app.repository_url}:${var.image_tag}"
     essential              = true
-    command                = ["/bin/sh", "-c", "bundle exec sidekiq"]
+    command                = ["/bin/sh", "-c", "export DATABASE_URL=\"postgresql://$DB_USER:$(printf '%s' \"$DB_PASSWORD\" | od -An -tx1 -v | tr -d ' \\n' | sed 's/../%&/g')@$DB_HOST:$DB_PORT/$DB_NAME\" && exec /bin/sh -c 'bundle exec sidekiq'"]
     environment            = local.container_environment
     secrets                = local.container_secrets
     readonlyRootFilesystem = false

@@ -1,0 +1,150 @@
+"""Pure logic of the deployments API: state derivation, outputs order, zip rules, masking."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chalicelib.models.deployments_api import DeploymentCreate
+from chalicelib.models.jobs import JobRecord
+from chalicelib.services.bundles_upload import BundleRefusedError, unpack_bundle
+from chalicelib.services.deployment_logs import mask
+from chalicelib.services.deployments import derive_status, order_outputs
+
+NOW = 1_800_000_000.0
+ITEM: dict[str, Any] = {"created_at_epoch": NOW - 5}
+
+
+def job(status: str, **extra: Any) -> JobRecord:
+    return JobRecord.model_validate(
+        {"job_id": "j", "project_id": "p", "kind": "plan", "status": status, **extra}
+    )
+
+
+@pytest.mark.parametrize(
+    ("plan", "apply", "item", "expected"),
+    [
+        (None, None, {}, "queued"),
+        (None, None, {"created_at_epoch": NOW - 3600}, "failed"),  # never queued
+        (job("queued"), None, {}, "queued"),
+        (job("running", progress_message="terraform init"), None, {}, "planning"),
+        (job("running", progress_message="applying (auto-approve)"), None, {}, "applying"),
+        (job("planned"), None, {}, "planned"),
+        (job("planned"), None, {"cancelled_at": "t"}, "cancelled"),
+        (job("planned"), None, {"apply_job_id": "a", "approved_at_epoch": NOW}, "applying"),
+        (job("planned"), job("queued"), {"apply_job_id": "a"}, "applying"),
+        (job("planned"), job("running"), {"apply_job_id": "a"}, "applying"),
+        (job("planned"), job("succeeded"), {"apply_job_id": "a"}, "applied"),
+        (job("planned"), job("failed"), {"apply_job_id": "a"}, "failed"),
+        (job("planned"), job("cancelled"), {"apply_job_id": "a"}, "cancelled"),
+        (job("succeeded", result={"changes": False}), None, {}, "applied"),
+        (job("failed", error={"code": "terraform_failed", "message": "x"}), None, {}, "failed"),
+        (job("cancelled"), None, {}, "cancelled"),
+    ],
+)
+def test_the_state_comes_from_the_jobs(
+    plan: JobRecord | None, apply: JobRecord | None, item: dict[str, Any], expected: str
+) -> None:
+    assert derive_status({**ITEM, **item}, plan, apply, NOW).status == expected
+
+
+def test_a_failed_plan_carries_the_jobs_error() -> None:
+    derived = derive_status(
+        ITEM, job("failed", error={"code": "terraform_failed", "message": "bad HCL"}), None, NOW
+    )
+    assert derived.error is not None and derived.error.message == "bad HCL"
+
+
+def test_outputs_put_the_app_url_first_and_hide_sensitive_values() -> None:
+    ordered = order_outputs(
+        {
+            "bucket": {"value": "b", "sensitive": False},
+            "api_endpoint": {"value": "https://api", "sensitive": False},
+            "app_url": {"value": "https://app", "sensitive": False},
+            "password": {"value": "hunter2", "sensitive": True},
+        }
+    )
+    assert [o.name for o in ordered] == ["app_url", "api_endpoint", "bucket", "password"]
+    assert ordered[-1].value is None and ordered[-1].sensitive
+
+
+def zipped(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, body in entries.items():
+            archive.writestr(name, body)
+    return buffer.getvalue()
+
+
+def test_unpack_enters_a_single_top_folder_and_keeps_the_tree() -> None:
+    files = unpack_bundle(zipped({"stack/infra/main.tf": b"x", "stack/docs/a.md": b"y"}))
+    assert files == {"docs/a.md": b"y", "infra/main.tf": b"x"}
+
+
+@pytest.mark.parametrize(
+    ("entries", "root", "says"),
+    [
+        ({"a/../../x.tf": b""}, None, "not a safe relative path"),
+        ({"C:/x.tf": b""}, None, "not a safe relative path"),
+        ({"a\\x.tf": b""}, None, "not a safe relative path"),
+        ({"x.tf": b"", "README": b""}, "modules/app", "holds no .tf file"),
+        ({f"f{i}.tf": b"" for i in range(501)}, None, "at most 500"),
+        ({"x.tf": b"0" * (5 * 1024 * 1024)}, None, "compressed more than 100x"),
+    ],
+)
+def test_unpack_refuses_what_the_rules_refuse(
+    entries: dict[str, bytes], root: str | None, says: str
+) -> None:
+    with pytest.raises(BundleRefusedError, match=says):
+        unpack_bundle(zipped(entries), root)
+
+
+@given(st.binary(max_size=2000))
+def test_unpack_never_crashes_on_junk(data: bytes) -> None:
+    try:
+        unpack_bundle(data)
+    except BundleRefusedError:
+        pass
+
+
+def test_masking_catches_credential_shapes() -> None:
+    text = (
+        "id AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = abc/def+ghi\n"
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----\nok\n"
+    )
+    masked = mask(text)
+    assert "AKIAIOSFODNN7EXAMPLE" not in masked and "abc/def+ghi" not in masked
+    assert "MIIE" not in masked and masked.endswith("ok\n")
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:iam::123456789012:role/deploy",
+        "arn:aws:iam::123456789012:role/team/ci/deploy-role+1",
+        "arn:aws-us-gov:iam::123456789012:role/x",
+    ],
+)
+def test_role_arns_that_are_accepted(arn: str) -> None:
+    body = DeploymentCreate.model_validate(
+        {"bundle_id": "b", "role_arn": arn, "region": "ap-southeast-2"}
+    )
+    assert body.role_arn == arn and body.stack == "main"
+
+
+def test_the_slot_retry_delay_is_a_runner_setting_capped_under_the_waiter_ttl(
+    tmp_path: Any,
+) -> None:
+    from runner.terraform import TerraformSettings
+
+    base = {"AUTOSTACK_TERRAFORM_DIR": str(tmp_path)}
+    assert TerraformSettings.from_environ(base).slot_retry_s == 10
+    env = {**base, "AUTOSTACK_TERRAFORM_SLOT_RETRY_S": "2"}
+    assert TerraformSettings.from_environ(env).slot_retry_s == 2
+    env = {**base, "AUTOSTACK_TERRAFORM_SLOT_RETRY_S": "600"}
+    assert TerraformSettings.from_environ(env).slot_retry_s == 30
