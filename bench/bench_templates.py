@@ -24,6 +24,8 @@ STACKS = (
     "static_site",
     "rails_worker",
     "django_sqlite_celery",
+    "laravel_mysql",
+    "monorepo",
 )
 WARM_RUNS = 200
 FRESH_RUNS = 5

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from chalicelib.auth.keys import SigningKeyProvider
     from chalicelib.auth.tokens import TokenSigner
     from chalicelib.limits import LoginAttemptLimiter, RateLimiter
+    from chalicelib.services.project_data import ProjectData
     from chalicelib.store.base import Store
 
 
@@ -31,6 +32,9 @@ class AppContext:
     store: Store
     clock: Callable[[], float] = time.time
     key_provider: SigningKeyProvider | None = None
+    # What a project owns besides its item (services.project_data); None: the table
+    # and bucket. Unit tests pass a fake.
+    project_data: ProjectData | None = None
     _signer: TokenSigner | None = field(default=None, repr=False)
 
     def now(self) -> int:

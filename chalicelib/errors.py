@@ -105,6 +105,12 @@ class EmailTakenError(ConflictError):
     code = "email_taken"
 
 
+class ProjectBusyError(ConflictError):
+    """A project cannot be deleted yet: a job is in flight or a stack is live."""
+
+    code = "project_busy"
+
+
 class PayloadTooLargeError(AutoStackError):
     status = 413
     code = "payload_too_large"

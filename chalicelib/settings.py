@@ -118,7 +118,7 @@ class Settings:
         if self.stage not in STAGES:
             raise SettingsError(f"AUTOSTACK_STAGE must be one of {', '.join(STAGES)}")
         # Catches the placeholders of .chalice/config.json left unconfigured.
-        if not _BUCKET_NAME.match(self.bucket):
+        if not _BUCKET_NAME.fullmatch(self.bucket):
             raise SettingsError(f"AUTOSTACK_BUCKET is not a bucket name: {self.bucket!r}")
         for name, url in (
             ("AUTOSTACK_QUEUE_URL", self.queue_url),

@@ -196,6 +196,23 @@ variable "api_stage_name" {
   default     = "api"
 }
 
+variable "api_function_names" {
+  type        = list(string)
+  description = "Lambda functions `chalice deploy --stage prod` creates (<app_name>-<stage>[-<function>]): their log groups get a retention."
+  default     = ["autostack-prod", "autostack-prod-daily_backup"]
+}
+
+variable "api_log_retention_days" {
+  type        = number
+  description = "Days the API's Lambda logs are kept."
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.api_log_retention_days)
+    error_message = "api_log_retention_days must be one of the values CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ...)."
+  }
+}
+
 variable "api_p95_latency_threshold_ms" {
   type        = number
   description = "Alarm when the API's p95 latency stays above this many milliseconds for 5 minutes."

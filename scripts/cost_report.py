@@ -63,6 +63,7 @@ class DeploymentShape:
     xray: bool
     api_routes: int
     emf_route_dimension: bool  # the API's EMF metrics carry a per-route dimension
+    log_retention_days: float = 30  # the API's log groups (infrastructure/logs.tf)
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,7 @@ def read_shape(repo_root: Path = REPO_ROOT, api_routes: int | None = None) -> De
     )
     return DeploymentShape(
         instance_type=_variable_default(variables, "runner_instance_type"),
+        log_retention_days=float(_variable_default(variables, "api_log_retention_days")),
         root_volume_gb=float(_variable_default(variables, "runner_root_volume_gb")),
         alarms=len(re.findall(r'^resource "aws_cloudwatch_metric_alarm"', all_tf, re.M)),
         agent_metrics=agent_metrics,
@@ -378,12 +380,25 @@ def monthly_bill(
         shape.agent_metrics + emf,
         f"{shape.agent_metrics} from the CloudWatch agent + {emf_note}",
     )
+    log_gb = requests * assume.log_bytes_per_request / GB
     add(
         "CloudWatch Logs ingestion",
         "cloudwatch.logs.ingestion",
-        requests * assume.log_bytes_per_request / GB,
+        log_gb,
         f"assumed {assume.log_bytes_per_request / KB:g} KB of Lambda log a request; the runner "
         "logs to journald",
+    )
+    stored_gb = log_gb * shape.log_retention_days / days
+    shared_free = prices.item("cloudwatch.logs.ingestion").free_tier
+    lines.append(
+        prices.line(
+            "CloudWatch Logs storage",
+            "cloudwatch.logs.storage",
+            stored_gb,
+            note=f"the API's log groups keep {shape.log_retention_days:g} days (logs.tf)",
+            # one 5 GB allowance covers ingestion and storage together
+            free_quantity=max(0.0, (shared_free.amount if shared_free else 0.0) - log_gb),
+        )
     )
     if shape.xray:
         add(
@@ -471,9 +486,49 @@ def markdown(bill: Bill, lever_rows: list[dict[str, Any]] | None = None) -> str:
     return "\n".join(rows)
 
 
+DOC_BEGIN = (
+    "<!-- cost_report.py: begin (generated: python scripts/cost_report.py "
+    "--update-doc docs/deploy.md) -->"
+)
+DOC_END = "<!-- cost_report.py: end -->"
+
+
+def doc_block(bill: Bill, lever_rows: list[dict[str, Any]]) -> str:
+    """The generated part of docs/deploy.md: the bill, where it lands, the levers."""
+    core = sum(
+        line.monthly_free_tier_usd
+        for line in bill.lines
+        if line.item.startswith(("ec2.", "ebs.", "vpc.", "apigateway.", "dynamodb."))
+    )
+    summary = (
+        f"As built ({bill.shape.api_routes} API routes, prices as of {bill.prices_as_of}), "
+        f"AutoStack costs **${bill.monthly_free_tier_usd:.2f} a month after the always-free "
+        f"allowances** (${bill.monthly_usd:.2f} at list price) against the original single "
+        f"server's ${ORIGINAL_DESIGN_USD:.2f}. The core of the design (the runner, its disk "
+        f"and address, the REST API, DynamoDB) is ${core:.2f}."
+    )
+    return "\n".join([DOC_BEGIN, markdown(bill, lever_rows), "", summary, DOC_END])
+
+
+def update_doc(path: Path, block: str) -> bool:
+    """Replace the generated block of ``path``; True when the file changed."""
+    text = path.read_text()
+    if DOC_BEGIN not in text or DOC_END not in text:
+        raise CostReportError(f"{path} has no cost_report.py markers")
+    head, rest = text.split(DOC_BEGIN, 1)
+    _, tail = rest.split(DOC_END, 1)
+    new = head + block + tail
+    if new != text:
+        path.write_text(new)
+    return new != text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="AutoStack's own monthly AWS bill.")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--update-doc", type=Path, metavar="PATH", help="rewrite the generated block of PATH"
+    )
     parser.add_argument(
         "--requests-per-hour", type=float, default=LoadProfile.api_requests_per_hour
     )
@@ -494,7 +549,14 @@ def main(argv: list[str] | None = None) -> int:
     except (CostReportError, OSError) as exc:
         print(f"cost_report: {exc}", file=sys.stderr)
         return 2
-    if args.json:
+    if args.update_doc:
+        try:
+            changed = update_doc(args.update_doc, doc_block(bill, lever_rows))
+        except (CostReportError, OSError) as exc:
+            print(f"cost_report: {exc}", file=sys.stderr)
+            return 2
+        print(f"{'updated' if changed else 'unchanged'} {args.update_doc}")
+    elif args.json:
         print(json.dumps({**bill.to_json(), "levers": lever_rows}, indent=2))
     else:
         print(markdown(bill, lever_rows))

@@ -116,6 +116,7 @@ class DockerRecipe:
     java_build: str = ""  # the build step when the analysis gave none
     go_package: str = "."  # the main package go builds
     run_build_command: bool = True  # False when the recipe's own step does the same build
+    roll_forward: bool = False  # .NET: let an app built for an older runtime run on this one
     warnings: list[str] = field(default_factory=list)
 
 
@@ -132,21 +133,23 @@ def static_tool(ctx: StackContext) -> str:
     return "node"
 
 
-def _images(ctx: StackContext) -> tuple[dict[str, str], str]:
+def _images(ctx: StackContext) -> tuple[dict[str, str], str, bool]:
+    """The base images, the runtime version they carry, and whether it is the app's own."""
     table = _IMAGES[ctx.family]
     version = _DEFAULT_VERSION[ctx.family]
+    matched = not ctx.runtime_version or ctx.family in ("static", "rust", "generic")
     if ctx.runtime_version and ctx.family != "static":
         wanted = ctx.runtime_version.lstrip("v^~>=< ")
         for known in table:
             if known and (wanted == known or wanted.startswith(known + ".")):
-                version = known
+                version, matched = known, True
                 break
     build, runtime = table[version]
     if ctx.family == "java" and ctx.package_manager == "gradle":
         build = _GRADLE_IMAGES[version]
     if ctx.family == "static":
         build = _STATIC_BUILD_IMAGES[static_tool(ctx)]
-    return {"build": build, "runtime": runtime}, version
+    return {"build": build, "runtime": runtime}, version, matched
 
 
 def _php_recipe(ctx: StackContext, recipe: DockerRecipe) -> None:
@@ -221,8 +224,14 @@ def _java_build(ctx: StackContext) -> str:
 
 
 def docker_recipe(ctx: StackContext) -> DockerRecipe:
-    images, version = _images(ctx)
+    images, version, matched = _images(ctx)
     recipe = DockerRecipe(images=images, version=version or "stable", start_command="")
+    if not matched:
+        recipe.roll_forward = ctx.family == "dotnet"  # an older .NET app on a newer runtime
+        recipe.warnings.append(
+            f"The app asks for {ctx.language} {ctx.runtime_version!r}, which has no pinned image "
+            f"here; the image uses {version}. Check that the app runs on it."
+        )
     family, fw = ctx.family, ctx.framework
     if family == "php":
         _php_recipe(ctx, recipe)

@@ -262,6 +262,11 @@ def cost_summary(ctx: StackContext, prices: PriceTable) -> CostSummary:
     assumptions.insert(
         0, f"{prices.hours_per_month:g} hours a month, {prices.pricing_model} list prices"
     )
+    for service in ctx.external:
+        assumptions.append(
+            f"{service.label} is not provisioned by this bundle and not priced here "
+            f"(bring your own: {service.alternative})"
+        )
     if ctx.region != prices.region:
         assumptions.insert(0, f"priced for {prices.region}; prices in {ctx.region} may differ")
     return CostSummary(

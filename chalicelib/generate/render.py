@@ -154,24 +154,25 @@ def _compose_services(ctx: StackContext) -> tuple[list[dict[str, Any]], list[tup
             }
         )
         env += [(storage_env_name(ctx), "app"), ("AWS_ENDPOINT_URL_S3", "http://minio:9000")]
+    names = {service.kind: service.env_name for service in ctx.external}
     extra = {
         "mongodb": (
             "mongo",
             "mongo:7.0.16",
             "/data/db",
-            ("MONGODB_URL", "mongodb://mongo:27017/app"),
+            (names.get("mongodb", "MONGODB_URL"), "mongodb://mongo:27017/app"),
         ),
         "rabbitmq": (
             "rabbitmq",
             "rabbitmq:3.13.7-alpine",
             None,
-            ("RABBITMQ_URL", "amqp://guest:guest@rabbitmq:5672/"),
+            (names.get("rabbitmq", "RABBITMQ_URL"), "amqp://guest:guest@rabbitmq:5672/"),
         ),
         "elasticsearch": (
             "elasticsearch",
             "elasticsearch:8.16.1",
             None,
-            ("ELASTICSEARCH_URL", "http://elasticsearch:9200"),
+            (names.get("elasticsearch", "ELASTICSEARCH_URL"), "http://elasticsearch:9200"),
         ),
     }
     for kind in ctx.services:
@@ -195,7 +196,8 @@ def _compose_services(ctx: StackContext) -> tuple[list[dict[str, Any]], list[tup
             env.append(pair)
     known = {e.name for e in ctx.env} | set(ctx.secrets)
     # Detected env vars with the same name keep their place; service values override them locally.
-    return services, [(k, v) for k, v in env if k not in known or k in _SERVICE_OWNED]
+    owned = _SERVICE_OWNED | set(names.values())  # local containers stand in for these
+    return services, [(k, v) for k, v in env if k not in known or k in owned]
 
 
 _SERVICE_OWNED = {
@@ -376,7 +378,7 @@ def render_files(
     compose_services, local_service_env = _compose_services(ctx)
     prefix = "" if ctx.app_dir == "." else ctx.app_dir + "/"
     this_estimate = next(e for e in cost.targets if e.target == target)
-    ecs_services = [
+    ecs_services: list[dict[str, Any]] = [
         {
             "name": "app",
             "ident": "app",
@@ -394,7 +396,9 @@ def render_files(
             "command": _with_database_url(ctx, w.command) if ctx.database else w.command,
             "web": False,
             "port": ctx.port,
-            "repo": "aws_ecr_repository.app",
+            "repo": f'aws_ecr_repository.companion["{w.owner}"]'
+            if w.owner
+            else "aws_ecr_repository.app",
             "target_group": "",
         }
         for w in ctx.workers
@@ -425,8 +429,16 @@ def render_files(
         "hosted_zone": hosted_zone_of(domain) if domain else None,
         "ctx": ctx,
         "target": target,
+        "worker_contexts": {
+            w.name: next(c.ctx.app_dir for c in ctx.companions if c.name == w.owner)
+            if w.owner
+            else ctx.app_dir
+            for w in ctx.workers
+        },
         "compose_services": compose_services,
         "local_service_env": local_service_env,
+        # secrets a local container provides are set from it, not from the .env file
+        "compose_secrets": [n for n in ctx.secrets if n not in dict(local_service_env)],
         "volumes": [f"{s['name']}-data" for s in compose_services if s["volume"]]
         + (["app-data"] if ctx.uses_sqlite else []),
         "storage_env": storage_env_name(ctx),
@@ -485,9 +497,9 @@ def render_files(
         files[f"{other.app_dir}/Dockerfile"] = env.get_template(
             f"docker/{other.family}.Dockerfile.j2"
         ).render(own)
-        files[f"{other.app_dir}/.dockerignore"] = env.get_template(
-            "docker/dockerignore.j2"
-        ).render(own)
+        files[f"{other.app_dir}/.dockerignore"] = env.get_template("docker/dockerignore.j2").render(
+            own
+        )
     files["docker-compose.yml"] = render("docker/compose.yml.j2")
     files[".github/workflows/deploy.yml"] = render("ci/deploy.yml.j2")
     values["file_table"] = _file_table([*files, "infra/README.md"])

@@ -8,7 +8,7 @@ the repository. Templates then only apply a language's escape filter.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from chalicelib.generate import escaping
 from chalicelib.models.profile import App, StackProfile
@@ -81,6 +81,58 @@ DATABASE_ENV = frozenset(
 )
 
 
+# Services the bundle does not provision (see docs/architecture.md, issue 5): the label,
+# the env var the app gets the address from (an SSM secret), words that mark the app's own
+# variable for it, and where to get one.
+EXTERNAL_SERVICES: dict[str, tuple[str, str, tuple[str, ...], str]] = {
+    "mongodb": ("MongoDB", "MONGODB_URL", ("MONGO",),
+                "a managed MongoDB (MongoDB Atlas, or Amazon DocumentDB, whose smallest instance "
+                "costs more than the rest of a small stack)"),
+    "rabbitmq": ("RabbitMQ", "RABBITMQ_URL", ("RABBIT", "AMQP"),
+                 "a managed broker (Amazon MQ for RabbitMQ, created outside this bundle because "
+                 "its Terraform keeps the broker password in plain text in the state)"),
+    "elasticsearch": ("Elasticsearch", "ELASTICSEARCH_URL", ("ELASTIC", "OPENSEARCH"),
+                      "a managed search cluster (Amazon OpenSearch Service or Elastic Cloud; "
+                      "a domain needs sizing this generator cannot guess)"),
+    "kafka": ("Kafka", "KAFKA_BROKERS", ("KAFKA",),
+              "a managed cluster (Amazon MSK or Confluent Cloud)"),
+}  # fmt: skip
+
+
+_ADDRESS = re.compile(
+    r"(URL|URI|HOSTS?|ADDRESS|BROKERS|SERVERS|NODES|DSN|ENDPOINT|CONNECTION(_STRING)?)$", re.I
+)
+
+
+@dataclass(frozen=True)
+class ExternalService:
+    """A service the app uses that the bundle does not provision."""
+
+    kind: str
+    label: str
+    env_name: str  # the secret holding its address
+    alternative: str  # where to get a managed one
+
+
+def _external_service(
+    kind: str, env: list[EnvSetting], secrets: list[str]
+) -> tuple[ExternalService, list[EnvSetting], list[str]]:
+    """The service, with its address kept as a secret (URLs carry credentials).
+
+    The app's own variable for it is used when it has one (e.g. MONGO_URI); a plain
+    setting of that name becomes a secret, since its deployed value holds a password.
+    """
+    label, default, words, alternative = EXTERNAL_SERVICES[kind]
+    names = [*secrets, *(e.name for e in env)]
+    env_name = next(
+        (n for n in names if any(w in n.upper() for w in words) and _ADDRESS.search(n)), default
+    )
+    env = [e for e in env if e.name != env_name]
+    if env_name not in secrets:
+        secrets = [*secrets, env_name]
+    return ExternalService(kind, label, env_name, alternative), env, secrets
+
+
 class NoDeployableAppError(Exception):
     """The profile has no app that can run as a service or a site."""
 
@@ -96,6 +148,8 @@ class WorkerSpec:
     name: str  # slug
     ident: str  # identifier
     command: str
+    app_path: str | None = None  # the folder of the app it belongs to, when the analysis says
+    owner: str | None = None  # the companion whose image runs it; None: the primary app's
 
 
 @dataclass
@@ -146,6 +200,7 @@ class StackContext:
     region: str = "us-east-1"
     warnings: list[str] = field(default_factory=list)
     companions: list[CompanionApp] = field(default_factory=list)
+    external: list[ExternalService] = field(default_factory=list)  # services the user brings
 
     @property
     def database(self) -> str | None:
@@ -255,6 +310,11 @@ def build_context(
                 name=name, ident=escaping.identifier(name), index=len(ctx.companions) + 1, ctx=other
             )
         )
+    # A worker of a companion's folder runs from that companion's image (its code and deps).
+    owners = {c.ctx.app_dir: c.name for c in ctx.companions}
+    ctx.workers = [
+        replace(w, owner=owners[w.app_path]) if w.app_path in owners else w for w in ctx.workers
+    ]
     for companion in ctx.companions:
         if companion.route:
             ctx.warnings.append(
@@ -311,12 +371,6 @@ def _app_context(
     if "postgres" in services and "mysql" in services:
         services.remove("mysql")
         warnings.append("Both PostgreSQL and MySQL were found; only PostgreSQL is provisioned.")
-    for kind in services:
-        if kind not in PROVISIONED_SERVICES and kind != "sqlite":
-            warnings.append(
-                f"{kind} is in docker-compose for local use but not provisioned in AWS; "
-                "point the app at a managed one through its env vars."
-            )
 
     # Settings the provisioned services define win over detected ones of the same name.
     owned: set[str] = set()
@@ -331,6 +385,16 @@ def _app_context(
         warnings.append(
             f"{', '.join(taken)} point(s) at the services provisioned here and are set by them."
         )
+    external: list[ExternalService] = []
+    for kind in services:
+        if kind in EXTERNAL_SERVICES:
+            service, env, secrets = _external_service(kind, env, secrets)
+            external.append(service)
+            warnings.append(
+                f"{service.label} is not provisioned in AWS (docker-compose runs it locally): "
+                f"the deployed app reads its address from the secret {service.env_name}; "
+                f"point it at {service.alternative}."
+            )
 
     replaced = {"dockerfile": "Dockerfile", "compose": "docker-compose.yml", "ci": "CI workflow",
                 "terraform": "Terraform"}  # fmt: skip
@@ -358,7 +422,12 @@ def _app_context(
             wname = escaping.slug(f"{wname}-{len(used)}", max_len=20)
         used.add(wname)
         workers.append(
-            WorkerSpec(name=wname, ident=escaping.identifier(wname), command=worker.command)
+            WorkerSpec(
+                name=wname,
+                ident=escaping.identifier(wname),
+                command=worker.command,
+                app_path=safe_relative_path(worker.app_path),
+            )
         )
 
     name = escaping.slug(app.name or "app", max_len=20)
@@ -383,6 +452,7 @@ def _app_context(
         services=services,
         workers=workers,
         uses_sqlite="sqlite" in services,
+        external=external,
         long_connections=bool(framework and framework in LONG_CONNECTION_FRAMEWORKS),
         options=options,
         region=region,

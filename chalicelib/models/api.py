@@ -48,7 +48,12 @@ class ResponseModel(BaseModel):
 def normalize_email(value: str) -> str:
     """Trimmed and lower-cased; raises ValueError when it is not an address."""
     email = value.strip().lower()
-    if len(email) > EMAIL_MAX or not _EMAIL.match(email) or ".." in email or _CONTROL.search(email):
+    if (
+        len(email) > EMAIL_MAX
+        or not _EMAIL.fullmatch(email)
+        or ".." in email
+        or _CONTROL.search(email)
+    ):
         raise ValueError("not a valid email address")
     return email
 
@@ -108,7 +113,7 @@ class _ProjectFields(RequestModel):
         if value is None:
             return value
         name = value.strip()
-        if not name or not _PROJECT_NAME.match(name):
+        if not name or not _PROJECT_NAME.fullmatch(name):
             raise ValueError(
                 "must start with a letter or digit and contain only letters, digits, "
                 "spaces, '_', '.' and '-'"

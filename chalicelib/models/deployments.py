@@ -62,7 +62,7 @@ ResourceAction = Literal["create", "update", "replace", "delete", "forget", "rea
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class ResourceChangeSummary(_Model):

@@ -51,21 +51,21 @@ class DeploymentCreate(RequestModel):
     @field_validator("role_arn")
     @classmethod
     def _role_arn(cls, value: str) -> str:
-        if not ROLE_ARN.match(value) or "//" in value:
+        if not ROLE_ARN.fullmatch(value) or "//" in value:
             raise ValueError("must be an IAM role ARN: arn:aws:iam::<12-digit account>:role/<name>")
         return value
 
     @field_validator("region")
     @classmethod
     def _region(cls, value: str) -> str:
-        if not REGION.match(value):
+        if not REGION.fullmatch(value):
             raise ValueError("must be an AWS region name such as us-east-1")
         return value
 
     @field_validator("stack")
     @classmethod
     def _stack(cls, value: str) -> str:
-        if not STACK.match(value):
+        if not STACK.fullmatch(value):
             raise ValueError("1-32 lower-case letters, digits and '-', starting with one")
         return value
 
@@ -74,6 +74,12 @@ class DestroyCreate(RequestModel):
     """``POST .../deployments/{id}/destroy`` (the body is optional)."""
 
     auto_approve: bool = False
+
+
+class DeployRoleQuery(QueryModel):
+    bundle_id: str | None = Field(
+        default=None, pattern=_ID, description="Narrow the permissions hint to this bundle's"
+    )
 
 
 class LogQuery(QueryModel):
@@ -191,3 +197,7 @@ class UploadedBundleOut(ResponseModel):
     terraform_root: str | None = None
     error: JobError | None = None
     upload: PresignedPost | None = None  # only in the answer that creates it
+
+
+class UploadedBundleList(ResponseModel):
+    bundles: list[UploadedBundleOut]

@@ -41,7 +41,7 @@ class InvalidJobMessageError(ValueError):
 class JobMessage(BaseModel):
     """The body of a message on the jobs queue."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     schema_version: Literal[1] = JOB_MESSAGE_SCHEMA_VERSION
     job_id: str = Field(pattern=_ID_PATTERN)
@@ -87,14 +87,14 @@ def job_sk(job_id: str) -> str:
 class JobError(BaseModel):
     """Why a job failed: a stable code and a sentence for people."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     code: str
     message: str
 
 
 class AppSummary(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     path: str
     name: str
@@ -106,7 +106,7 @@ class AppSummary(BaseModel):
 class AnalysisSummary(BaseModel):
     """What an analyze job stores on the job item; the full profile is the S3 report."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     primary_language: str | None = None
     apps: list[AppSummary] = Field(default_factory=list)
@@ -116,7 +116,7 @@ class AnalysisSummary(BaseModel):
 class JobRecord(BaseModel):
     """The job item (pk ``PROJECT#<project_id>``, sk ``JOB#<job_id>``) as both sides read it."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     job_id: str
     project_id: str

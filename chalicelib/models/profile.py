@@ -104,7 +104,7 @@ ECOSYSTEMS = ("python", "node", "go", "jvm", "ruby", "php", "rust", "dotnet", "s
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Evidence(_Model):

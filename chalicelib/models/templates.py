@@ -20,7 +20,7 @@ _DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class TemplateOptions(_Model):
@@ -44,7 +44,7 @@ class TemplateOptions(_Model):
         if value is None:
             return None
         value = value.strip().lower().rstrip(".")
-        if not _DOMAIN.match(value):
+        if not _DOMAIN.fullmatch(value):
             raise ValueError("domain must be a DNS name such as app.example.com")
         return value
 
@@ -60,7 +60,7 @@ class TemplateRequest(_Model):
     @field_validator("region")
     @classmethod
     def _region_is_aws_region(cls, value: str) -> str:
-        if not _REGION.match(value):
+        if not _REGION.fullmatch(value):
             raise ValueError("region must be an AWS region name such as us-east-1")
         return value
 

@@ -11,9 +11,11 @@ from chalicelib.models.deployments_api import (
     DeploymentList,
     DeploymentOut,
     DeployRoleOut,
+    DeployRoleQuery,
     DestroyCreate,
     LogOut,
     LogQuery,
+    UploadedBundleList,
     UploadedBundleOut,
 )
 from chalicelib.routes.endpoint import ApiRequest, endpoint
@@ -28,14 +30,16 @@ BASE = "/projects/{project_id}/deployments"
     bp,
     "/projects/{project_id}/deploy-role",
     "GET",
-    summary="The project's ExternalId and a ready-to-paste trust policy for your deploy role",
+    summary="The project's ExternalId, a ready-to-paste trust policy for your deploy role and"
+    " the permissions it needs (?bundle_id= narrows them to that bundle's resources)",
+    query=DeployRoleQuery,
     response=DeployRoleOut,
     tags=TAGS,
     errors=(404, 503),
 )
 def get_deploy_role(req: ApiRequest, project_id: str) -> DeployRoleOut:
     project = projects.get_owned(req.ctx, req.user_id, project_id)
-    return deploy_role.deploy_role(req.ctx, project)
+    return deploy_role.deploy_role(req.ctx, project, req.query.bundle_id)
 
 
 @endpoint(
@@ -122,7 +126,7 @@ def cancel_deployment(req: ApiRequest, project_id: str, deployment_id: str) -> D
     BASE + "/{deployment_id}/destroy",
     "POST",
     summary="Plan (then, once approved, apply) the destruction of the deployment's stack"
-    ' (body `{}` or `{"auto_approve": true}`)',
+    ' (body optional: `{"auto_approve": true}` applies without approval)',
     body=DestroyCreate,
     response=DeploymentOut,
     status=202,
@@ -171,6 +175,22 @@ def create_bundle_upload(req: ApiRequest, project_id: str) -> UploadedBundleOut:
     projects.get_owned(req.ctx, req.user_id, project_id)
     record, presigned = bundles_upload.create(req.ctx, project_id, req.body.terraform_root)
     return record.out(presigned)
+
+
+@endpoint(
+    bp,
+    "/projects/{project_id}/bundles",
+    "GET",
+    summary="The project's uploaded Terraform bundles, newest first",
+    response=UploadedBundleList,
+    rate_bucket="status",
+    tags=TAGS,
+    errors=(404,),
+)
+def list_bundle_uploads(req: ApiRequest, project_id: str) -> UploadedBundleList:
+    projects.get_owned(req.ctx, req.user_id, project_id)
+    records = bundles_upload.list_for_project(req.ctx, project_id)
+    return UploadedBundleList(bundles=[r.out() for r in records])
 
 
 @endpoint(

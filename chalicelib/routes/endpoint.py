@@ -102,16 +102,29 @@ def internal_error_response() -> Response:
     return json_response(error_body("internal_error", "an internal error occurred"), 500)
 
 
+# A body of many unknown keys gives one error per key: 1 MB of them made a 6.5 MB answer
+# (over Lambda's 6 MB response limit). Field names come from the client: cut them too.
+MAX_VALIDATION_DETAILS = 20
+MAX_FIELD_CHARS = 100
+
+
 def validation_details(error: ValidationError) -> list[dict[str, str]]:
-    """pydantic errors as ``[{"field", "message", "type"}]`` (field "body" for the whole)."""
+    """pydantic errors as ``[{"field", "message", "type"}]`` (field "body" for the whole),
+    at most ``MAX_VALIDATION_DETAILS`` of them (then one saying how many more)."""
     details = []
-    for item in error.errors(include_url=False, include_input=False):
-        location = ".".join(str(part) for part in item["loc"])
+    errors = error.errors(include_url=False, include_input=False)
+    for item in errors[:MAX_VALIDATION_DETAILS]:
+        location = ".".join(str(part) for part in item["loc"])[:MAX_FIELD_CHARS]
         message = str(item["msg"]).removeprefix("Value error, ")
         # Model-level checks name their field as "<field>: <message>".
         if not location and ": " in message and " " not in message.split(": ", 1)[0]:
             location, message = message.split(": ", 1)
         details.append({"field": location or "body", "message": message, "type": item["type"]})
+    if len(errors) > MAX_VALIDATION_DETAILS:
+        more = len(errors) - MAX_VALIDATION_DETAILS
+        details.append(
+            {"field": "body", "message": f"{more} more errors not shown", "type": "too_many_errors"}
+        )
     return details
 
 
@@ -122,6 +135,11 @@ def _is_json(content_type: str | None) -> bool:
     return media == "application/json" or (
         media.startswith("application/") and media.endswith("+json")
     )
+
+
+def body_required(model: type[BaseModel]) -> bool:
+    """Whether a request must carry a body (a model whose fields all have defaults need not)."""
+    return any(info.is_required() for info in model.model_fields.values())
 
 
 def parse_body(raw_request: Any, model: type[BaseModel], max_bytes: int) -> BaseModel:
@@ -136,7 +154,9 @@ def parse_body(raw_request: Any, model: type[BaseModel], max_bytes: int) -> Base
             f"the body is larger than {max_bytes} bytes", details={"max_bytes": max_bytes}
         )
     if not raw.strip():
-        raise InvalidJsonError("a JSON body is required")
+        if body_required(model):
+            raise InvalidJsonError("a JSON body is required")
+        raw = b"{}"  # every field has a default: no body means all defaults
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8, huge ints
@@ -169,10 +189,10 @@ def authenticate(ctx: AppContext, raw_request: Any) -> str:
         raise UnauthorizedError(
             "a bearer access token is required", headers={"WWW-Authenticate": "Bearer"}
         )
-    if len(token) > 4096:
-        raise UnauthorizedError("invalid or expired access token")
     token = token.strip()
     try:
+        if len(token) > 4096:
+            raise UnauthorizedError("invalid or expired access token")
         try:
             return ctx.signer.verify(token, ctx.now()).user_id
         except UnauthorizedError:

@@ -37,7 +37,7 @@ def request_id_of(request: Any) -> str:
     """API Gateway's request id when there is one, else a fresh one."""
     context = getattr(request, "context", None) or {}
     candidate = str(context.get("requestId") or "")
-    if _SAFE_ID.match(candidate):
+    if _SAFE_ID.fullmatch(candidate):
         return candidate
     return uuid.uuid4().hex
 

@@ -130,6 +130,29 @@ def get_record(ctx: AppContext, project_id: str, bundle_id: str) -> UploadedBund
     return _record(values)
 
 
+def list_for_project(ctx: AppContext, project_id: str) -> list[UploadedBundle]:
+    """The project's uploaded bundles, newest first (expired pending ones left out)."""
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {
+        "TableName": ctx.settings.table,
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+        "ExpressionAttributeValues": {
+            ":pk": {"S": f"PROJECT#{project_id}"},
+            ":prefix": {"S": "TFBUNDLE#"},
+        },
+    }
+    while True:
+        page = ctx.aws.dynamodb.query(**kwargs)
+        items.extend(from_item(i) for i in page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            break
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    now = ctx.clock()
+    live = [v for v in items if v.get("expires_at") is None or v["expires_at"] >= now]
+    live.sort(key=lambda v: (v["created_at"], v["bundle_id"]), reverse=True)
+    return [_record(v) for v in live]
+
+
 def _record(values: dict[str, Any]) -> UploadedBundle:
     return UploadedBundle(
         bundle_id=values["bundle_id"],

@@ -195,7 +195,9 @@ def derive_status(
     if plan_job.status == "queued":
         return Derived("queued", plan_job)
     if plan_job.status == "running":
-        applying = (plan_job.progress_message or "").startswith("applying")
+        # The runner's auto-approve apply starts at 60 % ("applying (auto-approve)").
+        auto_applying = bool(plan_job.payload.get("auto_approve")) and plan_job.progress >= 60
+        applying = auto_applying or (plan_job.progress_message or "").startswith("applying")
         return Derived("applying" if applying else "planning", plan_job)
     if plan_job.status == "planned":
         if item.get("apply_job_id"):
@@ -225,7 +227,16 @@ def _from_apply(job: JobRecord) -> Derived:
         return Derived("applying", job)
     if job.status == "succeeded":
         return Derived("applied", job)
-    return Derived(job.status if job.status != "planned" else "failed", job, job.error)
+    error = job.error
+    if error is not None and job.attempts > 1 and "Saved plan is stale" in error.message:
+        # Its own interrupted first attempt changed the state (a runner died mid-apply).
+        error = JobError(
+            code="apply_interrupted",
+            message="the apply was interrupted (its runner stopped) after changing part of the"
+            " stack, so the saved plan no longer applies: deploy again to plan what is left."
+            f" Terraform said: {error.message}",
+        )
+    return Derived(job.status if job.status != "planned" else "failed", job, error)
 
 
 def order_outputs(outputs: dict[str, Any]) -> list[OutputOut]:

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from chalicelib.context import AppContext
-from chalicelib.errors import NotFoundError
+from chalicelib.errors import NotFoundError, ProjectBusyError
+from chalicelib.observability import logger
 from chalicelib.services.users import iso, new_id
 from chalicelib.store.records import ProjectRecord
+
+if TYPE_CHECKING:
+    from chalicelib.services.project_data import ProjectData
 
 _MAX_ID_LEN = 64
 
@@ -79,9 +84,42 @@ def register_delete_guard(guard: DeleteGuard) -> None:
         _delete_guards.append(guard)
 
 
+def _project_data(ctx: AppContext) -> ProjectData:
+    if ctx.project_data is None:
+        from chalicelib.services.project_data import DynamoS3ProjectData
+
+        ctx.project_data = DynamoS3ProjectData(
+            ctx.aws.dynamodb, ctx.aws.s3, ctx.settings.table, ctx.settings.bucket
+        )
+    return ctx.project_data
+
+
 def delete(ctx: AppContext, owner_id: str, project_id: str) -> None:
+    """Delete a project with its items and objects; 409 while work is in flight or a stack
+    may hold infrastructure (services.project_data).
+
+    The purge runs before the project item goes: if it fails half-way the project is
+    still there and DELETE can be retried; the user's project count drops only with
+    the project item (one transaction).
+    """
     project = get_owned(ctx, owner_id, project_id)
     for guard in _delete_guards:
         guard(ctx, project)
+    data = _project_data(ctx)
+    blocking = data.blocking_reason(project_id)
+    if blocking is not None:
+        message, details = blocking
+        raise ProjectBusyError(message, details={"project_id": project_id, **details})
+    purged = data.purge(project_id)
     if not ctx.store.delete_project(owner_id, project_id):
         raise _not_found(project_id)
+    # A request that passed get_owned just before may have written an item meanwhile.
+    late = data.purge(project_id)
+    logger.info(
+        "project deleted",
+        extra={
+            "project_id": project_id,
+            "items": purged.items + late.items,
+            "objects": purged.objects + late.objects,
+        },
+    )

@@ -159,8 +159,86 @@ def create(
         key, body, content_type = upload
         s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
 
-    with ThreadPoolExecutor(max_workers=UPLOAD_THREADS) as pool:
-        list(pool.map(put, uploads))  # list(): re-raises the first failure
+    keys = [key for key, _, _ in uploads]
+    try:
+        with ThreadPoolExecutor(max_workers=UPLOAD_THREADS) as pool:
+            list(pool.map(put, uploads))  # list(): re-raises the first failure
+    except Exception:
+        # Leaving the pool waited for every upload, so nothing lands after this cleanup.
+        _delete_objects(ctx, keys, bundle_id)
+        raise
+    try:
+        _put_item(ctx, project_id, request, bundle, record, archive, request_id)
+    except Exception:
+        # A retried write whose first attempt landed fails its condition: the bundle is stored.
+        stored = _item_exists(ctx, project_id, bundle_id)
+        if stored is False:
+            _delete_objects(ctx, keys, bundle_id)
+        if not stored:
+            raise
+    observability.logger.info(
+        "template bundle generated",
+        extra={
+            "project_id": project_id,
+            "bundle_id": bundle_id,
+            "target": bundle.target,
+            "files": len(bundle.files),
+            "zip_bytes": len(archive),
+        },
+    )
+    return record
+
+
+def _item_exists(ctx: AppContext, project_id: str, bundle_id: str) -> bool | None:
+    """Whether the bundle's item exists; None when that cannot be told (then files are kept)."""
+    try:
+        found = ctx.aws.dynamodb.get_item(
+            TableName=ctx.settings.table, Key=_keys(project_id, bundle_id), ConsistentRead=True
+        ).get("Item")
+    except Exception:
+        observability.logger.error(
+            "template bundle state unknown; its objects are kept", extra={"bundle_id": bundle_id}
+        )
+        return None
+    return bool(found)
+
+
+def _delete_objects(ctx: AppContext, keys: list[str], bundle_id: str) -> None:
+    """Remove a failed bundle's objects; never hides the failure that led here."""
+    s3, bucket = ctx.aws.s3, ctx.settings.bucket
+    failed: list[str] = []
+    for start in range(0, len(keys), 1000):  # delete_objects takes at most 1000 keys
+        batch = keys[start : start + 1000]
+        try:
+            response = s3.delete_objects(
+                Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
+            )
+            failed += [error["Key"] for error in response.get("Errors", [])]
+        except Exception:  # best effort: the caller re-raises the original error
+            failed += batch
+    if failed:
+        observability.logger.error(
+            "template bundle objects left behind",
+            extra={"bundle_id": bundle_id, "orphans": len(failed), "first": failed[0]},
+        )
+    else:
+        observability.logger.warning(
+            "template bundle not stored; its objects were deleted",
+            extra={"bundle_id": bundle_id, "objects": len(keys)},
+        )
+
+
+def _put_item(
+    ctx: AppContext,
+    project_id: str,
+    request: TemplateRequest,
+    bundle: Any,
+    record: BundleRecord,
+    archive: bytes,
+    request_id: str | None,
+) -> None:
+    bundle_id = record.id
+    prefix = bundle_prefix(project_id, bundle_id)
     chosen = next(e for e in bundle.cost.targets if e.target == bundle.target)
     item = {
         "pk": f"PROJECT#{project_id}",
@@ -185,17 +263,6 @@ def create(
         Item=to_item(item),
         ConditionExpression="attribute_not_exists(pk)",
     )
-    observability.logger.info(
-        "template bundle generated",
-        extra={
-            "project_id": project_id,
-            "bundle_id": bundle_id,
-            "target": bundle.target,
-            "files": len(bundle.files),
-            "zip_bytes": len(archive),
-        },
-    )
-    return record
 
 
 def _item(ctx: AppContext, project_id: str, bundle_id: str) -> dict[str, Any]:

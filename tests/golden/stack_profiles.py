@@ -385,9 +385,30 @@ def monorepo() -> StackProfile:
             App(path="tools/cli", name="cli", language="go", kind="cli"),
         ],
         services=[Service(kind="postgres"), Service(kind="redis")],
+        workers=[Worker(name="celery", app_path="apps/api", command="celery -A api worker",
+                        system="celery")],
         env_vars=[EnvVar(name="JWT_SECRET", is_secret=True),
                   EnvVar(name="PUBLIC_URL", is_secret=False, default="http://localhost:3000")],
         tests=Tests(present=True, command="npm test --workspaces"),
+    )  # fmt: skip
+
+
+def node_external_services() -> StackProfile:
+    """MongoDB, RabbitMQ and Elasticsearch: services the bundle leaves to the user."""
+    return StackProfile(
+        languages=_langs("javascript"),
+        apps=[
+            App(path=".", name="catalog", language="javascript", ecosystem="node",
+                package_manager="npm", framework=Framework(name="express"), kind="web",
+                start_command="node index.js", port=Port(value=3000, source="code"),
+                healthcheck_path="/health")
+        ],
+        services=[Service(kind="mongodb"), Service(kind="rabbitmq"),
+                  Service(kind="elasticsearch")],
+        env_vars=[EnvVar(name="MONGO_URI", is_secret=False, default="mongodb://localhost/app"),
+                  EnvVar(name="ELASTIC_APM_SERVICE_NAME", is_secret=False, default="catalog"),
+                  EnvVar(name="SESSION_SECRET", is_secret=True)],
+        tests=Tests(present=True, command="npm test"),
     )  # fmt: skip
 
 
@@ -420,6 +441,25 @@ def hostile() -> StackProfile:
         ],
         tests=Tests(present=True, command=f"pytest {HOSTILE}"),
     )
+
+
+def hostile_monorepo() -> StackProfile:
+    """Companion apps with hostile names, commands, health paths and folders."""
+    return StackProfile(
+        languages=_langs("python"),
+        apps=[
+            App(path=".", name="main", language="python", kind="web"),
+            App(path="svc", name=f"api{HOSTILE}", language="php", ecosystem="php", kind="web",
+                start_command=f"php server.php {HOSTILE}", healthcheck_path=f"/h{HOSTILE}",
+                build_command=f"make {HOSTILE}"),
+            App(path=f"w{HOSTILE}", name="escape", language="go", kind="worker"),
+            App(path="jobs", name=f"jobs{HOSTILE}", language="rust", kind="worker",
+                start_command=f"./target/release/jobs {HOSTILE}"),
+        ],
+        services=[Service(kind="postgres"), Service(kind="mongodb")],
+        workers=[Worker(name=f"w{HOSTILE}", app_path="svc", command=f"php artisan {HOSTILE}")],
+        env_vars=[EnvVar(name=f"MONGO{HOSTILE}_URL", is_secret=False, default=HOSTILE)],
+    )  # fmt: skip
 
 
 def hostile_stateless() -> StackProfile:
@@ -465,8 +505,10 @@ PROFILES = {
     "rust_rocket": rust_rocket,
     "ktor_gradle": ktor_gradle,
     "monorepo": monorepo,
+    "node_external_services": node_external_services,
     "worker_only": worker_only,
     "hostile": hostile,
     "hostile_stateless": hostile_stateless,
     "hostile_static": hostile_static,
+    "hostile_monorepo": hostile_monorepo,
 }

@@ -61,8 +61,9 @@ def main():
     proxied = bool(domain or routed)
     published = [] if proxied else ["-p", "80:{}".format(cfg["port"])]
     containers = [("app", published, image, [])]
-    for worker in cfg["workers"]:
-        containers.append(("worker-" + worker["name"], [], image,
+    images = {other["name"]: other["repository_url"] + ":" + tag for other in companions}
+    for worker in cfg["workers"]:  # a companion's worker runs from that companion's image
+        containers.append(("worker-" + worker["name"], [], images.get(worker.get("app"), image),
                            ["/bin/sh", "-c", worker["command"]]))
     for other in companions:
         containers.append((other["name"], [], other["repository_url"] + ":" + tag, []))

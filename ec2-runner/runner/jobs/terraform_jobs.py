@@ -72,6 +72,7 @@ log = get_logger("runner.jobs.terraform")
 MAX_BUNDLE_FILES = 2000
 MAX_BUNDLE_BYTES = 50 * 1024 * 1024
 DEFER_DELAY_S = 10  # how soon a job waiting for a slot asks again (well under the waiter TTL)
+LOG_FLUSH_S = 2.0  # ship buffered log lines at least this often while Terraform runs
 WAITER_TTL_S = 60
 
 _cached: dict[str, Any] = {}
@@ -413,7 +414,16 @@ class _Watcher:
         settings = job.ctx.settings
         renew_every = max(1.0, min(settings.heartbeat_interval_s, settings.lease_s / 3))
         next_renewal = time.monotonic() + renew_every
+        next_flush = time.monotonic() + LOG_FLUSH_S
         while not self._done.wait(self._poll_s):
+            if time.monotonic() >= next_flush:
+                # The sink ships on a write once its oldest line is 10 s old; a quiet
+                # Terraform (a long resource) would leave lines unshipped until the next one.
+                next_flush = time.monotonic() + LOG_FLUSH_S
+                try:
+                    job.ctx.log.flush()
+                except Exception:  # the next flush (or the job's end) retries
+                    log.warning("shipping the job log failed", exc_info=True)
             reason = job.ctx.stop.reason if job.ctx.stop.is_set() else None
             # A warm stop lets an apply run to its end; anything else interrupts now.
             if reason and not (reason == "shutdown" and job.applying):

@@ -78,6 +78,22 @@ def test_deploy_role_gives_the_external_id_and_a_trust_policy(api: DeployApi) ->
     assert body["external_id"] == project["external_id"]
     assert "sts:GetCallerIdentity" in body["permissions_hint"]["Statement"][0]["Action"]
     json.dumps(body["trust_policy"])  # ready to paste: plain JSON
+    bundle_id = api.generated_bundle(project_id)
+    api.s3.put_object(
+        Bucket=api.bucket,
+        Key=f"bundles/{project_id}/{bundle_id}/infra/web.tf",
+        Body=b'resource "aws_lambda_function" "web" {}\n',
+    )
+    status, narrowed, _ = api.call(
+        "GET", f"/projects/{project_id}/deploy-role?bundle_id={bundle_id}"
+    )
+    assert status == 200, narrowed
+    assert narrowed["permissions_hint"]["Statement"][0]["Action"] == [
+        "lambda:*",
+        "sts:GetCallerIdentity",
+    ]
+    status, _, _ = api.call("GET", f"/projects/{project_id}/deploy-role?bundle_id=nope")
+    assert status == 404
 
 
 def test_deploy_role_without_the_runner_role_setting_says_which_setting(
@@ -386,3 +402,30 @@ def test_cancel_a_job_whose_runner_died_ends_it_and_frees_the_stack(api: DeployA
     job = api.job(project_id, job_id)
     assert job.status == "cancelled" and job.lease_until is None
     assert api.deploy(project_id, bundle_id)[0] == 202
+
+
+def test_concurrent_deployments_of_one_stack_queue_exactly_one(api: DeployApi) -> None:
+    project_id = api.new_project()
+    bundle_id = api.generated_bundle(project_id)
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: api.deploy(project_id, bundle_id), range(4)))
+    assert sorted(status for status, _ in answers) == [202, 409, 409, 409], answers
+    assert {b["error"]["code"] for s, b in answers if s == 409} == {"deployment_in_progress"}
+    assert [m.kind for m in _messages(api)] == ["plan"]
+
+
+def test_wait_long_polls_until_the_state_changes(api: DeployApi) -> None:
+    import threading
+
+    project_id = api.new_project()
+    _, created = api.deploy(project_id, api.generated_bundle(project_id))
+    job_id = created["jobs"][0]["id"]
+    timer = threading.Timer(
+        1.0, lambda: api.run_job(project_id, job_id, "running", now=time.time())
+    )
+    timer.start()
+    began = time.monotonic()
+    status, body, _ = api.call("GET", f"/projects/{project_id}/deployments/{created['id']}?wait=10")
+    timer.join()
+    assert status == 200 and body["status"] == "planning"
+    assert 0.9 <= time.monotonic() - began < 5

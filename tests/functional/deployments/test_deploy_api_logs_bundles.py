@@ -118,6 +118,8 @@ def test_an_uploaded_bundle_is_unpacked_and_deploys_like_a_generated_one(api: De
     assert status == 202, created
     assert created["bundle_source"] == "uploaded"
     assert created["cost"]["monthly_usd"] is None and "uploaded" in created["cost"]["note"]
+    listed = api.call("GET", f"/projects/{project_id}/bundles")[1]["bundles"]
+    assert [(b["id"], b["status"]) for b in listed] == [(bundle_id, "ready")]
     templates = api.call("GET", f"/projects/{project_id}/templates")[1]
     assert templates == {"bundles": []}  # uploaded bundles are not template bundles
 

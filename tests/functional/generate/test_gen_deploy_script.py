@@ -107,12 +107,18 @@ def test_companions_run_from_their_own_images_behind_caddy(tmp_path: Path) -> No
         {"name": "api", "repository_url": REPO + "/api", "port": 8000, "routed": True},
         {"name": "jobs", "repository_url": REPO + "/jobs", "port": 8000, "routed": False},
     ]
-    calls, state = _deploy(tmp_path, _config(companions=companions))
+    workers = [
+        {"name": "mailer", "command": "node mailer.js"},
+        {"name": "celery", "command": "celery worker", "app": "api"},
+    ]
+    calls, state = _deploy(tmp_path, _config(companions=companions, workers=workers))
     pulls = [c["args"][1] for c in calls if c["args"][0] == "pull"]
     assert pulls == [f"{REPO}:abc123", f"{REPO}/api:abc123", f"{REPO}/jobs:abc123"]
     runs = _runs(calls)
-    assert set(runs) == {"app", "worker-mailer", "api", "jobs", "proxy"}
+    assert set(runs) == {"app", "worker-mailer", "worker-celery", "api", "jobs", "proxy"}
     assert "-p" not in runs["app"]  # Caddy owns port 80 now
+    assert f"{REPO}:abc123" in runs["worker-mailer"]
+    assert f"{REPO}/api:abc123" in runs["worker-celery"]  # the API's worker, the API's image
     assert f"{REPO}/api:abc123" in runs["api"] and "-p" not in runs["api"]
     assert runs["proxy"][runs["proxy"].index("-p") + 1] == "80:80"
     assert "443:443" not in runs["proxy"]  # no domain, no HTTPS

@@ -62,3 +62,40 @@ def test_any_profile_strings_render_to_loadable_files(name, value, command, env_
     assert test_step["run"].replace("${{ '${{' }}", "${{") == command
     cmd = next(ln for ln in files["Dockerfile"].splitlines() if ln.startswith("CMD "))
     assert json.loads(cmd[4:]) == ["/bin/sh", "-c", command]
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(
+    name=nasty,
+    command=nasty,
+    health=nasty,
+    language=st.sampled_from(["php", "rust", "csharp", "kotlin", "go", "ruby"]),
+)
+def test_any_companion_app_renders_to_loadable_files(name, command, health, language) -> None:
+    profile = StackProfile(
+        languages=Languages(primary="python"),
+        apps=[
+            App(path=".", name="main", language="python", kind="web"),
+            App(path="svc", name=name, language=language, kind="web", start_command=command,
+                healthcheck_path=health),
+        ],
+    )  # fmt: skip
+    files = generate_bundle(
+        profile, TemplateRequest(analysis_id="fuzz", target="ecs-fargate")
+    ).files
+    with tempfile.TemporaryDirectory() as tmp:
+        write_bundle(Path(tmp), files)
+        _, diags = TerraformConfig.load_config_dir(str(Path(tmp) / "infra"))
+    assert not diags, diags
+    (companion,) = re.findall(r'toset\(\["([^"]*)"\]\)', files["infra/ecr.tf"])
+    assert re.fullmatch(r"[a-z0-9][a-z0-9-]*", companion)
+    cmd = next(ln for ln in files["svc/Dockerfile"].splitlines() if ln.startswith("CMD "))
+    assert json.loads(cmd[4:])[:2] == ["/bin/sh", "-c"]
+    compose = yaml.safe_load(files["docker-compose.yml"])
+    assert compose["services"][companion]["build"]["context"] == "svc"
+    yaml.safe_load(files[".github/workflows/deploy.yml"])

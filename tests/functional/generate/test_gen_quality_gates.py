@@ -200,6 +200,9 @@ def test_the_runners_bundle_policy_accepts_every_bundle(tree: Path) -> None:
         ("hostile", "ecs-fargate"),
         ("static_site-domain", "static"),
         ("flask_postgres-domain", "ecs-fargate"),
+        ("monorepo", "ecs-fargate"),
+        ("hostile_monorepo", "ec2"),
+        ("laravel_mysql", "ec2"),
     ]
     for stack, target in sample:
         assert check_bundle(tree / stack / target / "infra", policy) == [], (stack, target)

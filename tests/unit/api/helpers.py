@@ -6,6 +6,7 @@ from typing import Any
 
 from chalicelib.aws import AwsClients
 from chalicelib.context import AppContext
+from chalicelib.services.project_data import PurgeResult
 from chalicelib.settings import Settings, load_settings
 from chalicelib.store.memory import MemoryStore
 
@@ -36,6 +37,28 @@ def make_settings(**overrides: Any) -> Settings:
     return base.replace(**{"scrypt_n": 2**10, **overrides})
 
 
+class FakeProjectData:
+    """``ProjectData`` in memory: items per project (plain values) and object keys."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, list[dict[str, Any]]] = {}
+        self.objects: set[str] = set()
+
+    def blocking_reason(self, project_id: str) -> tuple[str, dict[str, Any]] | None:
+        from chalicelib.services.project_data import blocking_reason_of
+
+        return blocking_reason_of(self.items.get(project_id, []))
+
+    def purge(self, project_id: str) -> PurgeResult:
+        from chalicelib.services.project_data import OBJECT_PREFIXES
+
+        items = self.items.pop(project_id, [])
+        prefixes = tuple(f"{p}/{project_id}/" for p in OBJECT_PREFIXES)
+        gone = {key for key in self.objects if key.startswith(prefixes)}
+        self.objects -= gone
+        return PurgeResult(items=len(items), objects=len(gone))
+
+
 def make_context(clock: FakeClock | None = None, **overrides: Any) -> AppContext:
     settings = make_settings(**overrides)
     return AppContext(
@@ -43,4 +66,5 @@ def make_context(clock: FakeClock | None = None, **overrides: Any) -> AppContext
         aws=AwsClients(settings.region),  # never used: the store is in memory
         store=MemoryStore(),
         clock=clock or FakeClock(),
+        project_data=FakeProjectData(),
     )

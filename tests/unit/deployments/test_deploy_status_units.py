@@ -34,6 +34,8 @@ def job(status: str, **extra: Any) -> JobRecord:
         (job("queued"), None, {}, "queued"),
         (job("running", progress_message="terraform init"), None, {}, "planning"),
         (job("running", progress_message="applying (auto-approve)"), None, {}, "applying"),
+        (job("running", progress=60, payload={"auto_approve": True}), None, {}, "applying"),
+        (job("running", progress=100, progress_message="planned: waiting"), None, {}, "planning"),
         (job("planned"), None, {}, "planned"),
         (job("planned"), None, {"cancelled_at": "t"}, "cancelled"),
         (job("planned"), None, {"apply_job_id": "a", "approved_at_epoch": NOW}, "applying"),
@@ -58,6 +60,17 @@ def test_a_failed_plan_carries_the_jobs_error() -> None:
         ITEM, job("failed", error={"code": "terraform_failed", "message": "bad HCL"}), None, NOW
     )
     assert derived.error is not None and derived.error.message == "bad HCL"
+
+
+def test_an_apply_whose_retry_finds_its_plan_stale_says_it_was_interrupted() -> None:
+    error = {"code": "terraform_failed", "message": "Error: Saved plan is stale"}
+    apply = job("failed", attempts=2, error=error)
+    derived = derive_status({**ITEM, "apply_job_id": "a"}, job("planned"), apply, NOW)
+    assert derived.status == "failed" and derived.error is not None
+    assert derived.error.code == "apply_interrupted" and "deploy again" in derived.error.message
+    first_try = derive_status({**ITEM, "apply_job_id": "a"}, job("planned"),
+                              job("failed", attempts=1, error=error), NOW)  # fmt: skip
+    assert first_try.error is not None and first_try.error.code == "terraform_failed"
 
 
 def test_outputs_put_the_app_url_first_and_hide_sensitive_values() -> None:
@@ -148,3 +161,21 @@ def test_the_slot_retry_delay_is_a_runner_setting_capped_under_the_waiter_ttl(
     assert TerraformSettings.from_environ(env).slot_retry_s == 2
     env = {**base, "AUTOSTACK_TERRAFORM_SLOT_RETRY_S": "600"}
     assert TerraformSettings.from_environ(env).slot_retry_s == 30
+
+
+def test_the_permissions_hint_follows_the_bundles_resources() -> None:
+    from chalicelib.services.deploy_role import aws_types_in, hint_for_types
+
+    texts = [
+        'resource "aws_instance" "app" {}\ndata "aws_vpc" "default" {}\n'
+        'data "aws_iam_policy_document" "assume" {}\nresource "aws_iam_role" "app" {}\n'
+        '  resource "aws_cloudwatch_log_group" "logs" {}\nresource "aws_fancy_new" "x" {}\n'
+        'resource "terraform_data" "y" {}\n'
+    ]
+    types = aws_types_in(texts)
+    assert "terraform_data" not in types and "aws_instance" in types
+    hint = hint_for_types(types)
+    actions = hint["Statement"][0]["Action"]
+    assert {"ec2:*", "logs:*", "iam:PassRole", "sts:GetCallerIdentity"} <= set(actions)
+    assert not any(a.startswith(("s3:", "rds:", "lambda:")) for a in actions)
+    assert hint["Unmapped"] == ["aws_fancy_new"]

@@ -183,3 +183,37 @@ def test_new_ecosystems_do_not_claim_lambda(name) -> None:
     bundle = bundle_for(sp.PROFILES[name]())
     lambda_estimate = next(e for e in bundle.cost.targets if e.target == "lambda")
     assert not lambda_estimate.fits
+
+
+@pytest.mark.parametrize(
+    ("name", "action", "version"),
+    [
+        ("laravel_mysql", "shivammathur/setup-php@v2", {"php-version": "8.2"}),
+        ("aspnetcore_postgres", "actions/setup-dotnet@v4", {"dotnet-version": "9.0.x"}),
+        ("ktor_gradle", "actions/setup-java@v4", {"java-version": "17"}),
+    ],
+)
+def test_ci_sets_up_the_toolchain_the_tests_need(name, action, version) -> None:
+    import yaml
+
+    workflow = yaml.safe_load(
+        bundle_for(sp.PROFILES[name](), "ec2").files[".github/workflows/deploy.yml"]
+    )
+    steps = workflow["jobs"]["test"]["steps"]
+    setup = next(s for s in steps if s.get("uses") == action)
+    assert version.items() <= setup["with"].items()
+    assert steps[-1]["name"] == "Test"
+
+
+def test_an_unpinned_runtime_version_is_warned_about_and_rolled_forward_on_dotnet() -> None:
+    profile = _app_profile(
+        language="csharp", runtime_version="6.0", framework=Framework(name="aspnetcore")
+    )
+    bundle = bundle_for(profile, "ec2")
+    dockerfile = _dockerfile(bundle.files)
+    assert "dotnet/aspnet:8.0.11-bookworm-slim" in dockerfile
+    assert "DOTNET_ROLL_FORWARD=Major" in dockerfile
+    assert any("'6.0'" in w and "uses 8.0" in w for w in bundle.warnings)
+    pinned = bundle_for(sp.aspnetcore_postgres(), "ec2")
+    assert "ROLL_FORWARD" not in pinned.files["src/Shop.Api/Dockerfile"]
+    assert not any("no pinned image" in w for w in pinned.warnings)

@@ -35,7 +35,12 @@ def test_ecs_runs_one_service_per_app_behind_one_load_balancer() -> None:
     bundle = bundle_for(sp.monorepo(), "ecs-fargate")
     ecs = norm(bundle.files["infra/ecs.tf"])
     services = re.findall(r'resource "aws_ecs_service" "(\w+)"', ecs)
-    assert services == ["app", "api", "jobs", "admin"]
+    assert services == ["app", "worker_celery", "api", "jobs", "admin"]
+    celery = ecs.split('resource "aws_ecs_task_definition" "worker_celery"', 1)[1]
+    celery = celery.split("\n}\n", 1)[0]
+    # the API's worker runs from the API's image, with the database URL composed first
+    assert 'aws_ecr_repository.companion["api"].repository_url' in celery
+    assert "celery -A api worker" in celery
     assert ecs.count('resource "aws_lb" ') == 1
     assert 'image = "${aws_ecr_repository.companion["api"].repository_url}:${var.image_tag}"' in ecs
     assert "portMappings = [{ containerPort = 8000" in ecs
@@ -61,12 +66,12 @@ def test_cost_counts_every_app() -> None:
     bundle = bundle_for(sp.monorepo(), "ecs-fargate")
     fargate = next(e for e in bundle.cost.targets if e.target == "ecs-fargate")
     by_name = {line.resource: line for line in fargate.lines}
-    assert "Fargate vCPU (4 task(s) x 0.25 vCPU)" in by_name
-    assert "Public IPv4 addresses of the tasks (4)" in by_name
+    assert "Fargate vCPU (5 task(s) x 0.25 vCPU)" in by_name  # 4 apps and the celery worker
+    assert "Public IPv4 addresses of the tasks (5)" in by_name
     assert by_name["ECR image storage"].note == "assumed 2 GB of 4 images"
     single = bundle_for(sp.fastapi_stateless(), "ecs-fargate")
     one = next(e for e in single.cost.targets if e.target == "ecs-fargate")
-    assert fargate.monthly_usd > one.monthly_usd + 3 * 8  # three more tasks at least $8 each
+    assert fargate.monthly_usd > one.monthly_usd + 4 * 8  # four more tasks at least $8 each
 
 
 def test_lambda_and_static_refuse_several_apps() -> None:
@@ -86,7 +91,8 @@ def test_ec2_runs_every_container_and_routes_web_apps() -> None:
         "port = 8000, routed = true }" in ec2
     )
     assert 'name = "jobs"' in ec2 and "port = 8000, routed = false" in ec2
-    assert any("4 containers share one t3.micro" in w for w in bundle.warnings)
+    assert '{ name = "celery", command = "celery -A api worker", app = "api" }' in ec2
+    assert any("5 containers share one t3.micro" in w for w in bundle.warnings)
     assert "Caddy" in bundle.files["infra/README.md"]
 
 
@@ -94,7 +100,8 @@ def test_compose_and_workflow_cover_every_app() -> None:
     files = bundle_for(sp.monorepo(), "ecs-fargate").files
     compose = yaml.safe_load(files["docker-compose.yml"])
     services = compose["services"]
-    assert {"app", "api", "jobs", "admin", "postgres", "redis"} == set(services)
+    assert {"app", "worker-celery", "api", "jobs", "admin", "postgres", "redis"} == set(services)
+    assert services["worker-celery"]["build"]["context"] == "apps/api"
     assert services["api"]["build"]["context"] == "apps/api"
     assert services["api"]["ports"] == ["8000:8000"] and services["admin"]["ports"] == ["8080:8080"]
     assert "ports" not in services["jobs"]

@@ -64,7 +64,9 @@ def test_services_dedup_and_unprovisioned_warnings() -> None:
     assert ctx.services == ["postgres", "mongodb", "sqlite"]
     assert ctx.database == "postgres" and ctx.uses_sqlite
     text = " ".join(ctx.warnings)
-    assert "only PostgreSQL" in text and "mongodb" in text
+    assert "only PostgreSQL" in text and "MongoDB is not provisioned" in text
+    assert [(e.kind, e.env_name) for e in ctx.external] == [("mongodb", "MONGODB_URL")]
+    assert "MONGODB_URL" in ctx.secrets  # its address holds credentials: an SSM secret
 
 
 def test_workers_get_unique_safe_names() -> None:

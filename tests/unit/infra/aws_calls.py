@@ -261,7 +261,21 @@ def _transact_kinds(tree: ast.Module) -> set[str]:
     return kinds
 
 
-def _calls_in(nodes: Iterable[ast.AST], path: str, transact_kinds: set[str]) -> list[AwsCall]:
+def _imported_names(tree: ast.Module) -> set[str]:
+    """Names an import binds: ``mod.func(...)`` on one of them is a module's function
+    (e.g. a project module's ``list_parts``), never a boto3 client's operation."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            names.update(alias.asname or alias.name for alias in node.names)
+    return names
+
+
+def _calls_in(
+    nodes: Iterable[ast.AST], path: str, transact_kinds: set[str], imported: set[str]
+) -> list[AwsCall]:
     calls: list[AwsCall] = []
     every_method = {m for s in SERVICES for m in operations()[s]} | set(_S3_EXTRA_METHODS)
     for top in nodes:
@@ -269,6 +283,8 @@ def _calls_in(nodes: Iterable[ast.AST], path: str, transact_kinds: set[str]) -> 
             if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
                 continue
             method = node.func.attr
+            if isinstance(node.func.value, ast.Name) and node.func.value.id in imported:
+                continue
             receiver = ast.unparse(node.func.value)
             if method in ("get_paginator", "generate_presigned_url", "get_waiter"):
                 if method == "get_waiter":
@@ -382,7 +398,10 @@ def reachable_aws_calls(
     calls: dict[tuple[str, int, str], AwsCall] = {}
     for module, nodes in bodies:
         relative = module.path.as_posix()
-        for call in _calls_in(nodes, relative, _transact_kinds(module.tree)):
+        found = _calls_in(
+            nodes, relative, _transact_kinds(module.tree), _imported_names(module.tree)
+        )
+        for call in found:
             calls[(call.path, call.line, call.method)] = call
     return sorted(calls.values(), key=lambda c: (c.path, c.line))
 
@@ -392,5 +411,7 @@ def all_aws_calls(source_files: list[Path]) -> list[AwsCall]:
     calls: list[AwsCall] = []
     for path in sorted(source_files):
         tree = ast.parse(path.read_text(), filename=str(path))
-        calls.extend(_calls_in([tree], path.as_posix(), _transact_kinds(tree)))
+        calls.extend(
+            _calls_in([tree], path.as_posix(), _transact_kinds(tree), _imported_names(tree))
+        )
     return calls

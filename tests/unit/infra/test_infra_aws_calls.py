@@ -165,6 +165,20 @@ def test_a_call_of_an_unknown_service_is_refused(tmp_path: Path) -> None:
     assert [call.method for call in all_aws_calls([other])] == ["query"]
 
 
+def test_a_module_function_named_like_an_operation_is_not_a_call(tmp_path: Path) -> None:
+    (path,) = _write(
+        tmp_path,
+        {
+            "m.py": (
+                "import logs_module\nfrom lib import helpers as h\n"
+                "def f(s3):\n    logs_module.list_parts(s3)\n    h.put_object(s3)\n"
+                "    s3.list_parts(Bucket='b', Key='k', UploadId='u')\n"
+            )
+        },
+    )
+    assert [(c.line, c.method) for c in all_aws_calls([path])] == [(6, "list_parts")]
+
+
 def test_a_non_literal_paginator_is_refused(tmp_path: Path) -> None:
     (path,) = _write(tmp_path, {"m.py": "def f(s3, op):\n    s3.get_paginator(op)\n"})
     with pytest.raises(ValueError, match="non-literal"):

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 
 import pytest
 
 from chalicelib.generate.pricing import load_prices
 from scripts.cost_report import (
+    DOC_BEGIN,
+    DOC_END,
     ORIGINAL_DESIGN_USD,
     DeploymentShape,
     LoadProfile,
@@ -18,6 +21,7 @@ from scripts.cost_report import (
     monthly_bill,
     read_shape,
 )
+from tests.unit.infra.infra_support import REPO_ROOT
 
 SHAPE = DeploymentShape(
     instance_type="t3.micro",
@@ -61,9 +65,21 @@ def test_every_line_is_priced_from_prices_json_with_its_assumption() -> None:
 
 def test_always_free_allowances_cover_lambda_sqs_and_logs_at_this_load() -> None:
     bill = monthly_bill(load_prices(), SHAPE)
-    for resource in ("Lambda requests", "Lambda compute", "SQS requests", "CloudWatch Logs"):
+    for resource in (
+        "Lambda requests",
+        "Lambda compute",
+        "SQS requests",
+        "CloudWatch Logs ingestion",
+        "CloudWatch Logs storage",
+    ):
         assert _line(bill, resource).monthly_free_tier_usd == 0, resource
         assert _line(bill, resource).monthly_usd > 0, resource
+    # One 5 GB allowance for ingestion and storage together: a heavy month pays for both.
+    heavy = monthly_bill(load_prices(), SHAPE, LoadProfile(api_requests_per_hour=5000))
+    assert _line(heavy, "CloudWatch Logs ingestion").monthly_free_tier_usd > 0
+    assert _line(heavy, "CloudWatch Logs storage").monthly_free_tier_usd == pytest.approx(
+        _line(heavy, "CloudWatch Logs storage").monthly_usd
+    )
 
 
 def test_usage_lines_follow_the_load_profile() -> None:
@@ -124,3 +140,21 @@ def test_command_prints_the_table_and_json(capsys: pytest.CaptureFixture[str]) -
         sum(line["monthly_free_tier_usd"] for line in report["lines"]), abs=0.01
     )
     assert markdown(monthly_bill(load_prices(), SHAPE)).count("\n|") >= 20
+
+
+def test_update_doc_rewrites_only_the_generated_block(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    doc = tmp_path / "deploy.md"
+    shutil.copy(REPO_ROOT / "docs" / "deploy.md", doc)
+    original = doc.read_text()
+    head, tail = original.split(DOC_BEGIN)[0], original.split(DOC_END)[1]
+    assert main(["--update-doc", str(doc)]) == 0
+    text = doc.read_text()
+    assert text.startswith(head) and text.endswith(tail)  # the prose is untouched
+    block = text[len(head) : len(text) - len(tail)]
+    assert "| Runner EC2 t3.micro |" in block and "| all of the above |" in block
+    assert f"against the original single server's ${ORIGINAL_DESIGN_USD:.2f}" in block
+    assert main(["--update-doc", str(doc)]) == 0
+    assert doc.read_text() == text
+    assert capsys.readouterr().out.strip().endswith(f"unchanged {doc}")
+    (tmp_path / "plain.md").write_text("no markers\n")
+    assert main(["--update-doc", str(tmp_path / "plain.md")]) == 2

@@ -3,6 +3,8 @@ the design: bucket, queues, table, signing key, runner instance, IAM and alarms.
 
 from __future__ import annotations
 
+import ast
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,7 +13,7 @@ import pytest
 
 from runner.backup import DAILY_KEPT, WEEKLY_KEPT, Snapshot, retention_plan, snapshot_key
 from runner.settings import RunnerSettings
-from tests.unit.infra.infra_support import load_hcl, single
+from tests.unit.infra.infra_support import REPO_ROOT, load_hcl, single
 
 
 @pytest.fixture(scope="module")
@@ -365,3 +367,33 @@ def test_disk_alarm_dimensions_match_what_the_agent_publishes(config: dict[str, 
     # drop_device leaves path and fstype; append_dimensions adds InstanceId.
     assert set(dims) == {"InstanceId", "path", "fstype"}
     assert dims["path"] == "${local.runner_disk_path}"
+
+
+# --- the API's log groups -----------------------------------------------------------------
+
+
+def _chalice_function_names() -> set[str]:
+    """The Lambda functions `chalice deploy --stage prod` creates: the API handler
+    (<app>-<stage>) and one per @app.schedule / on_* / lambda_function handler."""
+    config = json.loads((REPO_ROOT / ".chalice" / "config.json").read_text())
+    prefix = f"{config['app_name']}-prod"
+    names = {prefix}
+    tree = ast.parse((REPO_ROOT / "app.py").read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef):
+            for decorator in node.decorator_list:
+                target = decorator.func if isinstance(decorator, ast.Call) else decorator
+                if isinstance(target, ast.Attribute) and (
+                    target.attr in ("schedule", "lambda_function") or target.attr.startswith("on_")
+                ):
+                    names.add(f"{prefix}-{node.name}")
+    return names
+
+
+def test_every_api_lambda_gets_a_log_group_with_retention(config: dict[str, Any]) -> None:
+    group = _resource(config, "aws_cloudwatch_log_group", "api")
+    assert group["for_each"] == "${toset(var.api_function_names)}"
+    assert group["name"] == "/aws/lambda/${each.key}"
+    assert group["retention_in_days"] == "${var.api_log_retention_days}"
+    assert 1 <= config["variable"]["api_log_retention_days"]["default"] <= 400
+    assert set(config["variable"]["api_function_names"]["default"]) == _chalice_function_names()

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,23 @@ def test_systemd_analyze_verify_notices_a_bad_setting(tmp_path: Path) -> None:
     broken = UNIT_PATH.read_text().replace("KillMode=mixed", "KillMode=sometimes")
     result = _verify(broken, tmp_path / "root", UNIT_PATH.name)
     assert "KillMode" in result.stderr or "kill mode" in result.stderr
+
+
+def test_the_units_command_is_the_runners_entry_point() -> None:
+    """ExecStart's `python -m runner run`, from WorkingDirectory with the unit's PYTHONPATH
+    (here: the repository laid out as in /opt/autostack/app)."""
+    service = _unit()["Service"]
+    command = _one(service, "ExecStart").split()
+    assert command[1:] == ["-m", "runner", "run"]
+    repo = UNIT_PATH.parents[2]
+    result = subprocess.run(
+        [sys.executable, *command[1:], "--help"],
+        cwd=repo / "ec2-runner",
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(repo)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "usage: python -m runner run" in result.stdout

@@ -80,9 +80,6 @@ resource "aws_ssm_parameter" "runtime_config" {
     db_engine      = "postgres"
     workers = [
     ]
-    # The monorepo's other apps: own image each; web ones answer under /<name>/ through Caddy.
-    companions = [
-    ]
   })
 }
 

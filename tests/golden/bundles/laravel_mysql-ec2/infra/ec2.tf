@@ -81,9 +81,6 @@ resource "aws_ssm_parameter" "runtime_config" {
     workers = [
       { name = "queue", command = "php artisan queue:work" },
     ]
-    # The monorepo's other apps: own image each; web ones answer under /<name>/ through Caddy.
-    companions = [
-    ]
   })
 }
 

@@ -79,6 +79,7 @@ resource "aws_ssm_parameter" "runtime_config" {
     db_secret_arn  = aws_db_instance.main.master_user_secret[0].secret_arn
     db_engine      = "postgres"
     workers = [
+      { name = "celery", command = "celery -A api worker", app = "api" },
     ]
     # The monorepo's other apps: own image each; web ones answer under /<name>/ through Caddy.
     companions = [

@@ -129,6 +129,63 @@ resource "aws_ecs_service" "app" {
   depends_on = [aws_lb_listener.http]
 }
 
+resource "aws_ecs_task_definition" "worker_celery" {
+  #checkov:skip=CKV_AWS_336:The app may write temporary files; a read-only root needs app-specific volumes.
+  family                   = "${var.name}-worker-celery"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.task_cpu
+  memory                   = var.task_memory
+  execution_role_arn       = aws_iam_role.execution.arn
+  task_role_arn            = aws_iam_role.task.arn
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = "X86_64"
+  }
+
+  container_definitions = jsonencode([{
+    name                   = "worker-celery"
+    image                  = "${aws_ecr_repository.companion["api"].repository_url}:${var.image_tag}"
+    essential              = true
+    command                = ["/bin/sh", "-c", "export DATABASE_URL=\"postgresql://$DB_USER:$(printf '%s' \"$DB_PASSWORD\" | od -An -tx1 -v | tr -d ' \\n' | sed 's/../%&/g')@$DB_HOST:$DB_PORT/$DB_NAME\" && exec /bin/sh -c 'celery -A api worker'"]
+    environment            = local.container_environment
+    secrets                = local.container_secrets
+    readonlyRootFilesystem = false
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        "awslogs-group"         = aws_cloudwatch_log_group.app.name
+        "awslogs-region"        = var.region
+        "awslogs-stream-prefix" = "worker-celery"
+      }
+    }
+  }])
+}
+
+resource "aws_ecs_service" "worker_celery" {
+  #checkov:skip=CKV_AWS_333:Tasks get a public IP instead of a NAT gateway ($33/month); the security group admits only the load balancer.
+  name                    = "worker-celery"
+  cluster                 = aws_ecs_cluster.main.id
+  task_definition         = aws_ecs_task_definition.worker_celery.arn
+  desired_count           = var.desired_count
+  launch_type             = "FARGATE"
+  propagate_tags          = "SERVICE"
+  enable_ecs_managed_tags = true
+  wait_for_steady_state   = false
+
+  network_configuration {
+    subnets          = data.aws_subnets.default.ids
+    security_groups  = [aws_security_group.app.id]
+    assign_public_ip = true
+  }
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+}
+
 resource "aws_ecs_task_definition" "api" {
   #checkov:skip=CKV_AWS_336:The app may write temporary files; a read-only root needs app-specific volumes.
   family                   = "${var.name}-api"
