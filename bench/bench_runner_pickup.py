@@ -10,23 +10,14 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 import zipfile
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import boto3
+from _support import runner_process
 
-import boto3  # noqa: E402
-
-from chalicelib.local_resources import create_local_resources  # noqa: E402
-from chalicelib.services.jobs import JobService  # noqa: E402
-from tests.support.emulator import moto_server  # noqa: E402
+from chalicelib.services.jobs import JobService
 
 JOBS = 30
 
@@ -40,65 +31,46 @@ def _zip() -> bytes:
 
 
 def main() -> None:
-    with moto_server() as url, tempfile.TemporaryDirectory() as state:
-        resources = create_local_resources(url)
-        env = dict(os.environ, **resources.environment())
-        env.update(
-            {
-                "AUTOSTACK_STAGE": "local",
-                "AUTOSTACK_RUNNER_DB": str(Path(state) / "runner.db"),
-                "AUTOSTACK_RUNNER_WORK_DIR": str(Path(state) / "work"),
-            }
+    with runner_process() as stack:
+        url, resources = stack.emulator_url, stack.resources
+        kwargs = {
+            "endpoint_url": url,
+            "region_name": "us-east-1",
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",
+        }
+        s3 = boto3.client("s3", **kwargs)
+        jobs = JobService(
+            dynamodb=boto3.client("dynamodb", **kwargs),
+            sqs=boto3.client("sqs", **kwargs),
+            table=resources.table,
+            queue_url=resources.queue_url,
         )
-        runner = subprocess.Popen(
-            [sys.executable, "-m", "runner", "run"],
-            cwd=ROOT / "ec2-runner",
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            kwargs = {
-                "endpoint_url": url,
-                "region_name": "us-east-1",
-                "aws_access_key_id": "testing",
-                "aws_secret_access_key": "testing",
-            }
-            s3 = boto3.client("s3", **kwargs)
-            jobs = JobService(
-                dynamodb=boto3.client("dynamodb", **kwargs),
-                sqs=boto3.client("sqs", **kwargs),
-                table=resources.table,
-                queue_url=resources.queue_url,
+        s3.put_object(Bucket=resources.bucket, Key="uploads/bench/u1.zip", Body=_zip())
+        time.sleep(3)  # the runner is up and inside its long poll
+        latencies, observed = [], []
+        for _ in range(JOBS):
+            sent = time.time()
+            job = jobs.submit(
+                project_id="bench",
+                kind="analyze",
+                payload={"upload_id": "u1", "key": "uploads/bench/u1.zip"},
+                request_id=None,
             )
-            s3.put_object(Bucket=resources.bucket, Key="uploads/bench/u1.zip", Body=_zip())
-            time.sleep(3)  # the runner is up and inside its long poll
-            latencies, observed = [], []
-            for _ in range(JOBS):
-                sent = time.time()
-                job = jobs.submit(
-                    project_id="bench",
-                    kind="analyze",
-                    payload={"upload_id": "u1", "key": "uploads/bench/u1.zip"},
-                    request_id=None,
-                )
-                seen_running = None
-                while True:
-                    record = jobs.get("bench", job.job_id)
-                    assert record is not None
-                    if seen_running is None and record.status != "queued":
-                        seen_running = time.time() - sent
-                    if record.is_terminal:
-                        break
-                    time.sleep(0.01)
-                assert record.status == "succeeded", record.error
-                assert record.started_at_epoch and record.created_at_epoch
-                latencies.append(record.started_at_epoch - record.created_at_epoch)
-                observed.append(seen_running or 0.0)
-                time.sleep(0.3)  # idle again, back in the long poll
-        finally:
-            runner.terminate()
-            runner.wait(timeout=30)
+            seen_running = None
+            while True:
+                record = jobs.get("bench", job.job_id)
+                assert record is not None
+                if seen_running is None and record.status != "queued":
+                    seen_running = time.time() - sent
+                if record.is_terminal:
+                    break
+                time.sleep(0.01)
+            assert record.status == "succeeded", record.error
+            assert record.started_at_epoch and record.created_at_epoch
+            latencies.append(record.started_at_epoch - record.created_at_epoch)
+            observed.append(seen_running or 0.0)
+            time.sleep(0.3)  # idle again, back in the long poll
     ordered = sorted(latencies)
     print(
         json.dumps(

@@ -10,59 +10,31 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import psutil  # noqa: E402
-
-from chalicelib.local_resources import create_local_resources  # noqa: E402
-from tests.support.emulator import moto_server  # noqa: E402
+import psutil
+from _support import runner_process
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=60.0)
     window = parser.parse_args().seconds
-    with moto_server() as url, tempfile.TemporaryDirectory() as state:
-        resources = create_local_resources(url)
-        env = dict(os.environ, **resources.environment())
-        env.update(
-            {
-                "AUTOSTACK_STAGE": "local",
-                "AUTOSTACK_RUNNER_DB": str(Path(state) / "runner.db"),
-                "AUTOSTACK_RUNNER_WORK_DIR": str(Path(state) / "work"),
-            }
-        )
-        runner = subprocess.Popen(
-            [sys.executable, "-m", "runner", "run"],
-            cwd=ROOT / "ec2-runner",
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            proc = psutil.Process(runner.pid)
-            time.sleep(5)
-            before = proc.cpu_times()
-            started = time.monotonic()
-            peak_rss = 0
-            while time.monotonic() - started < window:
-                peak_rss = max(peak_rss, proc.memory_info().rss)
-                time.sleep(1)
-            after = proc.cpu_times()
-            elapsed = time.monotonic() - started
-            rss = proc.memory_info().rss
-            threads = proc.num_threads()
-        finally:
-            runner.terminate()
-            code = runner.wait(timeout=30)
+    with runner_process() as stack:
+        runner = stack.process
+        proc = psutil.Process(runner.pid)
+        time.sleep(5)
+        before = proc.cpu_times()
+        started = time.monotonic()
+        peak_rss = 0
+        while time.monotonic() - started < window:
+            peak_rss = max(peak_rss, proc.memory_info().rss)
+            time.sleep(1)
+        after = proc.cpu_times()
+        elapsed = time.monotonic() - started
+        rss = proc.memory_info().rss
+        threads = proc.num_threads()
+    code = runner.returncode
     cpu_s = (after.user - before.user) + (after.system - before.system)
     cpu_percent = 100.0 * cpu_s / elapsed
     print(

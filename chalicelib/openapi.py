@@ -101,8 +101,9 @@ def _operation_doc(op: Operation, error_model: type[BaseModel]) -> dict[str, Any
     if params:
         doc["parameters"] = params
     if op.request_model is not None:
-        required = any(info.is_required() for info in op.request_model.model_fields.values())
-        doc["requestBody"] = {"required": required, "content": _json(_ref(op.request_model))}
+        # A model whose fields all have defaults may be sent without a body (routes.endpoint).
+        body_required = any(f.is_required() for f in op.request_model.model_fields.values())
+        doc["requestBody"] = {"required": body_required, "content": _json(_ref(op.request_model))}
     success: dict[str, Any] = {"description": _REASONS.get(op.status, "Success")}
     if op.response_model is not None:
         success["content"] = _json(_ref(op.response_model))

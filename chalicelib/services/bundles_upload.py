@@ -1,7 +1,7 @@
 """Terraform bundles users upload (a zip of ``*.tf`` files), deployed like generated ones.
 
 1. ``create``: a presigned POST (the same builder, limits and 15 minutes as code
-   uploads, ``services.uploads.presigned_post``) for ``bundles/<project_id>/<bundle_id>.zip``;
+   uploads, ``services.presigned_uploads``) for ``bundles/<project_id>/<bundle_id>.zip``;
    the item ``PROJECT#<project_id>`` / ``TFBUNDLE#<bundle_id>`` is ``pending`` (TTL 1 day).
 2. ``complete``: the size is checked again (HEAD: the emulator does not enforce the
    POST's conditions), then the zip is unpacked with the archive rules (no absolute
@@ -31,14 +31,10 @@ from chalicelib.errors import NotFoundError
 from chalicelib.models.deployments_api import UploadedBundleOut
 from chalicelib.models.jobs import JobError
 from chalicelib.models.uploads import PresignedPost
-from chalicelib.services.uploads import (
-    PENDING_TTL_S,
-    UploadIncompleteError,
-    UploadRejectedError,
-    presigned_post,
-)
+from chalicelib.services import presigned_uploads as shared
+from chalicelib.services.presigned_uploads import UploadRejectedError
 from chalicelib.services.users import iso, new_id
-from chalicelib.store.dynamodb import from_item, to_attr, to_item
+from chalicelib.store.dynamodb import query_items
 
 MAX_FILES = 500
 MAX_TOTAL_BYTES = 20 * 1024 * 1024  # unpacked; Terraform bundles are small
@@ -102,51 +98,28 @@ def create(
         key=zip_key(project_id, bundle_id),
         created_at=iso(now),
         terraform_root=terraform_root,
-        expires_at=int(now) + PENDING_TTL_S,
+        expires_at=int(now) + shared.PENDING_TTL_S,
     )
-    values = {
-        "pk": f"PROJECT#{project_id}",
-        "sk": f"TFBUNDLE#{bundle_id}",
-        **{k: v for k, v in record.__dict__.items() if v is not None},
-    }
-    ctx.aws.dynamodb.put_item(
-        TableName=ctx.settings.table,
-        Item=to_item(values),
-        ConditionExpression="attribute_not_exists(pk)",
+    shared.put_pending(
+        ctx, {"pk": f"PROJECT#{project_id}", "sk": f"TFBUNDLE#{bundle_id}", **record.__dict__}
     )
-    return record, presigned_post(ctx, record.key, "zip")
+    return record, shared.presigned_post(ctx, record.key, "zip")
 
 
 def get_record(ctx: AppContext, project_id: str, bundle_id: str) -> UploadedBundle:
     if not bundle_id or len(bundle_id) > 64:
         raise NotFoundError("bundle not found", details={"bundle_id": bundle_id[:64]})
-    item = ctx.aws.dynamodb.get_item(
-        TableName=ctx.settings.table, Key=_key(project_id, bundle_id), ConsistentRead=True
-    ).get("Item")
-    values = from_item(item) if item else None
-    expires_at = values.get("expires_at") if values else None
-    if values is None or (expires_at is not None and expires_at < ctx.clock()):
+    values = shared.live_item(ctx, _key(project_id, bundle_id))
+    if values is None:
         raise NotFoundError("bundle not found", details={"bundle_id": bundle_id})
     return _record(values)
 
 
 def list_for_project(ctx: AppContext, project_id: str) -> list[UploadedBundle]:
     """The project's uploaded bundles, newest first (expired pending ones left out)."""
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {
-        "TableName": ctx.settings.table,
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-        "ExpressionAttributeValues": {
-            ":pk": {"S": f"PROJECT#{project_id}"},
-            ":prefix": {"S": "TFBUNDLE#"},
-        },
-    }
-    while True:
-        page = ctx.aws.dynamodb.query(**kwargs)
-        items.extend(from_item(i) for i in page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            break
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    items = query_items(
+        ctx.aws.dynamodb, ctx.settings.table, f"PROJECT#{project_id}", sk_prefix="TFBUNDLE#"
+    )
     now = ctx.clock()
     live = [v for v in items if v.get("expires_at") is None or v["expires_at"] >= now]
     live.sort(key=lambda v: (v["created_at"], v["bundle_id"]), reverse=True)
@@ -180,19 +153,13 @@ def complete(ctx: AppContext, project_id: str, bundle_id: str) -> UploadedBundle
 
 
 def _check_and_unpack(ctx: AppContext, record: UploadedBundle) -> UploadedBundle:
-    from botocore.exceptions import ClientError  # lazily: keeps the Lambda's import light
-
     s3, bucket = ctx.aws.s3, ctx.settings.bucket
-    try:
-        head = s3.head_object(Bucket=bucket, Key=record.key)
-    except ClientError as exc:
-        if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
-            raise UploadIncompleteError(
-                "the zip has not been uploaded yet: POST it to the presigned URL first",
-                details={"bundle_id": record.bundle_id},
-            ) from None
-        raise
-    size = int(head.get("ContentLength", 0))
+    size = shared.uploaded_size(
+        ctx,
+        record.key,
+        missing="the zip has not been uploaded yet: POST it to the presigned URL first",
+        details={"bundle_id": record.bundle_id},
+    )
     limit = ctx.settings.max_upload_bytes
     try:
         if size == 0 or size > limit:
@@ -226,31 +193,8 @@ def _transition(
     ctx: AppContext, record: UploadedBundle, status: str, changes: dict[str, Any]
 ) -> UploadedBundle:
     """pending -> ready/rejected once (a concurrent completion may have done it first)."""
-    names = {"#status": "status"}
-    values: dict[str, Any] = {":pending": {"S": "pending"}, ":status": {"S": status}}
-    sets = ["#status = :status"]
-    for i, (name, value) in enumerate(changes.items()):
-        names[f"#c{i}"] = name
-        values[f":c{i}"] = to_attr(value)
-        sets.append(f"#c{i} = :c{i}")
-    expression = "SET " + ", ".join(sets)
-    if status == "ready":  # deployments refer to it from now on: it no longer expires
-        names["#ttl"] = "expires_at"
-        expression += " REMOVE #ttl"
-    ddb = ctx.aws.dynamodb
-    try:
-        response = ddb.update_item(
-            TableName=ctx.settings.table,
-            Key=_key(record.project_id, record.bundle_id),
-            UpdateExpression=expression,
-            ConditionExpression="#status = :pending",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            ReturnValues="ALL_NEW",
-        )
-    except ddb.exceptions.ConditionalCheckFailedException:
-        return get_record(ctx, record.project_id, record.bundle_id)
-    return _record(from_item(response["Attributes"]))
+    values = shared.settle_pending(ctx, _key(record.project_id, record.bundle_id), status, changes)
+    return _record(values) if values else get_record(ctx, record.project_id, record.bundle_id)
 
 
 # --------------------------------------------------------------------------- the zip rules

@@ -49,7 +49,13 @@ from chalicelib.models.jobs import JobError, JobRecord
 from chalicelib.services import deployment_logs
 from chalicelib.services import jobs as jobs_service
 from chalicelib.services.users import iso, new_id
-from chalicelib.store.dynamodb import cancellation_codes, from_item, to_attr, to_item
+from chalicelib.store.dynamodb import (
+    cancellation_codes,
+    from_item,
+    query_items,
+    to_attr,
+    to_item,
+)
 from chalicelib.store.records import ProjectRecord
 
 SEMAPHORE_PK = "SEMAPHORE#terraform"  # runner/semaphore.py's items (read-only here, but WAIT#)
@@ -195,9 +201,11 @@ def derive_status(
     if plan_job.status == "queued":
         return Derived("queued", plan_job)
     if plan_job.status == "running":
-        # The runner's auto-approve apply starts at 60 % ("applying (auto-approve)").
-        auto_applying = bool(plan_job.payload.get("auto_approve")) and plan_job.progress >= 60
-        applying = auto_applying or (plan_job.progress_message or "").startswith("applying")
+        # An auto-approve plan job applies in place: the runner says so in its progress
+        # message ("applying (auto-approve)", then "applied"), which always reaches the
+        # item (the runner's ProgressReporter writes a throttled last update later).
+        message = plan_job.progress_message or ""
+        applying = message.startswith(("applying", "applied"))
         return Derived("applying" if applying else "planning", plan_job)
     if plan_job.status == "planned":
         if item.get("apply_job_id"):
@@ -347,18 +355,7 @@ class DeploymentService:
         return views
 
     def _query(self, project_id: str, prefix: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":pk": {"S": _pk(project_id)}, ":prefix": {"S": prefix}},
-        }
-        while True:
-            page = self.ddb.query(**kwargs)
-            items.extend(from_item(i) for i in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return query_items(self.ddb, self.table, _pk(project_id), sk_prefix=prefix)
 
     def _view(
         self,

@@ -16,7 +16,7 @@ from typing import Any
 from chalicelib.context import AppContext
 from chalicelib.errors import AutoStackError, NotFoundError
 from chalicelib.models.jobs import JobMessage, JobRecord, job_pk, job_sk
-from chalicelib.store.dynamodb import from_item, to_attr, to_item
+from chalicelib.store.dynamodb import from_item, query_items, to_attr, to_item
 
 
 class EnqueueError(AutoStackError):
@@ -123,22 +123,8 @@ class JobService:
 
     def list(self, project_id: str, kind: str | None = None, limit: int = 50) -> list[JobRecord]:
         """The project's jobs, newest first (optionally of one kind)."""
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :job)",
-            "ExpressionAttributeValues": {
-                ":pk": {"S": job_pk(project_id)},
-                ":job": {"S": "JOB#"},
-            },
-        }
-        while True:
-            response = self._ddb.query(**kwargs)
-            items.extend(response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                break
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        jobs = [JobRecord.model_validate(from_item(item)) for item in items]
+        items = query_items(self._ddb, self._table, job_pk(project_id), sk_prefix="JOB#")
+        jobs = [JobRecord.model_validate(item) for item in items]
         if kind is not None:
             jobs = [job for job in jobs if job.kind == kind]
         jobs.sort(key=lambda job: (job.created_at_epoch or 0, job.job_id), reverse=True)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from chalicelib.store.dynamodb import from_item
+from chalicelib.store.dynamodb import from_item, query_items
 
 OBJECT_PREFIXES = ("uploads", "reports", "bundles", "logs", "plans")
 _ACTIVE_JOB = frozenset({"queued", "running"})
@@ -122,19 +122,9 @@ class DynamoS3ProjectData:
         self._page_size = min(page_size, _DELETE_OBJECTS_MAX)  # small in tests: paging
 
     def _items(self, project_id: str) -> list[dict[str, Any]]:
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": f"PROJECT#{project_id}"}},
-            "ConsistentRead": True,
-        }
-        items: list[dict[str, Any]] = []
-        while True:
-            page = self._ddb.query(**kwargs)
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return query_items(
+            self._ddb, self._table, f"PROJECT#{project_id}", consistent_read=True, raw=True
+        )
 
     def blocking_reason(self, project_id: str) -> tuple[str, dict[str, Any]] | None:
         return blocking_reason_of([from_item(i) for i in self._items(project_id)])

@@ -33,7 +33,7 @@ from chalicelib.models.templates import (
 )
 from chalicelib.services import jobs
 from chalicelib.services.users import iso, new_id
-from chalicelib.store.dynamodb import from_item, to_item
+from chalicelib.store.dynamodb import from_item, query_items, to_item
 
 DOWNLOAD_EXPIRY_S = 15 * 60
 UPLOAD_THREADS = 8  # the files are small: S3 round trips dominate, so send them in parallel
@@ -288,21 +288,9 @@ def get(ctx: AppContext, project_id: str, bundle_id: str) -> BundleOut:
 
 def list_for_project(ctx: AppContext, project_id: str) -> list[BundleSummary]:
     """The project's bundles, newest first."""
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {
-        "TableName": ctx.settings.table,
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :bundle)",
-        "ExpressionAttributeValues": {
-            ":pk": {"S": f"PROJECT#{project_id}"},
-            ":bundle": {"S": "BUNDLE#"},
-        },
-    }
-    while True:
-        page = ctx.aws.dynamodb.query(**kwargs)
-        items.extend(from_item(i) for i in page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            break
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    items = query_items(
+        ctx.aws.dynamodb, ctx.settings.table, f"PROJECT#{project_id}", sk_prefix="BUNDLE#"
+    )
     items.sort(key=lambda v: (v.get("created_at_epoch", 0), v["bundle_id"]), reverse=True)
     return [
         BundleSummary(

@@ -74,6 +74,38 @@ def _key(pk: str, sk: str) -> dict[str, Any]:
     return {"pk": {"S": pk}, "sk": {"S": sk}}
 
 
+def query_items(
+    ddb: Any,
+    table: str,
+    pk: str,
+    *,
+    sk_prefix: str | None = None,
+    consistent_read: bool = False,
+    raw: bool = False,
+) -> list[dict[str, Any]]:
+    """Every item of partition ``pk`` (whose ``sk`` starts with ``sk_prefix``), all pages:
+    plain Python values, or DynamoDB items with ``raw``."""
+    values: dict[str, Any] = {":pk": {"S": pk}}
+    condition = "pk = :pk"
+    if sk_prefix is not None:
+        condition += " AND begins_with(sk, :prefix)"
+        values[":prefix"] = {"S": sk_prefix}
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeValues": values,
+    }
+    if consistent_read:
+        kwargs["ConsistentRead"] = True
+    items: list[dict[str, Any]] = []
+    while True:
+        page = ddb.query(**kwargs)
+        items.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return items if raw else [from_item(item) for item in items]
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 def cancellation_codes(error: Exception) -> list[str]:
     """The per-item reasons of a cancelled transaction ("None" where the item was fine)."""
     response = getattr(error, "response", {}) or {}
@@ -303,22 +335,15 @@ class DynamoStore:
         return _project_from(item) if item else None
 
     def list_projects(self, owner_id: str) -> list[ProjectRecord]:
-        projects: list[ProjectRecord] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {
-                ":pk": {"S": f"USER#{owner_id}"},
-                ":prefix": {"S": "PROJECT#"},
-            },
-            "ConsistentRead": True,
-        }
-        while True:
-            response = self.client.query(**kwargs)
-            projects.extend(_project_from(item) for item in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                break
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        items = query_items(
+            self.client,
+            self.table,
+            f"USER#{owner_id}",
+            sk_prefix="PROJECT#",
+            consistent_read=True,
+            raw=True,
+        )
+        projects = [_project_from(item) for item in items]
         return sorted(projects, key=lambda p: (p.created_at, p.project_id))
 
     def get_project_owner(self, project_id: str) -> str | None:

@@ -446,7 +446,10 @@ class Worker:
             if settings.job_delay_s:
                 self.sleep(settings.job_delay_s)
             handler = self.registry.resolve(message.kind)
-            result = handler(ctx)
+            try:
+                result = handler(ctx)
+            finally:
+                ctx.progress.close()  # a throttled last update lands before the outcome
             heartbeat.close()
             outcome, error_text = self._succeed(message, receipt, result, heartbeat.lost)
         except ColdStopError:

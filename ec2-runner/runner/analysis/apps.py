@@ -17,6 +17,8 @@ from runner.analysis.context import (
     PortFinding,
     in_fixture_dir,
     join,
+    nearest_dir,
+    owning_dir,
     parent_dir,
 )
 from runner.analysis.ecosystems import dotnet, go, jvm, node, php, python, ruby, rust, static
@@ -136,12 +138,7 @@ def discover(ctx: Context, infra: Infra, primary: str | None) -> list[Candidate]
     taken = {c.path for c in cands}
 
     def covered(d: str) -> bool:
-        while True:
-            if d in taken:
-                return True
-            if d == ".":
-                return False
-            d = parent_dir(d)
+        return nearest_dir(d, taken) is not None
 
     # Compose build contexts without a manifest: an app in the language found there.
     for svc in sorted(infra.compose, key=lambda s: (s.file, s.name)):
@@ -208,22 +205,12 @@ def _dominant_language(ctx: Context, directory: str) -> str | None:
     return max(sorted(counts), key=lambda k: counts[k]) if counts else None
 
 
-def _owner_index(paths: set[str]):
-    def owner(rel: str) -> str | None:
-        d = parent_dir(rel)
-        while True:
-            if d in paths:
-                return d
-            if d == ".":
-                return None
-            d = parent_dir(d)
-
-    return owner
-
-
 def _drafts(ctx: Context, cands: list[Candidate]) -> list[Draft]:
     paths = {c.path for c in cands}
-    owner = _owner_index(paths)
+
+    def owner(rel: str) -> str | None:
+        return owning_dir(rel, paths)
+
     owned: dict[str, list[str]] = {p: [] for p in paths}
     for f in ctx.files:
         o = owner(f.rel)

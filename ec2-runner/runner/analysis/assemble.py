@@ -12,7 +12,7 @@ from runner.analysis.context import (
     WorkerFinding,
     join,
     line_in,
-    parent_dir,
+    owning_dir,
 )
 from runner.analysis.ecosystems.python import celery_target
 from runner.analysis.frameworks import SERVICE_DEPS, _matches
@@ -84,14 +84,7 @@ def is_secret_name(name: str) -> bool:
 
 
 def _owner(apps: list[Finished], rel: str) -> str | None:
-    paths = {a.app.path for a in apps}
-    d = parent_dir(rel)
-    while True:
-        if d in paths:
-            return d
-        if d == ".":
-            return None
-        d = parent_dir(d)
+    return owning_dir(rel, {a.app.path for a in apps})
 
 
 def services(ctx: Context, infra: Infra, apps: list[Finished]) -> list[Service]:

@@ -102,6 +102,22 @@ def parent_dir(rel: str) -> str:
     return "." if i < 0 else rel[:i]
 
 
+def nearest_dir(directory: str, dirs: set[str] | frozenset[str]) -> str | None:
+    """``directory`` or its nearest parent that is in ``dirs`` ("." is the root), or None."""
+    d = directory
+    while True:
+        if d in dirs:
+            return d
+        if d == ".":
+            return None
+        d = parent_dir(d)
+
+
+def owning_dir(rel: str, dirs: set[str] | frozenset[str]) -> str | None:
+    """The nearest folder of ``dirs`` holding file ``rel``, or None."""
+    return nearest_dir(parent_dir(rel), dirs)
+
+
 class Context:
     def __init__(self, listing: FileList, hints: list[Hint], root_name: str | None = None) -> None:
         self.listing = listing

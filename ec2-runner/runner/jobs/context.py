@@ -8,6 +8,7 @@ stop of the runner, when the user asks to cancel, and when the lease was lost.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -19,8 +20,10 @@ from chalicelib.models.jobs import JobMessage, JobRecord
 from runner.clients import RunnerClients
 from runner.errors import JobCancelledError
 from runner.ledger import Ledger
-from runner.logging import current_fields
+from runner.logging import current_fields, get_logger
 from runner.settings import RunnerSettings
+
+log = get_logger("runner.progress")
 
 StopReason = Literal["shutdown", "cancel", "lease_lost"]
 
@@ -37,30 +40,126 @@ class JobResult:
     attributes: dict[str, Any] = field(default_factory=dict)  # any other item attributes
 
 
+Update = tuple[int, "str | None"]
+# schedule(delay_s, fn) runs fn once after delay_s (in another thread) and returns
+# something with .cancel(); threading.Timer by default, a fake in tests.
+Schedule = Callable[[float, Callable[[], None]], Any]
+
+
+def _timer(delay_s: float, fn: Callable[[], None]) -> threading.Timer:
+    context = contextvars.copy_context()  # the job's log fields follow into the thread
+    timer = threading.Timer(delay_s, context.run, args=(fn,))
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
 class ProgressReporter:
-    """Writes progress (0-100 and a short message) on the job item, at most once a second."""
+    """Writes progress (0-100 and a short message) on the job item, at most once a second.
+
+    An update that comes sooner is kept and written when the second is up (a trailing
+    update), unless a newer one replaces it first: the item always ends up showing the
+    latest update, and ``close()`` (when the handler returns) writes one still waiting.
+    Completion (100) is written at once. Thread-safe; writes never overlap, so an older
+    update can never land after a newer one.
+    """
 
     def __init__(
         self,
         write: Callable[[int, str | None], None],
         clock: Callable[[], float] = time.monotonic,
         min_interval_s: float = 1.0,
+        schedule: Schedule = _timer,
     ):
         self._write = write
         self._clock = clock
         self._min_interval_s = min_interval_s
+        self._schedule = schedule
+        self._lock = threading.RLock()
         self._last_at: float | None = None
-        self._last: tuple[int, str | None] | None = None
+        self._last: Update | None = None  # the update on the item
+        self._pending: Update | None = None  # the latest update, not written yet
+        self._timer: Any = None
+        self._closed = False
 
     def __call__(self, percent: int, message: str | None = None) -> None:
-        percent = max(0, min(100, int(percent)))
-        now = self._clock()
-        due = self._last_at is None or now - self._last_at >= self._min_interval_s
-        if (percent, message) == self._last or not (due or percent == 100):
-            return
-        self._write(percent, message)
+        update = (max(0, min(100, int(percent))), message)
+        with self._lock:
+            if self._closed:
+                return
+            if update == self._last:
+                self._pending = None  # the item already shows the latest update
+                return
+            now = self._clock()
+            if update[0] == 100 or self._due(now):
+                self._deliver(update, now)
+                return
+            self._pending = update
+            if self._timer is None:
+                assert self._last_at is not None  # not due: something was written
+                wait = self._last_at + self._min_interval_s - now
+                self._timer = self._schedule(max(0.0, wait), self._on_timer)
+
+    @property
+    def pending(self) -> Update | None:
+        """The update waiting for its turn (None when the item shows the latest)."""
+        return self._pending
+
+    def flush(self) -> None:
+        """Write the waiting update now, whatever the interval."""
+        with self._lock:
+            if self._pending is not None:
+                self._deliver(self._pending, self._clock())
+
+    def close(self) -> None:
+        """The handler is done: write the waiting update, then accept no more.
+
+        Never raises (the job's outcome is decided elsewhere; a lost lease is seen by
+        the heartbeat), so it can run on every path out of a handler."""
+        with self._lock:
+            try:
+                self.flush()
+            except Exception:
+                log.warning("could not write the job's last progress", exc_info=True)
+            finally:
+                self._closed = True
+                self._pending = None
+                self._cancel_timer()
+
+    def _due(self, now: float) -> bool:
+        return self._last_at is None or now - self._last_at >= self._min_interval_s
+
+    def _deliver(self, update: Update, now: float) -> None:
+        self._cancel_timer()
+        try:
+            self._write(*update)
+        except Exception:
+            self._pending = update  # still the latest: the next update or close() retries
+            raise
+        self._pending = None
         self._last_at = now
-        self._last = (percent, message)
+        self._last = update
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _on_timer(self) -> None:
+        with self._lock:
+            self._timer = None
+            if self._closed or self._pending is None:
+                return
+            now = self._clock()
+            if not self._due(now):  # a newer write came in meanwhile: wait for its second
+                assert self._last_at is not None
+                wait = self._last_at + self._min_interval_s - now
+                self._timer = self._schedule(max(0.0, wait), self._on_timer)
+                return
+            try:
+                self._deliver(self._pending, now)
+            except Exception:  # a lost lease is the heartbeat's to see
+                log.warning("could not write a trailing progress update", exc_info=True)
 
 
 class JobLogSink:

@@ -79,8 +79,11 @@ class World:
         return _PARAM.sub(fill, op.path)
 
     def id_for(self, op: Operation, name: str) -> str:
+        return self.id_for_path(op.path, name)
+
+    def id_for_path(self, path: str, name: str) -> str:
         # {bundle_id} names a generated bundle under /templates, an uploaded one under /bundles.
-        if name == "bundle_id" and "/bundles/" in op.path:
+        if name == "bundle_id" and "/bundles/" in path:
             return self.ids["tfbundle_id"]
         return self.ids[name]
 

@@ -34,7 +34,14 @@ def job(status: str, **extra: Any) -> JobRecord:
         (job("queued"), None, {}, "queued"),
         (job("running", progress_message="terraform init"), None, {}, "planning"),
         (job("running", progress_message="applying (auto-approve)"), None, {}, "applying"),
-        (job("running", progress=60, payload={"auto_approve": True}), None, {}, "applying"),
+        (
+            job(
+                "running", progress=100, progress_message="applied", payload={"auto_approve": True}
+            ),
+            None,
+            {},
+            "applying",  # applied in place; the outcome is written next
+        ),
         (job("running", progress=100, progress_message="planned: waiting"), None, {}, "planning"),
         (job("planned"), None, {}, "planned"),
         (job("planned"), None, {"cancelled_at": "t"}, "cancelled"),
