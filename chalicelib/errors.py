@@ -86,6 +86,12 @@ class LimitExceededError(ForbiddenError):
         )
 
 
+class EmailDomainNotAllowedError(ForbiddenError):
+    """Signup with an email outside ``AUTOSTACK_SIGNUP_EMAIL_DOMAINS``."""
+
+    code = "email_domain_not_allowed"
+
+
 class NotFoundError(AutoStackError):
     status = 404
     code = "not_found"
@@ -139,6 +145,10 @@ class RateLimitedError(AutoStackError):
 
 class TooManyLoginAttemptsError(RateLimitedError):
     code = "too_many_login_attempts"
+
+
+class TooManySignupsError(RateLimitedError):
+    code = "too_many_signups"
 
 
 class ServiceUnavailableError(AutoStackError):

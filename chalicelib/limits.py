@@ -1,4 +1,4 @@
-"""Limits: the rate limiter and the login-attempt limiter (fixed windows in DynamoDB).
+"""Limits: the rate limiter and the login/signup-attempt limiters (fixed windows in DynamoDB).
 
 The user and project limits are conditions inside the store's transactions
 (``Store.create_user`` / ``create_project``): the count and the item it guards
@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chalicelib.errors import RateLimitedError, TooManyLoginAttemptsError
+from chalicelib.errors import RateLimitedError, TooManyLoginAttemptsError, TooManySignupsError
 from chalicelib.settings import Settings
 from chalicelib.store.base import Store
 
@@ -120,3 +120,62 @@ class LoginAttemptLimiter:
                 )
             taken.append((pk, sk))
         return LoginAttempt(store=self._store, keys=taken)
+
+
+def is_loopback(client_ip: str) -> bool:
+    import ipaddress  # only signups need it
+
+    try:
+        return ipaddress.ip_address(client_ip).is_loopback
+    except ValueError:
+        return False
+
+
+def signup_source(client_ip: str) -> str:
+    """What one signup count is kept for: the IPv4 address, or the IPv6 /64 (one
+    subscriber usually holds a whole /64, so single IPv6 addresses are free to rotate)."""
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(client_ip)
+    except ValueError:
+        return client_ip
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+class SignupAttemptLimiter:
+    """Signup attempts per client IP, per window (``AUTOSTACK_SIGNUP_MAX_PER_IP``).
+
+    Every attempt that reaches the service counts, successful or not (a success is what
+    fills the user cap; a taken email still costs a password hash), and is counted
+    before the hash with one conditional write, so parallel signups cannot exceed it.
+
+    Loopback sources are not limited: API Gateway's ``sourceIp`` is the public address
+    of the caller's connection and is never loopback, while ``chalice local`` (and
+    chalice's test client) give every caller 127.0.0.1, where one shared bucket would
+    only make the local stack unusable after a few signups.
+    """
+
+    def __init__(self, store: Store, settings: Settings, clock: Callable[[], float]) -> None:
+        self._store = store
+        self._settings = settings
+        self._clock = clock
+
+    def hit(self, client_ip: str) -> None:
+        """Count one attempt; TooManySignupsError (429, Retry-After) when the window is full."""
+        if is_loopback(client_ip):
+            return
+        limit = self._settings.signup_max_per_ip
+        window_s = self._settings.signup_window_s
+        now = self._clock()
+        start = window_start(now, window_s)
+        expires_at = start + window_s + _TTL_GRACE_S
+        pk = f"SIGNUP#ip#{signup_source(client_ip)}"
+        if self._store.hit_counter(pk, f"WINDOW#{start}", limit, expires_at) is None:
+            raise TooManySignupsError(
+                "too many signups from this address; try again later",
+                retry_after_s=start + window_s - int(now),
+                details={"limit": limit, "window_s": window_s},
+            )

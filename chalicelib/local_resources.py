@@ -83,9 +83,9 @@ def create_local_resources(endpoint_url: str, suffix: str = "") -> LocalResource
     s3.create_bucket(Bucket=bucket)
     sqs = _client("sqs", endpoint_url)
     dlq_url = sqs.create_queue(QueueName=DLQ_NAME + suffix)["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     queue_url = sqs.create_queue(
         QueueName=QUEUE_NAME + suffix,
         Attributes={

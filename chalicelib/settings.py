@@ -18,6 +18,8 @@ from chalicelib.errors import SettingsError
 
 STAGES = ("local", "test", "prod")
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_ORIGIN = re.compile(r"^https?://[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:[0-9]{1,5})?$")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
 
 
 def _bool(raw: str) -> bool:
@@ -34,6 +36,38 @@ def _positive_int(raw: str) -> int:
     if value < 1:
         raise ValueError(f"must be at least 1, got {value}")
     return value
+
+
+def _domains(raw: str) -> tuple[str, ...]:
+    """A comma-separated list of email domains ("example.com, @corp.example")."""
+    domains = []
+    for part in raw.split(","):
+        domain = part.strip().lower().removeprefix("@")
+        if not domain:
+            continue
+        if not _DOMAIN.fullmatch(domain):
+            raise ValueError(f"not an email domain: {part.strip()!r}")
+        domains.append(domain)
+    return tuple(dict.fromkeys(domains))
+
+
+def _origin(raw: str) -> str:
+    """One browser origin: scheme, host and optional port ("https://app.example.com")."""
+    origin = raw.strip().lower().rstrip("/")
+    if not _ORIGIN.fullmatch(origin):
+        raise ValueError(f"not an origin like https://app.example.com[:port]: {raw.strip()!r}")
+    return origin
+
+
+def cors_origin_from_environment(environ: Mapping[str, str] | None = None) -> str | None:
+    """AUTOSTACK_CORS_ORIGIN alone, for declaring routes at import (chalicelib.routes.cors)."""
+    raw = (os.environ if environ is None else environ).get("AUTOSTACK_CORS_ORIGIN") or ""
+    if not raw.strip():
+        return None
+    try:
+        return _origin(raw)
+    except ValueError as exc:
+        raise SettingsError(f"invalid setting AUTOSTACK_CORS_ORIGIN: {exc}") from None
 
 
 def _setting(env: str, default: Any = None, parse: Callable[[str], Any] = str) -> Any:
@@ -102,12 +136,20 @@ class Settings:
     login_max_per_email: int = _setting("AUTOSTACK_LOGIN_MAX_PER_EMAIL", 10, _positive_int)
     login_max_per_ip: int = _setting("AUTOSTACK_LOGIN_MAX_PER_IP", 30, _positive_int)
     login_window_s: int = _setting("AUTOSTACK_LOGIN_WINDOW_S", 900, _positive_int)
+    # Signup attempts per client IP (counted before the password is hashed) and the
+    # email domains allowed to sign up (empty: anyone). See README "Rate limits".
+    signup_max_per_ip: int = _setting("AUTOSTACK_SIGNUP_MAX_PER_IP", 5, _positive_int)
+    signup_window_s: int = _setting("AUTOSTACK_SIGNUP_WINDOW_S", 3600, _positive_int)
+    signup_email_domains: tuple[str, ...] = _setting("AUTOSTACK_SIGNUP_EMAIL_DOMAINS", (), _domains)
 
     # /health: a runner heartbeat older than this is "stale"; only fails when required.
     runner_required: bool = _setting("AUTOSTACK_RUNNER_REQUIRED", False, _bool)
     runner_stale_after_s: int = _setting("AUTOSTACK_RUNNER_STALE_AFTER_S", 300, _positive_int)
 
     log_level: str = _setting("AUTOSTACK_LOG_LEVEL", "INFO")
+
+    # The one browser origin allowed to call the API (CORS); None: CORS off.
+    cors_origin: str | None = _optional("AUTOSTACK_CORS_ORIGIN", _origin)
 
     # Deployments (issue 6): the principal of the trust policy users create (the runner's
     # role, from the infrastructure's output) and how long a saved plan may be approved.

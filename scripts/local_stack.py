@@ -2,10 +2,12 @@
 
 Starts moto's server (the AWS emulator) on 127.0.0.1:5000, creates the table,
 bucket, queues and signing-key parameter, writes a local JWT signing key, and
-starts the API with `chalice local --stage local` on 127.0.0.1:3000. Ctrl-C
-stops every process it started (each runs in its own process group, so children
-of children go too). The emulator keeps everything in memory: stopping it
-forgets all data.
+starts the API with `chalice local --stage local` on 127.0.0.1:3000, then the
+runner and the daily-backup timer. Ctrl-C (also SIGTERM, SIGHUP) stops every
+process it started (each runs in its own process group, so children of children
+go too). The emulator keeps everything in memory: stopping it forgets all data.
+AUTOSTACK_RUNNER_ROLE_ARN defaults to a placeholder role so that
+`GET /projects/{id}/deploy-role` answers locally.
 
 Ports: AUTOSTACK_EMULATOR_PORT (5000) and AUTOSTACK_API_PORT (3000).
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,6 +32,9 @@ from chalicelib.local_resources import LocalResources, create_local_resources  #
 from tests.support.emulator import wait_for_http  # noqa: E402
 
 LOCAL_DIR = ROOT / ".local"
+# The principal of the deploy-role trust policy (`GET /projects/{id}/deploy-role`). In AWS
+# it is the runner's instance role; the emulator accepts any well-formed ARN.
+LOCAL_RUNNER_ROLE_ARN = "arn:aws:iam::123456789012:role/autostack-runner-local"
 
 
 @dataclass
@@ -51,6 +57,7 @@ class LocalStack:
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     resources: LocalResources | None = None
     env: dict[str, str] = field(default_factory=dict)
+    temp_dirs: list[Path] = field(default_factory=list)  # removed by stop()
 
     @property
     def emulator_url(self) -> str:
@@ -106,6 +113,7 @@ class LocalStack:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        self.env.setdefault("AUTOSTACK_RUNNER_ROLE_ARN", LOCAL_RUNNER_ROLE_ARN)
         self.env.update(self.extra_env)
         reload_flag = "--autoreload" if self.autoreload else "--no-autoreload"
         self._spawn(
@@ -150,6 +158,9 @@ class LocalStack:
             # Children of the process (e.g. chalice's reloader worker) share its group.
             _signal_group(proc, signal.SIGKILL)
         self.processes.clear()
+        for directory in self.temp_dirs:
+            shutil.rmtree(directory, ignore_errors=True)
+        self.temp_dirs.clear()
 
 
 def extra_processes(stack: LocalStack) -> list[ProcessSpec]:
@@ -165,6 +176,7 @@ def extra_processes(stack: LocalStack) -> list[ProcessSpec]:
         import tempfile
 
         state = Path(tempfile.mkdtemp(prefix=f"autostack-runner-{stack.emulator_port}-"))
+        stack.temp_dirs.append(state)
     stack.env.setdefault("AUTOSTACK_RUNNER_DB", str(state / "runner.db"))
     stack.env.setdefault("AUTOSTACK_RUNNER_WORK_DIR", str(state / "work"))
     stack.env.setdefault("AUTOSTACK_RUNNER_ID", f"local-{stack.emulator_port}")
@@ -207,11 +219,16 @@ def main() -> int:
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    # The children run in their own sessions (so that their whole groups can be stopped):
+    # the terminal's signals reach only this process, which passes them on in stop().
+    # SIGHUP too: closing the terminal must not leave them running without us.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
     try:
         stack.start()
         assert stack.resources is not None
+        if stopping:  # Ctrl-C while starting: the processes started meanwhile stop below
+            return 0
         print(
             "\nAutoStack is running (Ctrl-C stops everything):\n"
             f"  API            {stack.api_url}   (try {stack.api_url}/health)\n"

@@ -40,16 +40,19 @@ def token_response(session: users.Session) -> TokenResponse:
     bp,
     "/auth/signup",
     "POST",
-    summary="Create an account (403 when the user limit is reached, 409 for a taken email)",
+    summary=(
+        "Create an account (403 when the user limit is reached or the email domain is not"
+        " allowed, 409 for a taken email, 429 after too many signups from one address)"
+    ),
     body=SignupRequest,
     response=UserOut,
     status=201,
     auth=False,
     tags=("auth",),
-    errors=(403, 409),
+    errors=(403, 409, 429),
 )
 def signup(req: ApiRequest) -> UserOut:
-    return user_out(users.signup(req.ctx, req.body.email, req.body.password))
+    return user_out(users.signup(req.ctx, req.body.email, req.body.password, req.client_ip))
 
 
 @endpoint(

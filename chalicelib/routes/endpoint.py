@@ -46,6 +46,7 @@ from chalicelib.errors import (
 )
 from chalicelib.limits import RateStatus
 from chalicelib.openapi import Operation, declare
+from chalicelib.routes.cors import route_cors
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 
@@ -289,7 +290,14 @@ def endpoint(
         view.__name__ = handler.__name__
         view.__doc__ = handler.__doc__
         # Content types are checked by us (415 in our error shape), so chalice accepts all.
-        bp.route(path, methods=[op.method], content_types=["*/*"], name=handler.__name__)(view)
+        # CORS preflights are answered before the Lambda (see chalicelib.routes.cors).
+        bp.route(
+            path,
+            methods=[op.method],
+            content_types=["*/*"],
+            name=handler.__name__,
+            cors=route_cors(),
+        )(view)
         return handler
 
     return decorator

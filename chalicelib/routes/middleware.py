@@ -23,6 +23,7 @@ from chalicelib.errors import (
     PayloadTooLargeError,
     error_body,
 )
+from chalicelib.routes.cors import cors_headers
 from chalicelib.routes.endpoint import (
     error_response,
     internal_error_response,
@@ -76,8 +77,10 @@ def http_middleware(request: Any, get_response: Callable[[Any], Response]) -> Re
     observability.bind_request(request_id, getattr(lambda_context, "aws_request_id", None))
     set_current_request(request)
     route = f"{request.method} {(request.context or {}).get('resourcePath', '?')}"
+    cors_origin = None
     try:
         settings = get_context().settings
+        cors_origin = settings.cors_origin
         observability.configure_level(settings.log_level)
         too_large = _too_large(request, settings.max_body_bytes)
         response = error_response(too_large) if too_large else get_response(request)
@@ -89,6 +92,8 @@ def http_middleware(request: Any, get_response: Callable[[Any], Response]) -> Re
         response = internal_error_response()
     duration_ms = (time.perf_counter() - started) * 1000
     response.headers["X-Request-Id"] = request_id
+    if cors_origin:
+        response.headers.update(cors_headers(cors_origin))
     try:
         observability.logger.info(
             "request",

@@ -9,7 +9,13 @@ from datetime import UTC, datetime
 from chalicelib.auth.passwords import dummy_hash, hash_password, verify_password
 from chalicelib.auth.tokens import hash_refresh_token, new_refresh_token
 from chalicelib.context import AppContext
-from chalicelib.errors import LimitExceededError, NotFoundError, UnauthorizedError
+from chalicelib.errors import (
+    EmailDomainNotAllowedError,
+    LimitExceededError,
+    NotFoundError,
+    UnauthorizedError,
+)
+from chalicelib.limits import SignupAttemptLimiter
 from chalicelib.store.records import RefreshTokenRecord, UserRecord
 
 
@@ -32,9 +38,26 @@ class Session:
     refresh_expires_in: int
 
 
-def signup(ctx: AppContext, email: str, password: str) -> UserRecord:
-    """Create a user (email already normalized and policy-checked by the model)."""
+def check_email_domain(email: str, allowed: tuple[str, ...]) -> None:
+    """EmailDomainNotAllowedError unless ``allowed`` is empty or holds the email's domain."""
+    domain = email.rpartition("@")[2].lower()
+    if allowed and domain not in allowed:
+        raise EmailDomainNotAllowedError(
+            f"signups are limited to addresses at {', '.join(allowed)}",
+            details={"field": "email", "allowed_domains": list(allowed)},
+        )
+
+
+def signup(ctx: AppContext, email: str, password: str, client_ip: str | None = None) -> UserRecord:
+    """Create a user (email already normalized and policy-checked by the model).
+
+    ``client_ip`` (a request's source address) is counted against the per-IP signup
+    limit before anything costly; None (scripts, tests seeding users) skips it.
+    """
     s = ctx.settings
+    check_email_domain(email, s.signup_email_domains)
+    if client_ip is not None:
+        SignupAttemptLimiter(ctx.store, s, ctx.clock).hit(client_ip)
     # Fail fast before paying for the hash; the transaction below is the real check.
     if ctx.store.count_users() >= s.max_users:
         raise LimitExceededError("users", s.max_users)

@@ -1,4 +1,8 @@
-"""Command line: ``python -m runner run | restore [--date YYYY-MM-DD] | analyze PATH ...``."""
+"""Command line: ``python -m runner run | restore [--date YYYY-MM-DD] [--force] | analyze PATH``.
+
+Exit codes of ``run`` and ``restore``: 0 done, 1 failed (restore: no usable snapshot;
+run: cold stop), 2 bad settings, 3 runner.db is in use by another process.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+
+EXIT_DB_BUSY = 3
 
 
 def _ensure_contracts_importable() -> None:
@@ -40,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="YYYY-MM-DD",
         help="the newest snapshot of that day (default: the newest of all)",
     )
+    restore.add_argument(
+        "--force",
+        action="store_true",
+        help="restore even while a runner uses runner.db (it keeps writing to the old file)",
+    )
     commands.add_parser("analyze", help="analyze a local archive or folder (see analyze --help)")
     return parser
 
@@ -57,12 +68,19 @@ def _settings():  # type: ignore[no-untyped-def]
 def run(args: argparse.Namespace) -> int:
     from runner.chores import runner_chores
     from runner.clients import RunnerClients
+    from runner.db_lock import RunnerDbBusyError, RunnerDbLock
     from runner.ledger import Ledger
     from runner.logging import configure
     from runner.worker import ColdStopError, Worker
 
     settings = _settings()
     configure(settings.log_level)
+    db_lock = RunnerDbLock(settings.runner_db)
+    try:
+        db_lock.acquire()  # held until this process exits
+    except RunnerDbBusyError as exc:
+        print(f"runner: {exc}; not starting a second runner on it", file=sys.stderr)
+        return EXIT_DB_BUSY
     ledger = Ledger(settings.runner_db)
     clients = RunnerClients.from_settings(settings)
     worker = Worker(settings, clients, ledger)
@@ -81,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     finally:
         ledger.close()
+        db_lock.release()
     return 0
 
 
@@ -88,8 +107,25 @@ def restore(args: argparse.Namespace) -> int:
     from runner.backup import RestoreError
     from runner.backup import restore as restore_snapshot
     from runner.clients import RunnerClients
+    from runner.db_lock import RunnerDbBusyError, RunnerDbLock
 
     settings = _settings()
+    db_lock = RunnerDbLock(settings.runner_db)
+    try:
+        db_lock.acquire()  # a runner starting meanwhile refuses until the file is swapped
+    except RunnerDbBusyError as exc:
+        if not args.force:
+            print(
+                f"runner restore: {exc}. Stop the runner first (sudo /usr/local/sbin/"
+                "autostack-restore does), or pass --force to restore under it anyway.",
+                file=sys.stderr,
+            )
+            return EXIT_DB_BUSY
+        print(
+            f"runner restore: --force: {exc}; restoring anyway. Restart that runner now:"
+            " until then it keeps writing to the replaced file.",
+            file=sys.stderr,
+        )
     try:
         snap = restore_snapshot(
             RunnerClients.from_settings(settings).s3, settings.bucket, settings.runner_db, args.date
@@ -97,6 +133,8 @@ def restore(args: argparse.Namespace) -> int:
     except RestoreError as exc:
         print(f"runner restore: {exc}", file=sys.stderr)
         return 1
+    finally:
+        db_lock.release()
     print(f"restored {settings.runner_db} from s3://{settings.bucket}/{snap.key}")
     return 0
 

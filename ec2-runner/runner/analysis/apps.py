@@ -308,13 +308,7 @@ def _finish(ctx: Context, infra: Infra, draft: Draft) -> App:
     if draft.kind == "web" and not any(p.source == "framework_default" for p in draft.ports):
         default = PLAIN_DEFAULT_PORT.get(cand.ecosystem)
         if default:
-            draft.ports.append(
-                PortFinding(
-                    default,
-                    "framework_default",
-                    Evidence(file=cand.manifest, detail=f"{cand.ecosystem} default"),
-                )
-            )
+            draft.add_default_port(default, f"{cand.ecosystem} default")
     port = (
         _resolve_port(ctx, draft, web_proc, dockerfiles, compose, infra)
         if draft.kind == "web"

@@ -241,3 +241,8 @@ class Draft:
 
     def rel(self, name: str) -> str:
         return join(self.cand.path, name)
+
+    def add_default_port(self, port: int, detail: str, file: str | None = None) -> None:
+        """The framework's (or platform's) default port, evidenced by the manifest."""
+        evidence = Evidence(file=file or self.cand.manifest, detail=detail)
+        self.ports.append(PortFinding(port, "framework_default", evidence))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -76,7 +77,9 @@ def test_export_then_restore_into_an_empty_table_round_trips(
     head = s3.head_object(Bucket=local_resources.bucket, Key=result.key)
     assert head["Metadata"] == {"sha256": result.sha256, "item-count": "41"}
 
-    empty = create_local_resources(local_resources.endpoint_url, suffix="-restore-" + str(now)[-6:])
+    empty = create_local_resources(
+        local_resources.endpoint_url, suffix="-restore-" + uuid.uuid4().hex[:8]
+    )
     count = restore_table(ddb, s3, table=empty.table, bucket=local_resources.bucket, key=result.key)
 
     assert count == 41

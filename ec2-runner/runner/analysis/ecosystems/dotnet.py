@@ -82,10 +82,4 @@ def complete(ctx: Context, draft: Draft) -> None:
         draft.test_command = f"dotnet test {target}"
         draft.tests_evidence = [Evidence(file=test_projects[0])]
     if spec and spec.default_port:
-        draft.ports.append(
-            PortFinding(
-                spec.default_port,
-                "framework_default",
-                Evidence(file=cand.manifest, detail="aspnetcore default (.NET 8+ containers)"),
-            )
-        )
+        draft.add_default_port(spec.default_port, "aspnetcore default (.NET 8+ containers)")

@@ -10,7 +10,6 @@ from runner.analysis.context import (
     Context,
     Dep,
     Draft,
-    PortFinding,
     WorkerFinding,
     join,
     line_in,
@@ -93,13 +92,7 @@ def complete(ctx: Context, draft: Draft) -> None:
     draft.install_command = "go mod download"
     draft.kind = "web" if spec or draft.hints_of("server") else ("cli" if mains else None)
     if spec and spec.default_port:
-        draft.ports.append(
-            PortFinding(
-                spec.default_port,
-                "framework_default",
-                Evidence(file=cand.manifest, detail=f"{spec.id} default"),
-            )
-        )
+        draft.add_default_port(spec.default_port, f"{spec.id} default")
     tests = [f for f in draft.owned if f.endswith("_test.go")]
     if tests:
         draft.test_command = "go test ./..."

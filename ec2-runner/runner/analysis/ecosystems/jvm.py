@@ -154,13 +154,7 @@ def complete(ctx: Context, draft: Draft) -> None:
     draft.kind = "web" if spec else ("cli" if draft.hints_of("main") else None)
     _config(ctx, draft, spec.id if spec else None)
     if spec and spec.default_port:
-        draft.ports.append(
-            PortFinding(
-                spec.default_port,
-                "framework_default",
-                Evidence(file=cand.manifest, detail=f"{spec.id} default"),
-            )
-        )
+        draft.add_default_port(spec.default_port, f"{spec.id} default")
     if any(k.endswith(":spring-boot-starter-actuator") for k in cand.deps):
         dep = next(d for k, d in cand.deps.items() if k.endswith(":spring-boot-starter-actuator"))
         draft.health = ("/actuator/health", dep.evidence())

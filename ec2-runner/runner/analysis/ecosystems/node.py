@@ -334,19 +334,9 @@ def complete(ctx: Context, draft: Draft) -> None:
                 )
                 break
     if spec and spec.default_port and kind == "web":
-        draft.ports.append(
-            PortFinding(
-                spec.default_port,
-                "framework_default",
-                Evidence(file=cand.manifest, detail=f"{framework} default"),
-            )
-        )
+        draft.add_default_port(spec.default_port, f"{framework} default")
     elif kind == "web" and not spec:
-        draft.ports.append(
-            PortFinding(
-                3000, "framework_default", Evidence(file=cand.manifest, detail="node default")
-            )
-        )
+        draft.add_default_port(3000, "node default")
     # workers
     for script in sorted(scripts):
         if re.fullmatch(r"(worker|workers|queue|jobs)(:.*)?", script):

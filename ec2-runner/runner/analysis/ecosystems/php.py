@@ -11,7 +11,6 @@ from runner.analysis.context import (
     Context,
     Dep,
     Draft,
-    PortFinding,
     WorkerFinding,
     clean_version,
     find_line,
@@ -113,11 +112,7 @@ def complete(ctx: Context, draft: Draft) -> None:
         draft.start_command = f"php -S 0.0.0.0:{{port}} -t {docroot}"
     draft.kind = "web"
     port = spec.default_port if spec else PLAIN_DEFAULT_PORT["php"]
-    draft.ports.append(
-        PortFinding(
-            port or 8080, "framework_default", Evidence(file=cand.manifest, detail=f"{fw} default")
-        )
-    )
+    draft.add_default_port(port or 8080, f"{fw} default")
     if (
         ctx.exists(draft.rel("phpunit.xml"))
         or ctx.exists(draft.rel("phpunit.xml.dist"))

@@ -12,7 +12,6 @@ from runner.analysis.context import (
     Context,
     Dep,
     Draft,
-    PortFinding,
     ServiceFinding,
     clean_version,
     find_line,
@@ -402,17 +401,10 @@ def complete(ctx: Context, draft: Draft) -> None:
     # gunicorn.conf.py / Procfile-like flags in code were scanned as hints; nothing else here.
     _tests(ctx, draft, run)
     if default_port is not None:
-        draft.ports.append(
-            PortFinding(
-                default_port,
-                "framework_default",
-                Evidence(
-                    file=draft.framework_evidence[0].file
-                    if draft.framework_evidence
-                    else cand.manifest,
-                    detail=f"{framework} default",
-                ),
-            )
+        draft.add_default_port(
+            default_port,
+            f"{framework} default",
+            file=draft.framework_evidence[0].file if draft.framework_evidence else None,
         )
 
 

@@ -10,7 +10,6 @@ from runner.analysis.context import (
     Context,
     Dep,
     Draft,
-    PortFinding,
     ServiceFinding,
     WorkerFinding,
     clean_version,
@@ -129,11 +128,7 @@ def complete(ctx: Context, draft: Draft) -> None:
     draft.kind = spec.kind if spec else None
     if spec and spec.default_port and spec.kind == "web":
         port = 9292 if fw == "sinatra" and ctx.exists(draft.rel("config.ru")) else spec.default_port
-        draft.ports.append(
-            PortFinding(
-                port, "framework_default", Evidence(file=cand.manifest, detail=f"{fw} default")
-            )
-        )
+        draft.add_default_port(port, f"{fw} default")
     if "sidekiq" in cand.deps:
         draft.workers.append(
             WorkerFinding(

@@ -107,13 +107,7 @@ def complete(ctx: Context, draft: Draft) -> None:
                 )
             )
     if spec and spec.default_port:
-        draft.ports.append(
-            PortFinding(
-                spec.default_port,
-                "framework_default",
-                Evidence(file=cand.manifest, detail=f"{spec.id} default"),
-            )
-        )
+        draft.add_default_port(spec.default_port, f"{spec.id} default")
     tests = [f for f in draft.owned if f.endswith(".rs") and ("/tests/" in f"/{f}")]
     unit = [h for h in draft.hints_of("unit_tests")]
     if tests or unit:
