@@ -10,12 +10,18 @@ limits raised (AUTOSTACK_RATE_LIMIT, AUTOSTACK_LOGIN_MAX_PER_*): otherwise the
 50 requests / 15 min limit would throttle the benchmark's users after 50 calls.
 Clients send back to back by default (a closed loop: the dev server's queue is
 measured too); --think-ms adds a pause per client between requests.
+With its own stack it also prints `aws_calls_per_request`: the AWS (emulator) round
+trips each route makes, counted in-process with chalice's test client on the same
+emulator (tests/support/aws_calls.py; tests/functional/api/test_k_call_budget.py
+holds the same figures as a budget).
 Run: .venv/bin/python bench/bench_api_latency.py [--clients 10 --seconds 30 --think-ms 0]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import statistics
@@ -133,6 +139,45 @@ def run(url: str, clients: int, seconds: float, think_ms: float = 0) -> dict:
     }
 
 
+def aws_calls_per_route(env: dict[str, str], clients: int) -> dict[str, list[str]]:
+    """The AWS calls of one login, list and get of a benchmark user, in order."""
+    from chalice.test import Client
+
+    from app import app
+    from chalicelib.context import build_context, reset_context, set_context
+    from chalicelib.settings import load_settings
+    from tests.support.aws_calls import AwsCallCounter
+
+    context = build_context(load_settings(env))
+    counter = AwsCallCounter.watching(context.aws)
+    set_context(context)
+    email = f"bench{clients - 1}@example.com"
+    # The app prints its EMF metric lines: keep this script's output one JSON object.
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), Client(app, stage_name="local") as client:
+
+            def call(method: str, path: str, body: dict | None = None, token: str = "") -> dict:
+                headers = {"Content-Type": "application/json"}
+                if token:
+                    headers["Authorization"] = f"Bearer {token}"
+                payload = json.dumps(body).encode() if body is not None else b""
+                response = client.http.request(method, path, headers=headers, body=payload)
+                assert response.status_code == 200, response.body
+                return json.loads(response.body)
+
+            credentials = {"email": email, "password": PASSWORD}
+            counter.take()
+            token = call("POST", "/auth/login", credentials)["access_token"]
+            calls = {"login": counter.take()}
+            project_id = call("GET", "/projects", token=token)["projects"][0]["id"]
+            calls["list_projects"] = counter.take()
+            call("GET", f"/projects/{project_id}", token=token)
+            calls["get_project"] = counter.take()
+    finally:
+        reset_context()
+    return calls
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=10)
@@ -149,7 +194,13 @@ def main() -> None:
         emulator_port=free_port(), api_port=free_port(), extra_env=OVERRIDES, quiet=True
     ).start()
     try:
-        print(json.dumps(run(stack.api_url, args.clients, args.seconds, args.think_ms)))
+        result = run(stack.api_url, args.clients, args.seconds, args.think_ms)
+        calls = aws_calls_per_route(stack.env, args.clients)
+        result["aws_calls_per_request"] = {name: len(ops) for name, ops in calls.items()}
+        result["aws_calls"] = {
+            name: [op.split(".", 1)[1] for op in ops] for name, ops in calls.items()
+        }
+        print(json.dumps(result))
     finally:
         stack.stop()
 

@@ -49,6 +49,8 @@ class AwsClients:
                     retries={"mode": "standard", "max_attempts": 3},
                     # The race tests and the benchmark run 20+ threads on one client.
                     max_pool_connections=32,
+                    # Warm containers keep their pooled connections through idle gaps.
+                    tcp_keepalive=True,
                 )
                 keys: dict[str, str] = {}
                 if self._credentials:

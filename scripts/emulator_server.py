@@ -8,16 +8,43 @@ guarantees that each request is atomic; the race tests (and several runners
 claiming jobs) depend on that. So every DynamoDB request runs under one lock
 here; other services (S3, SQS long polls) stay concurrent.
 
+Costs of moto's server that are not the emulated services' work are removed
+(measured with py-spy under the API latency benchmark):
+
+- keep-alive: werkzeug's dev server closes every connection after one answer and
+  then waits 10 ms for stray request bytes, so every boto3 call paid a TCP connect,
+  a new server thread and that wait. Requests whose body has a Content-Length (all
+  of boto3's but chunked uploads) are read whole before the app runs and their
+  connection stays open; chunked ones keep werkzeug's behaviour (close).
+- moto resolves the service of each request under a global lock, listing its own
+  package directory (~200 ``isdir`` calls) every time, and lists the handler class's
+  methods with ``inspect`` for every request: both are cached.
+- moto's Query sorts every item of the table to keep one partition (so a query's cost
+  grew with the table: every login adds a refresh token): a query on the table's own
+  key (not an index) is given just that partition's items; results are the same.
+- the per-request access log line (``AUTOSTACK_EMULATOR_ACCESS_LOG=1`` keeps it).
+
+``AUTOSTACK_EMULATOR_SPEEDUPS=0`` turns these off (moto as shipped, DynamoDB still
+atomic): for comparing, e.g. ``bench/bench_api_latency.py`` before and after.
+
 Usage: python scripts/emulator_server.py -H 127.0.0.1 -p 5000  (same as moto.server)
 """
 
 from __future__ import annotations
 
+import functools
+import io
+import os
+import selectors
 import sys
 import threading
+import types
 from typing import Any
 
 _dynamodb_lock = threading.Lock()
+# Bodies up to this size are buffered so the connection can be kept; larger: closed.
+MAX_BUFFERED_BODY = 64 * 1024 * 1024
+_connection_state = threading.local()  # werkzeug handles each connection on its own thread
 
 
 def make_dynamodb_atomic() -> None:
@@ -36,8 +63,140 @@ def make_dynamodb_atomic() -> None:
     DynamoHandler._autostack_atomic = True  # type: ignore[attr-defined]
 
 
+def cache_static_lookups() -> None:
+    """Cache two lookups moto's server redoes per request on things that never change
+    while it runs (idempotent; call after every class patch, e.g. make_dynamodb_atomic):
+    the listing of its installed service folders, and each handler class's methods."""
+    from moto import backends
+    from moto.core import responses
+
+    if getattr(backends, "_autostack_cached", False):
+        return
+    list_modules = backends.list_of_moto_modules
+    module_listing = functools.lru_cache(maxsize=1)(lambda: tuple(list_modules()))
+    backends.list_of_moto_modules = module_listing  # type: ignore[assignment]
+    method_names = responses.method_names_from_class
+    cached_names = functools.lru_cache(maxsize=None)(lambda cls: tuple(method_names(cls)))
+    responses.method_names_from_class = lambda cls: list(cached_names(cls))  # type: ignore[assignment]
+    backends._autostack_cached = True  # type: ignore[attr-defined]
+
+
+def scope_queries_to_partition() -> None:
+    """Let a base-table Query look at its partition only (idempotent).
+
+    moto's ``Table.query`` filters ``self.all_items()`` (the whole table, sorted) by the
+    hash key and then sorts by the range key. For the duration of one such query the
+    table's ``all_items`` is that partition's items: the filter and the sort then give
+    the same list. Safe because every DynamoDB request runs under ``_dynamodb_lock``.
+    """
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table, "_autostack_partition_query", False):
+        return
+    original = Table.query
+
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        if index_name or hash_key is None or not self.range_key_attr:
+            return original(self, hash_key, *args, **kwargs)
+        partition = list(self.items.get(hash_key, {}).values())
+        self.all_items = lambda: partition  # shadows the method for this call only
+        try:
+            return original(self, hash_key, *args, **kwargs)
+        finally:
+            del self.all_items
+
+    Table.query = query  # type: ignore[method-assign]
+    Table._autostack_partition_query = True  # type: ignore[attr-defined]
+
+
+class _DrainSkippingSelector:
+    """werkzeug's selector for its after-answer drain, which reads whatever follows the
+    request until the socket is quiet for 10 ms: on a kept connection that would swallow
+    the client's next request, so for those the drain finds nothing at once."""
+
+    def __init__(self) -> None:
+        self._inner = selectors.DefaultSelector()
+        self._skip = False
+
+    def register(self, fileobj: Any, events: int, data: Any = None) -> Any:
+        self._skip = bool(getattr(_connection_state, "keep_alive", False))
+        return self._inner.register(fileobj, events, data)
+
+    def select(self, timeout: float | None = None) -> list[Any]:
+        return [] if self._skip else self._inner.select(timeout)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def keep_alive_handler(base: type) -> type:
+    """A request handler class like ``base`` (werkzeug's) that keeps connections open."""
+
+    class KeepAliveRequestHandler(base):  # type: ignore[misc, valid-type]
+        access_log = os.environ.get("AUTOSTACK_EMULATOR_ACCESS_LOG") == "1"
+        # werkzeug sends the headers and the body separately: on a kept connection
+        # Nagle's algorithm and the client's delayed ACK would stall each answer ~40 ms.
+        disable_nagle_algorithm = True
+
+        def make_environ(self) -> dict[str, Any]:
+            environ = super().make_environ()
+            _connection_state.keep_alive = False
+            if environ.get("wsgi.input_terminated"):  # chunked: werkzeug closes after it
+                return environ
+            try:
+                size = int(environ.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                return environ
+            if not 0 <= size <= MAX_BUFFERED_BODY:
+                return environ
+            body = self.rfile.read(size) if size else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            # A short body means the client went away: let werkzeug close as before.
+            _connection_state.keep_alive = len(body) == size
+            return environ
+
+        def send_header(self, keyword: str, value: str) -> None:
+            if (
+                keyword.lower() == "connection"
+                and value.lower() == "close"
+                and getattr(_connection_state, "keep_alive", False)
+            ):
+                return  # werkzeug closes every connection; this request was read whole
+            super().send_header(keyword, value)
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            if self.access_log:
+                super().log_request(code, size)
+
+    KeepAliveRequestHandler.__name__ = f"KeepAlive{base.__name__}"
+    return KeepAliveRequestHandler
+
+
+def enable_keep_alive() -> bool:
+    """Make moto's server keep connections (idempotent); False if werkzeug changed shape."""
+    import moto.server
+    from werkzeug import serving
+
+    if getattr(moto.server, "_autostack_keep_alive", False):
+        return True
+    if getattr(serving, "selectors", None) is not selectors:
+        return False  # the drain works differently in this werkzeug: keep its behaviour
+    serving.selectors = types.SimpleNamespace(  # type: ignore[assignment]
+        DefaultSelector=_DrainSkippingSelector, EVENT_READ=selectors.EVENT_READ
+    )
+    moto.server.MotoRequestHandler = keep_alive_handler(moto.server.MotoRequestHandler)  # type: ignore[misc, assignment]
+    moto.server._autostack_keep_alive = True  # type: ignore[attr-defined]
+    return True
+
+
 def main(argv: list[str]) -> None:
     make_dynamodb_atomic()
+    # AUTOSTACK_EMULATOR_SPEEDUPS=0: moto's server as shipped (plus the lock), to compare.
+    if os.environ.get("AUTOSTACK_EMULATOR_SPEEDUPS", "1") != "0":
+        scope_queries_to_partition()
+        cache_static_lookups()
+        enable_keep_alive()
     from moto.server import main as moto_main
 
     moto_main(argv)
