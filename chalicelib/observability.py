@@ -58,10 +58,15 @@ def unbind_request() -> None:
     logger.thread_safe_clear_keys()
 
 
-def record_request(route: str, status: int, duration_ms: float) -> None:
-    """One EMF document per request: count, latency, and 4xx/5xx counts."""
+def record_request(status: int, duration_ms: float) -> None:
+    """One EMF document per request: count, latency, and 4xx/5xx counts.
+
+    One metric set for the whole API (dimension ``service`` only): a ``route``
+    dimension would make every route its own paid custom metric (~$15 a month at
+    34 routes, see docs/deploy.md). The route is on every log line instead, so
+    per-route figures come from Logs Insights.
+    """
     with _metrics_lock:
-        metrics.add_dimension(name="route", value=route)
         metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=duration_ms)
         if status >= 500:

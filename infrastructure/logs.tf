@@ -8,3 +8,19 @@ resource "aws_cloudwatch_log_group" "api" {
   name              = "/aws/lambda/${each.key}"
   retention_in_days = var.api_log_retention_days
 }
+
+# Tracing is on ("xray": true in .chalice/config.json), but the default rule (1 request a
+# second + 5%) would trace nearly every request at 10 users' traffic: sample a fixed share.
+resource "aws_xray_sampling_rule" "api" {
+  rule_name      = "autostack-api"
+  priority       = 100
+  version        = 1
+  reservoir_size = 0
+  fixed_rate     = var.xray_sampling_rate
+  host           = "*"
+  http_method    = "*"
+  url_path       = "*"
+  service_name   = "*"
+  service_type   = "*"
+  resource_arn   = "*"
+}

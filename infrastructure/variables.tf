@@ -213,6 +213,17 @@ variable "api_log_retention_days" {
   }
 }
 
+variable "xray_sampling_rate" {
+  type        = number
+  description = "Share of API requests X-Ray traces (API Gateway decides; Lambda follows). The default rule would trace nearly every request at this traffic (1 a second + 5%)."
+  default     = 0.05
+
+  validation {
+    condition     = var.xray_sampling_rate >= 0 && var.xray_sampling_rate <= 1
+    error_message = "xray_sampling_rate must be between 0 and 1."
+  }
+}
+
 variable "api_p95_latency_threshold_ms" {
   type        = number
   description = "Alarm when the API's p95 latency stays above this many milliseconds for 5 minutes."

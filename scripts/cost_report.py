@@ -64,6 +64,9 @@ class DeploymentShape:
     api_routes: int
     emf_route_dimension: bool  # the API's EMF metrics carry a per-route dimension
     log_retention_days: float = 30  # the API's log groups (infrastructure/logs.tf)
+    # The share of requests traced when infrastructure/ sets a fixed-rate sampling rule
+    # with no reservoir; None: AWS's default rule (Assumptions.xray_sampled_share).
+    xray_fixed_rate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,11 @@ def read_shape(repo_root: Path = REPO_ROOT, api_routes: int | None = None) -> De
         lambda_memory_mb=int(memory),
         xray=bool(xray),
         api_routes=count_api_routes(repo_root) if api_routes is None else api_routes,
+        xray_fixed_rate=(
+            float(_variable_default(variables, "xray_sampling_rate"))
+            if re.search(r'resource "aws_xray_sampling_rule"[^}]*reservoir_size\s*=\s*0\b', all_tf)
+            else None
+        ),
         emf_route_dimension=bool(
             re.search(
                 r"add_dimension\(\s*name=\"route\"",
@@ -401,11 +409,17 @@ def monthly_bill(
         )
     )
     if shape.xray:
+        if shape.xray_fixed_rate is None:
+            share = assume.xray_sampled_share
+            how = f"default sampling records ~{share:.0%} of requests at this rate"
+        else:
+            share = shape.xray_fixed_rate
+            how = f"the sampling rule in logs.tf traces {share:.0%} of requests"
         add(
             "X-Ray traces (Lambda active tracing)",
             "xray.traces.recorded",
-            requests * assume.xray_sampled_share / 1e6,
-            f"default sampling records ~{assume.xray_sampled_share:.0%} of requests at this rate",
+            requests * share / 1e6,
+            how,
         )
     add(
         "Data transfer out",

@@ -104,7 +104,7 @@ def http_middleware(request: Any, get_response: Callable[[Any], Response]) -> Re
                 "duration_ms": round(duration_ms, 2),
             },
         )
-        observability.record_request(route, response.status_code, duration_ms)
+        observability.record_request(response.status_code, duration_ms)
     finally:
         observability.unbind_request()
     return response

@@ -126,6 +126,17 @@ def test_read_shape_reads_the_repository() -> None:
     assert shape.agent_metrics == 2  # disk used_percent, mem_used_percent
     assert shape.lambda_memory_mb >= 128
     assert shape.api_routes >= 10
+    # The API's metrics are one set (no per-route dimension) and X-Ray samples a fixed 5%.
+    assert shape.emf_route_dimension is False
+    assert shape.xray_fixed_rate == pytest.approx(0.05)
+
+
+def test_a_fixed_rate_sampling_rule_prices_only_the_sampled_traces() -> None:
+    prices = load_prices()
+    default_rule = _line(monthly_bill(prices, SHAPE), "X-Ray")
+    sampled = _line(monthly_bill(prices, replace(SHAPE, xray_fixed_rate=0.05)), "X-Ray")
+    assert sampled.quantity == pytest.approx(default_rule.quantity * 0.05 / 0.95)
+    assert sampled.monthly_free_tier_usd == 0  # inside the 100,000 free traces
 
 
 def test_command_prints_the_table_and_json(capsys: pytest.CaptureFixture[str]) -> None:
