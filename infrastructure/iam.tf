@@ -30,12 +30,12 @@ locals {
   # tokens and rate windows stay out of the runner's reach.
   runner_table_partitions = ["PROJECT#*", "SEMAPHORE#*", "RUNNERS"]
 
-  # S3 key prefixes and what the runner does under each. "env:/" is only listed:
-  # Terraform's S3 backend lists the workspaces under its workspace_key_prefix
-  # ("env:" by default) at every init, and fails if it may not.
+  # S3 key prefixes and what the runner does under each. Terraform's S3 backend
+  # lists the workspaces under its workspace_key_prefix at every init; the runner
+  # sets it to "tfstate/workspaces" (ec2-runner/runner/terraform.py), inside tfstate/.
   runner_s3_read_prefixes       = ["uploads/", "bundles/", "releases/"]
   runner_s3_write_prefixes      = ["reports/", "logs/", "tfstate/", "plans/", "backups/runner/"]
-  runner_s3_list_prefixes       = ["logs/", "tfstate/", "plans/", "backups/runner/", "env:/"]
+  runner_s3_list_prefixes       = ["logs/", "tfstate/", "plans/", "backups/runner/"]
   runner_s3_delete_prefixes     = ["tfstate/", "plans/", "backups/runner/"]
   runner_s3_read_write_prefixes = distinct(concat(local.runner_s3_read_prefixes, local.runner_s3_write_prefixes))
 }

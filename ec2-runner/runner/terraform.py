@@ -69,6 +69,7 @@ PLAN_FILE = "tfplan"
 LOCK_FILE = ".terraform.lock.hcl"  # Terraform's dependency lock file
 BACKEND_FILE = "autostack_backend.tf"
 BACKEND_CONFIG_FILE = "autostack.s3.tfbackend"
+WORKSPACE_KEY_PREFIX = "tfstate/workspaces"  # S3 backend workspaces; see StateBackend
 CLI_CONFIG_FILE = "terraformrc"
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
@@ -274,6 +275,10 @@ class StateBackend:
             "region": self.region,
             "use_lockfile": True,
             "encrypt": True,
+            # Init lists "<workspace_key_prefix>/" (default "env:") for workspaces; under
+            # tfstate/ it needs no IAM grant of its own. Only "<prefix>/<name>/<our key>"
+            # would count as a workspace, so project states there are never mistaken.
+            "workspace_key_prefix": WORKSPACE_KEY_PREFIX,
         }
         if self.endpoint_url:
             # An S3-compatible emulator: no STS, no account id, no IMDS, path-style URLs.

@@ -101,8 +101,8 @@ resource "terraform_data" "app" {
 OWN_S3_SETTINGS = """
 terraform {
   backend "s3" {
-    bucket               = "someone-elses-bucket"
-    workspace_key_prefix = "elsewhere"
+    bucket = "someone-elses-bucket"
+    acl    = "public-read"
   }
 }
 

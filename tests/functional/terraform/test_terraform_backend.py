@@ -32,6 +32,6 @@ def test_backend_settings_of_the_bundle_itself_are_refused_after_init(
     harness = make_harness(local_resources, tmp_path)
     source = write_bundle(tmp_path / "bundle", OWN_S3_SETTINGS)
     ws = harness.runner.workspace("own1", source, harness.backend("own1"))
-    with pytest.raises(BundleError, match="workspace_key_prefix"):
+    with pytest.raises(BundleError, match="'acl'"):
         harness.runner.init(ws, harness.context())
     assert harness.object_keys() == []

@@ -13,6 +13,7 @@ import pytest
 
 from runner.backup import DAILY_KEPT, WEEKLY_KEPT, Snapshot, retention_plan, snapshot_key
 from runner.settings import RunnerSettings
+from runner.terraform import WORKSPACE_KEY_PREFIX
 from tests.unit.infra.infra_support import REPO_ROOT, load_hcl, single
 
 
@@ -291,8 +292,11 @@ def test_runner_reaches_only_job_partitions_and_its_bucket_prefixes(
         resources = statements[sid]["resources"]
         assert resources.startswith("${[for prefix in local.runner_s3_")
         assert '"${aws_s3_bucket.main.arn}/${prefix}*"' in resources
-    # Terraform's S3 backend lists "<workspace_key_prefix>/" (default "env:") at init.
-    assert "env:/" in config["locals"]["runner_s3_list_prefixes"]
+    # Terraform's S3 backend lists "<workspace_key_prefix>/" at init: the runner puts
+    # that prefix inside tfstate/, so the default "env:/" needs no grant.
+    list_prefixes = config["locals"]["runner_s3_list_prefixes"]
+    assert not any(p.startswith("env:") for p in list_prefixes)
+    assert any(f"{WORKSPACE_KEY_PREFIX}/".startswith(p) for p in list_prefixes)
     writable = config["locals"]["runner_s3_write_prefixes"]
     assert "uploads/" not in writable  # user archives are read-only to the runner
     assert "releases/" in config["locals"]["runner_s3_read_prefixes"]  # s3:// releases

@@ -47,6 +47,8 @@ def test_the_aws_backend_uses_the_lockfile_and_no_emulator_overrides() -> None:
     assert 'key = "tfstate/p/d.tfstate"' in text
     assert 'region = "eu-west-1"' in text
     assert "use_lockfile = true" in text
+    # init lists "<workspace_key_prefix>/": inside tfstate/, the runner's IAM grant.
+    assert 'workspace_key_prefix = "tfstate/workspaces"' in text
     assert "endpoints" not in text and "skip_" not in text
 
 
