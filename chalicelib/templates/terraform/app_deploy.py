@@ -60,7 +60,7 @@ def main():
     # else the app takes port 80 itself.
     proxied = bool(domain or routed)
     published = [] if proxied else ["-p", "80:{}".format(cfg["port"])]
-    containers = [("app", published, image, [])]
+    containers = [("app", published, image, [])]  # type: list[tuple[str, list[str], str, list[str]]]
     images = {other["name"]: other["repository_url"] + ":" + tag for other in companions}
     for worker in cfg["workers"]:  # a companion's worker runs from that companion's image
         containers.append(("worker-" + worker["name"], [], images.get(worker.get("app"), image),
