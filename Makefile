@@ -34,6 +34,8 @@ test: venv checkov
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python -m mypy app.py chalicelib scripts
+	cd ec2-runner && ../$(BIN)/python -m mypy runner
 
 fmt: venv
 	$(BIN)/ruff format .
