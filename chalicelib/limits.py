@@ -87,7 +87,7 @@ class LoginAttempt:
 
 
 class LoginAttemptLimiter:
-    """Failed logins per email and per client IP, per window.
+    """Failed logins per email and per client IP (IPv6: per /64, ``client_ip_group``), per window.
 
     Each attempt is counted *before* the password is checked (atomically, so a burst
     of parallel guesses cannot exceed the limit) and given back when it succeeds.
@@ -106,7 +106,7 @@ class LoginAttemptLimiter:
         sk = f"WINDOW#{start}"
         checks = [
             (f"LOGIN#email#{email}", self._settings.login_max_per_email),
-            (f"LOGIN#ip#{client_ip}", self._settings.login_max_per_ip),
+            (f"LOGIN#ip#{client_ip_group(client_ip)}", self._settings.login_max_per_ip),
         ]
         # Two single conditional writes (no transaction: this is the login hot path).
         taken: list[tuple[str, str]] = []
@@ -123,7 +123,7 @@ class LoginAttemptLimiter:
 
 
 def is_loopback(client_ip: str) -> bool:
-    import ipaddress  # only signups need it
+    import ipaddress  # only the per-IP limiters need it
 
     try:
         return ipaddress.ip_address(client_ip).is_loopback
@@ -131,17 +131,25 @@ def is_loopback(client_ip: str) -> bool:
         return False
 
 
-def signup_source(client_ip: str) -> str:
-    """What one signup count is kept for: the IPv4 address, or the IPv6 /64 (one
-    subscriber usually holds a whole /64, so single IPv6 addresses are free to rotate)."""
-    import ipaddress
+def client_ip_group(client_ip: str) -> str:
+    """What one per-IP count (login and signup attempts) is kept for: the IPv4 address,
+    or the IPv6 /64 (one subscriber usually holds a whole /64, so single IPv6 addresses
+    are free to rotate). Loopback addresses stay themselves (``::1`` is not widened to
+    ``::/64``); an IPv4-mapped IPv6 address counts as its IPv4 address; anything that
+    is not an address is kept as given."""
+    import ipaddress  # only the per-IP limiters need it
 
     try:
         address = ipaddress.ip_address(client_ip)
     except ValueError:
         return client_ip
-    if address.version == 6:
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        if not address.is_loopback:
+            # Built from the integer: a scoped address ("fe80::1%eth0") loses its zone.
+            prefix = int(address) >> 64 << 64
+            return str(ipaddress.IPv6Network((prefix, 64)))
     return str(address)
 
 
@@ -172,7 +180,7 @@ class SignupAttemptLimiter:
         now = self._clock()
         start = window_start(now, window_s)
         expires_at = start + window_s + _TTL_GRACE_S
-        pk = f"SIGNUP#ip#{signup_source(client_ip)}"
+        pk = f"SIGNUP#ip#{client_ip_group(client_ip)}"
         if self._store.hit_counter(pk, f"WINDOW#{start}", limit, expires_at) is None:
             raise TooManySignupsError(
                 "too many signups from this address; try again later",

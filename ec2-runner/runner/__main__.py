@@ -65,6 +65,20 @@ def _settings():  # type: ignore[no-untyped-def]
         raise SystemExit(2) from None
 
 
+def _check_terraform_settings() -> None:
+    """Fail at start (exit 2, naming the variable) on a bad AUTOSTACK_TERRAFORM_* value,
+    rather than at the first Terraform job; the job handler reads them again when used."""
+    import os
+
+    from runner.terraform import TerraformSettings, TerraformSettingsError
+
+    try:
+        TerraformSettings.from_environ(os.environ)
+    except TerraformSettingsError as exc:
+        print(f"runner: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def run(args: argparse.Namespace) -> int:
     from runner.chores import runner_chores
     from runner.clients import RunnerClients
@@ -74,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
     from runner.worker import ColdStopError, Worker
 
     settings = _settings()
+    _check_terraform_settings()
     configure(settings.log_level)
     db_lock = RunnerDbLock(settings.runner_db)
     try:

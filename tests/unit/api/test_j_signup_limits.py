@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.errors import EmailDomainNotAllowedError, SettingsError, TooManySignupsError
-from chalicelib.limits import SignupAttemptLimiter, is_loopback, signup_source
+from chalicelib.limits import SignupAttemptLimiter, client_ip_group, is_loopback
 from chalicelib.services.users import check_email_domain
 from chalicelib.settings import load_settings
 from chalicelib.store.memory import MemoryStore
@@ -76,10 +76,10 @@ def test_limiter_counts_per_ip_per_window() -> None:
 
 
 def test_ipv6_addresses_share_their_64() -> None:
-    assert signup_source("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64"
-    assert signup_source("2001:DB8:1:2:ffff:ffff:ffff:ffff") == "2001:db8:1:2::/64"
-    assert signup_source("203.0.113.7") == "203.0.113.7"
-    assert signup_source("unknown") == "unknown"
+    assert client_ip_group("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64"
+    assert client_ip_group("2001:DB8:1:2:ffff:ffff:ffff:ffff") == "2001:db8:1:2::/64"
+    assert client_ip_group("203.0.113.7") == "203.0.113.7"
+    assert client_ip_group("unknown") == "unknown"
     settings = load_settings({**REQUIRED, "AUTOSTACK_SIGNUP_MAX_PER_IP": "2"})
     limiter = SignupAttemptLimiter(MemoryStore(), settings, lambda: 0.0)
     limiter.hit("2001:db8:1:2::1")
