@@ -62,3 +62,20 @@ def get_analysis(req: ApiRequest, project_id: str, job_id: str) -> JobOut:
     projects.get_owned(req.ctx, req.user_id, project_id)
     record = jobs.get_job(req.ctx, project_id, job_id, kind="analyze", wait_s=req.query.wait)
     return JobOut.from_record(record, profile=jobs.read_report(req.ctx, record))
+
+
+@endpoint(
+    bp,
+    "/projects/{project_id}/analyses/{job_id}/cancel",
+    "POST",
+    summary="Cancel an analysis: a queued one ends cancelled at once (the runner skips it);"
+    " a running one is asked to stop and ends cancelled at its next check (one that is"
+    " about to finish may still succeed); a finished one answers 409",
+    response=JobOut,
+    status=202,
+    tags=TAGS,
+    errors=(404, 409),
+)
+def cancel_analysis(req: ApiRequest, project_id: str, job_id: str) -> JobOut:
+    projects.get_owned(req.ctx, req.user_id, project_id)
+    return JobOut.from_record(jobs.cancel_analysis(req.ctx, project_id, job_id))

@@ -767,69 +767,20 @@ class DeploymentService:
         yet) is cancelled here: nothing would ever read its flag. Its state lock, if any,
         is released by the next plan of the stack (``terraform_jobs._recover_stale_lock``).
         """
-        now = self.ctx.clock()
-        if self._set_cancelled(
+        outcome = jobs_service.for_context(self.ctx).cancel(
             project_id,
             job_id,
-            "#status = :queued",
-            {":queued": {"S": "queued"}},
-            "cancelled while queued; nothing ran",
-        ):
+            queued_message="cancelled while queued; nothing ran",
+            dead_message="cancelled after its runner stopped answering;"
+            " the stack may be partly changed",
+            dead_lease_grace_s=DEAD_LEASE_GRACE_S,
+        )
+        if outcome == "cancelled_queued":
             # Leave the line at once (``TerraformSemaphore.leave_queue``), or it waits for us.
             self.ddb.delete_item(
                 TableName=self.table,
                 Key={"pk": {"S": SEMAPHORE_PK}, "sk": {"S": f"WAIT#{job_id}"}},
             )
-            return
-        if self._set_cancelled(
-            project_id,
-            job_id,
-            "#status = :running AND (attribute_not_exists(lease_until) OR lease_until < :dead)",
-            {":running": {"S": "running"}, ":dead": to_attr(now - DEAD_LEASE_GRACE_S)},
-            "cancelled after its runner stopped answering; the stack may be partly changed",
-        ):
-            return
-        try:
-            self.ddb.update_item(
-                TableName=self.table,
-                Key=_key(project_id, f"JOB#{job_id}"),
-                UpdateExpression="SET cancel_requested = :true, updated_at = :at",
-                ConditionExpression="#status = :running",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":true": {"BOOL": True},
-                    ":running": {"S": "running"},
-                    ":at": {"S": iso(now)},
-                },
-            )
-        except self.ddb.exceptions.ConditionalCheckFailedException:
-            pass  # it finished meanwhile (or was handed back: a retry sees the flag)
-
-    def _set_cancelled(
-        self, project_id: str, job_id: str, condition: str, values: dict[str, Any], message: str
-    ) -> bool:
-        now = self.ctx.clock()
-        try:
-            self.ddb.update_item(
-                TableName=self.table,
-                Key=_key(project_id, f"JOB#{job_id}"),
-                UpdateExpression="SET #status = :cancelled, finished_at = :at,"
-                " finished_at_epoch = :epoch, updated_at = :at, #error = :error,"
-                " cancel_requested = :true REMOVE lease_until",
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#status": "status", "#error": "error"},
-                ExpressionAttributeValues={
-                    ":cancelled": {"S": "cancelled"},
-                    ":at": {"S": iso(now)},
-                    ":epoch": to_attr(now),
-                    ":true": {"BOOL": True},
-                    ":error": to_attr({"code": "cancelled", "message": message}),
-                    **values,
-                },
-            )
-        except self.ddb.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
 
     # -- logs ------------------------------------------------------------------------
 

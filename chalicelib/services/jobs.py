@@ -11,10 +11,11 @@ import json
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from chalicelib.context import AppContext
-from chalicelib.errors import AutoStackError, NotFoundError
+from chalicelib.errors import AutoStackError, ConflictError, NotFoundError
 from chalicelib.models.jobs import JobMessage, JobRecord, job_pk, job_sk
 from chalicelib.store.dynamodb import from_item, query_items, to_attr, to_item
 
@@ -32,6 +33,16 @@ def new_job_id() -> str:
 
 def _iso(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{int(epoch % 1 * 1000):03d}Z"
+
+
+CancelOutcome = Literal["cancelled_queued", "cancelled_dead", "requested", "unchanged"]
+
+
+def _utc_iso(epoch: float) -> str:
+    # The cancel timestamps keep the format the deployments' cancel always wrote.
+    return (
+        datetime.fromtimestamp(epoch, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    )
 
 
 class JobService:
@@ -121,6 +132,77 @@ class JobService:
         ).get("Item")
         return JobRecord.model_validate(from_item(item)) if item else None
 
+    def cancel(
+        self,
+        project_id: str,
+        job_id: str,
+        *,
+        queued_message: str,
+        dead_message: str,
+        dead_lease_grace_s: float,
+    ) -> CancelOutcome:
+        """queued -> cancelled; running -> ``cancel_requested`` (the runner's heartbeat reads it).
+
+        Conditional updates only, so a race with the runner leaves one consistent answer.
+        A running job whose lease ran out (its runner died, and none took it over yet) is
+        cancelled here: nothing would ever read its flag.
+        """
+        now = self._clock()
+        if self._set_cancelled(
+            project_id, job_id, "#status = :queued", {":queued": {"S": "queued"}}, queued_message
+        ):
+            return "cancelled_queued"
+        if self._set_cancelled(
+            project_id,
+            job_id,
+            "#status = :running AND (attribute_not_exists(lease_until) OR lease_until < :dead)",
+            {":running": {"S": "running"}, ":dead": to_attr(now - dead_lease_grace_s)},
+            dead_message,
+        ):
+            return "cancelled_dead"
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": job_pk(project_id)}, "sk": {"S": job_sk(job_id)}},
+                UpdateExpression="SET cancel_requested = :true, updated_at = :at",
+                ConditionExpression="#status = :running",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":true": {"BOOL": True},
+                    ":running": {"S": "running"},
+                    ":at": {"S": _utc_iso(now)},
+                },
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return "unchanged"  # it finished meanwhile (or was handed back: a retry sees the flag)
+        return "requested"
+
+    def _set_cancelled(
+        self, project_id: str, job_id: str, condition: str, values: dict[str, Any], message: str
+    ) -> bool:
+        now = self._clock()
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": job_pk(project_id)}, "sk": {"S": job_sk(job_id)}},
+                UpdateExpression="SET #status = :cancelled, finished_at = :at,"
+                " finished_at_epoch = :epoch, updated_at = :at, #error = :error,"
+                " cancel_requested = :true REMOVE lease_until",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#status": "status", "#error": "error"},
+                ExpressionAttributeValues={
+                    ":cancelled": {"S": "cancelled"},
+                    ":at": {"S": _utc_iso(now)},
+                    ":epoch": to_attr(now),
+                    ":true": {"BOOL": True},
+                    ":error": to_attr({"code": "cancelled", "message": message}),
+                    **values,
+                },
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
     def list(self, project_id: str, kind: str | None = None, limit: int = 50) -> list[JobRecord]:
         """The project's jobs, newest first (optionally of one kind)."""
         items = query_items(self._ddb, self._table, job_pk(project_id), sk_prefix="JOB#")
@@ -195,6 +277,33 @@ def get_job(
         ):
             break
     return current
+
+
+class JobFinishedError(ConflictError):
+    """The job already ended (succeeded, failed or cancelled): nothing to cancel."""
+
+
+ANALYSIS_DEAD_LEASE_GRACE_S = 30  # a running job's lease this far past: its runner is gone
+
+
+def cancel_analysis(ctx: AppContext, project_id: str, job_id: str) -> JobRecord:
+    """Cancel a queued analysis now; ask a running one to stop (409 when already finished)."""
+    record = get_job(ctx, project_id, job_id, kind="analyze")
+    if record.is_terminal:
+        raise JobFinishedError(
+            f"the analysis is already {record.status};"
+            " only a queued or running one can be cancelled",
+            details={"job_id": job_id, "status": record.status},
+        )
+    service = for_context(ctx)
+    service.cancel(
+        project_id,
+        job_id,
+        queued_message="cancelled while queued; nothing ran",
+        dead_message="cancelled after its runner stopped answering",
+        dead_lease_grace_s=ANALYSIS_DEAD_LEASE_GRACE_S,
+    )
+    return service.get(project_id, job_id) or record
 
 
 def read_report(ctx: AppContext, record: JobRecord) -> dict[str, Any] | None:
