@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.models.profile import StackProfile
 from runner.analysis import AnalysisError, analyze_directory
 from tests.unit.analysis.corpus import CORPUS
 from tests.unit.analysis.helpers import write_tree
@@ -107,7 +108,10 @@ def test_framework_ids_in_the_contract_match_the_engine() -> None:
 )
 def test_malformed_manifests_never_crash(tmp_path: Path, files: dict) -> None:
     profile = analyze_directory(write_tree(tmp_path / "m", files))
-    profile.model_dump_json()
+    # The profile is still a valid contract, and every finding points at a file that exists.
+    assert StackProfile.model_validate_json(profile.model_dump_json()) == profile
+    evidence = [e.file for app in profile.apps for e in app.evidence]
+    assert all(name in files for name in evidence), evidence
 
 
 def test_thousands_of_manifests_are_capped(tmp_path: Path) -> None:
