@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CHECKOV_VENV := .venv-checkov
 PYTEST_ARGS ?=
 
-.PHONY: run test lint fmt venv checkov bench clean backup
+.PHONY: run test lint fmt venv checkov bench clean backup sysdeps
 
 # The venv is rebuilt when a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt ec2-runner/requirements.txt
@@ -22,12 +22,16 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	touch $@
 
 venv: $(VENV)/.installed
+
+# Debian packages (bubblewrap, PostgreSQL, Redis, Chromium): installed when missing and root.
+sysdeps:
+	bash scripts/system_deps.sh
 checkov: $(CHECKOV_VENV)/.installed
 
-run: venv
+run: venv sysdeps
 	$(BIN)/python scripts/local_stack.py
 
-test: venv checkov
+test: venv checkov sysdeps
 	$(BIN)/ruff check .
 	CHECKOV_BIN=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
