@@ -103,6 +103,16 @@ FRAMEWORK_IDS = (
 ECOSYSTEMS = ("python", "node", "go", "jvm", "ruby", "php", "rust", "dotnet", "static")
 
 
+Confidence = Literal["high", "medium", "low"]
+"""How sure a finding is. ``high``: direct, used evidence (the app's code imports or reads it,
+or its framework config selects it); ``medium``: declared but not seen in use, or a fallback;
+``low``: a mention only (a sample env file, a transitive dependency, a config default)."""
+EvidenceKind = Literal["direct_dependency", "transitive", "mention", "code_import", "config", "code"]
+"""What a piece of evidence is: a dependency the app declares itself, one pulled in by another
+(``// indirect``, a lockfile), a mention (sample env file, commented or default config), an
+import in the app's own code, a config file that selects it, or code that reads/binds it."""
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
@@ -113,6 +123,7 @@ class Evidence(_Model):
     file: str
     line: int | None = None
     detail: str | None = None
+    kind: EvidenceKind | None = None  # optional addition (issue 18)
 
 
 class LanguageStat(_Model):
@@ -138,6 +149,7 @@ class Port(_Model):
     source: ValueSource
     env_var: str | None = None  # e.g. "PORT" when the code reads PORT with this default
     evidence: list[Evidence] = Field(default_factory=list)
+    confidence: Confidence | None = None
 
 
 class App(_Model):
@@ -158,13 +170,24 @@ class App(_Model):
     ecosystem: str | None = None  # one of ECOSYSTEMS
     install_command: str | None = None  # dependency install, e.g. "npm ci", "pip install -r ..."
     test_command: str | None = None  # this app's tests, run from its folder
+    # Where the start command and the health path come from, and how sure they are (issue 18).
+    start_evidence: list[Evidence] = Field(default_factory=list)
+    start_confidence: Confidence | None = None
+    healthcheck_evidence: list[Evidence] = Field(default_factory=list)
+    healthcheck_confidence: Confidence | None = None
 
 
 class Service(_Model):
+    """In ``StackProfile.services``: paid infrastructure to provision (only direct, used
+    evidence). In ``possible_services``: weaker findings, with why and how to add them."""
+
     kind: ServiceKind
     app_path: str | None = None  # the app that needs it, when known
     version: str | None = None
     evidence: list[Evidence] = Field(default_factory=list)
+    confidence: Confidence | None = None
+    reason: str | None = None  # possible services: why it is not provisioned
+    add_command: str | None = None  # possible services: how the user adds it
 
 
 class Worker(_Model):
@@ -180,6 +203,9 @@ class EnvVar(_Model):
     is_secret: bool
     default: str | None = None  # only when it is not a secret
     evidence: list[Evidence] = Field(default_factory=list)
+    # False when the app has a default (in code or a typed settings class) or it is optional.
+    required: bool | None = None
+    confidence: Confidence | None = None
 
 
 class SecretFinding(_Model):
@@ -206,6 +232,7 @@ class StackProfile(_Model):
     languages: Languages
     apps: list[App] = Field(default_factory=list)
     services: list[Service] = Field(default_factory=list)
+    possible_services: list[Service] = Field(default_factory=list)
     workers: list[Worker] = Field(default_factory=list)
     env_vars: list[EnvVar] = Field(default_factory=list)
     secrets: list[SecretFinding] = Field(default_factory=list)

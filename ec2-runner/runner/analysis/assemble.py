@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import cast
 
-from chalicelib.models.profile import EnvVar, Evidence, Service, ServiceKind, Tests, Worker
+from chalicelib.models.profile import (
+    Confidence,
+    EnvVar,
+    Evidence,
+    Service,
+    ServiceKind,
+    Tests,
+    Worker,
+)
 from runner.analysis.apps import Finished, _is_test_file
 from runner.analysis.context import (
     Context,
@@ -87,73 +96,212 @@ def _owner(apps: list[Finished], rel: str) -> str | None:
     return owning_dir(rel, {a.app.path for a in apps})
 
 
-def services(ctx: Context, infra: Infra, apps: list[Finished]) -> list[Service]:
-    found: list[tuple[str, str | None, str | None, Evidence]] = []  # kind, app, version, evidence
-    for fin in apps:
-        draft, path = fin.draft, fin.app.path
-        cands = [draft.cand, *draft.cand.data.get("siblings", [])]
-        for cand in cands:
-            table = SERVICE_DEPS.get(cand.ecosystem, {})
-            for name in sorted(cand.deps):
-                for pattern, kind in table.items():
-                    if _matches(pattern, name):
-                        found.append((kind, path, None, cand.deps[name].evidence()))
-                        break
-        for s in draft.services:
-            found.append((s.kind, path, s.version, s.evidence))
-        for rel in sorted(draft.owned):
-            if rel.endswith("schema.prisma"):
-                text = ctx.read(rel) or ""
-                m = re.search(r'datasource\s+\w+\s*\{[^}]*provider\s*=\s*"(\w+)"', text)
-                if m:
-                    prisma_kind = {
-                        "postgresql": "postgres",
-                        "mysql": "mysql",
-                        "sqlite": "sqlite",
-                        "mongodb": "mongodb",
-                        "cockroachdb": "postgres",
-                    }.get(m.group(1))
-                    if prisma_kind:
-                        found.append(
-                            (
-                                prisma_kind,
-                                path,
-                                None,
-                                Evidence(
-                                    file=rel,
-                                    line=line_in(text, m.start(1)),
-                                    detail="prisma provider",
-                                ),
-                            )
-                        )
-        # env vars the code reads: REDIS_URL, a default like "postgres://..."
-        for h in draft.hints_of("env"):
-            if _is_test_file(h.file):
-                continue
-            default = h.extra or ""
-            for url_pattern, url_kind in _URL_SERVICES:
-                if url_pattern.search(default):
-                    found.append(
-                        (url_kind, path, None, Evidence(file=h.file, line=h.line, detail=h.value))
-                    )
+@dataclass
+class _Found:
+    kind: str
+    app: str | None
+    version: str | None
+    evidence: Evidence
+    reason: str | None = None  # set: not provisioned (a possible service), and why
+
+
+def _with_kind(ev: Evidence, kind: str) -> Evidence:
+    return ev if ev.kind else ev.model_copy(update={"kind": kind})
+
+
+def _line_text(ctx: Context, ev: Evidence) -> str:
+    text = ctx.read(ev.file) or ""
+    lines = text.splitlines()
+    return lines[ev.line - 1] if ev.line and ev.line <= len(lines) else ""
+
+
+_FALLBACK_LINE = re.compile(r"environ|getenv|\benv\(|ENV\.fetch|process\.env|\bor\b|\|\|")
+_H2_MAIN = re.compile(r"jdbc:h2:")
+_SQL_KINDS = ("postgres", "mysql")
+_NODE_DIALECT = re.compile(
+    r"""\b(?:dialect|client|type|provider)\s*["']?\s*[:=]\s*["'](mysql2?|mariadb|postgres(?:ql)?|pg)["']"""
+)
+_NODE_DB_CONFIGS = (
+    "config/config.json",
+    "config/database.json",
+    "knexfile.js",
+    "knexfile.ts",
+    "ormconfig.json",
+    "ormconfig.js",
+    "src/data-source.ts",
+    "src/database.ts",
+    "src/db.ts",
+    "src/db.js",
+    "db.js",
+)
+_LARAVEL_REDIS_DRIVER = re.compile(
+    r"""(?:^|env\(\s*["'])(?:CACHE_DRIVER|CACHE_STORE|SESSION_DRIVER|QUEUE_CONNECTION|BROADCAST_DRIVER|BROADCAST_CONNECTION)"""
+    r"""(?:["']\s*,\s*["']|\s*=\s*["']?)redis\b""",
+    re.M,
+)
+_ADD_HINT = {
+    "postgres": "set DATABASE_URL to a PostgreSQL URL, or add postgres to the profile's services",
+    "mysql": "set DATABASE_URL to a MySQL URL, or add mysql to the profile's services",
+    "redis": "set REDIS_URL, or add redis to the profile's services",
+}
+
+
+def _laravel_selects_redis(ctx: Context, path: str) -> bool:
+    for name in (*_ENV_FILES, "config/cache.php", "config/session.php", "config/queue.php"):
+        rel = join(path, name)
+        if ctx.exists(rel) and _LARAVEL_REDIS_DRIVER.search(ctx.read(rel) or ""):
+            return True
+    return False
+
+
+def _app_findings(ctx: Context, fin: Finished) -> list[_Found]:
+    """Every service finding of one app, each either used (``reason`` None) or a mention."""
+    draft, path = fin.draft, fin.app.path
+    found: list[_Found] = []
+    imports = [h.value for h in draft.hints_of("import") if not _is_test_file(h.file)]
+    code_env = {h.value for h in draft.hints_of("env") if not _is_test_file(h.file)}
+    cands = [draft.cand, *draft.cand.data.get("siblings", [])]
+    for cand in cands:
+        table = SERVICE_DEPS.get(cand.ecosystem, {})
+        for name in sorted(cand.deps):
+            dep = cand.deps[name]
+            for pattern, kind in table.items():
+                if _matches(pattern, name):
+                    reason = None
+                    if dep.transitive:
+                        reason = f"{name} is a transitive dependency (// indirect)"
+                    elif cand.ecosystem == "go" and not any(
+                        i == name or i.startswith(name + "/") for i in imports
+                    ):
+                        reason = f"{name} is required in go.mod but no package of the app imports it"
+                    found.append(_Found(kind, path, None, dep.evidence(), reason))
                     break
-            else:
-                for name_pattern, name_kind in _NAME_SERVICES:
-                    if name_pattern.search(h.value):
-                        found.append(
-                            (
-                                name_kind,
-                                path,
-                                None,
-                                Evidence(file=h.file, line=h.line, detail=h.value),
-                            )
-                        )
-                        break
-        for name in _ENV_FILES:
+    for s in draft.services:
+        ev = _with_kind(s.evidence, "config")
+        reason = None
+        name = ev.file.rsplit("/", 1)[-1]
+        if re.fullmatch(r"application-[\w]+\.(properties|ya?ml)", name):
+            reason = f"only the Spring profile in {name} selects it"
+        elif s.kind == "sqlite" and _FALLBACK_LINE.search(_line_text(ctx, ev)):
+            reason = "a SQLite URL used only when the database variable is unset"
+        found.append(_Found(s.kind, path, s.version, ev, reason))
+    for rel in sorted(draft.owned):
+        if rel.endswith("schema.prisma"):
+            text = ctx.read(rel) or ""
+            m = re.search(r'datasource\s+\w+\s*\{[^}]*provider\s*=\s*"(\w+)"', text)
+            if m:
+                prisma_kind = {
+                    "postgresql": "postgres",
+                    "mysql": "mysql",
+                    "sqlite": "sqlite",
+                    "mongodb": "mongodb",
+                    "cockroachdb": "postgres",
+                }.get(m.group(1))
+                if prisma_kind:
+                    ev = Evidence(
+                        file=rel,
+                        line=line_in(text, m.start(1)),
+                        detail="prisma provider",
+                        kind="config",
+                    )
+                    found.append(_Found(prisma_kind, path, None, ev))
+    if fin.app.ecosystem == "node":
+        for name in _NODE_DB_CONFIGS:
             rel = join(path, name)
-            env_text = ctx.read(rel) if ctx.exists(rel) else None
-            for env_kind, line, detail in _env_file_services(env_text or ""):
-                found.append((env_kind, path, None, Evidence(file=rel, line=line, detail=detail)))
+            text = ctx.read(rel) if ctx.exists(rel) else None
+            m = _NODE_DIALECT.search(text or "")
+            if m and text is not None:
+                kind = "mysql" if m.group(1).startswith(("mysql", "maria")) else "postgres"
+                ev = Evidence(
+                    file=rel, line=line_in(text, m.start(1)), detail="dialect", kind="config"
+                )
+                found.append(_Found(kind, path, None, ev))
+    laravel_redis: bool | None = None
+    # env vars the code reads: REDIS_URL, a default like "postgres://..."
+    for h in draft.hints_of("env"):
+        if _is_test_file(h.file):
+            continue
+        default = h.extra or ""
+        ev = Evidence(file=h.file, line=h.line, detail=h.value, kind="code")
+        hit = None
+        for url_pattern, url_kind in _URL_SERVICES:
+            if url_pattern.search(default):
+                hit = url_kind
+                break
+        else:
+            for name_pattern, name_kind in _NAME_SERVICES:
+                if name_pattern.search(h.value):
+                    hit = name_kind
+                    break
+        if hit is None:
+            continue
+        reason = None
+        if hit == "sqlite" and default:
+            # the app takes its database from the variable; SQLite is only the fallback
+            reason = f"SQLite is only the fallback when {h.value} is unset"
+        elif h.file.endswith("config/cable.yml"):
+            reason = "mentioned by Action Cable's config only"
+            ev = ev.model_copy(update={"kind": "mention"})
+        elif fin.app.framework and fin.app.framework.name == "laravel" and "/config/" in (
+            "/" + h.file
+        ):
+            if laravel_redis is None:
+                laravel_redis = _laravel_selects_redis(ctx, path)
+            if hit == "redis" and not laravel_redis:
+                reason = "a Laravel config default; no cache, session or queue driver selects it"
+                ev = ev.model_copy(update={"kind": "mention"})
+        found.append(_Found(hit, path, None, ev, reason))
+    for name in _ENV_FILES:
+        rel = join(path, name)
+        env_text = ctx.read(rel) if ctx.exists(rel) else None
+        for env_kind, line, detail in _env_file_services(env_text or ""):
+            ev = Evidence(file=rel, line=line, detail=detail, kind="mention")
+            used = detail in code_env
+            if env_kind == "redis" and fin.app.framework and fin.app.framework.name == "laravel":
+                if laravel_redis is None:
+                    laravel_redis = _laravel_selects_redis(ctx, path)
+                used = used or laravel_redis  # a cache, session or queue driver selects it
+            reason = None if used else f"{detail} is set in {name} but the app's code never reads it"
+            found.append(_Found(env_kind, path, None, ev, reason))
+    return _pick_engine(ctx, fin, found)
+
+
+def _pick_engine(ctx: Context, fin: Finished, found: list[_Found]) -> list[_Found]:
+    """Drivers are often declared for several engines (an ORM's dialects): the engine the
+    app's own configuration or code names wins; an in-memory H2 default means none."""
+    if fin.app.ecosystem == "jvm":
+        main_cfg = [
+            r
+            for r in fin.draft.owned
+            if re.fullmatch(r"application\.(properties|ya?ml)", r.rsplit("/", 1)[-1])
+        ]
+        if any(_H2_MAIN.search(ctx.read(r) or "") for r in main_cfg) or (
+            not any(f.evidence.kind == "config" and f.reason is None for f in found)
+            and any(n.endswith(":h2") or n == "com.h2database:h2" for n in fin.draft.cand.deps)
+        ):
+            for f in found:
+                if f.kind in (*_SQL_KINDS, "sqlite") and f.reason is None:
+                    f.reason = "the app runs on in-memory H2 unless a Spring profile is chosen"
+    named = {
+        f.kind
+        for f in found
+        if f.reason is None and f.kind in _SQL_KINDS and f.evidence.kind in ("config", "code")
+    }
+    if len(named) == 1:
+        (engine,) = named
+        for f in found:
+            if f.kind in _SQL_KINDS and f.kind != engine and f.reason is None:
+                f.reason = f"the app's configuration selects {engine}"
+    return found
+
+
+def services(
+    ctx: Context, infra: Infra, apps: list[Finished]
+) -> tuple[list[Service], list[Service]]:
+    """(services to provision, possible services): only direct, used evidence provisions."""
+    found: list[_Found] = []
+    for fin in apps:
+        found += _app_findings(ctx, fin)
     for svc in infra.compose:
         if svc.image and not svc.build:
             for image_pattern, image_kind in _IMAGE_SERVICES:
@@ -163,30 +311,46 @@ def services(ctx: Context, infra: Infra, apps: list[Finished]) -> list[Service]:
                 )
                 if image_pattern.search(repo):
                     tag_version = re.match(r"\d+(\.\d+)*", tag)
+                    ev = Evidence(
+                        file=svc.file, line=svc.line, detail=f"image {svc.image}", kind="config"
+                    )
                     found.append(
-                        (
-                            image_kind,
-                            None,
-                            tag_version.group(0) if tag_version else None,
-                            Evidence(file=svc.file, line=svc.line, detail=f"image {svc.image}"),
-                        )
+                        _Found(image_kind, None, tag_version.group(0) if tag_version else None, ev)
                     )
                     break
-    by_kind: dict[str, list[tuple[str | None, str | None, Evidence]]] = {}
-    for kind, app, version, ev in found:
-        by_kind.setdefault(kind, []).append((app, version, ev))
+    used = {f.kind for f in found if f.reason is None}
+    provisioned = _merge([f for f in found if f.kind in used], "high")
+    possible = _merge([f for f in found if f.kind not in used], "low")
+    return provisioned, possible
+
+
+def _merge(found: list[_Found], confidence: str) -> list[Service]:
+    by_kind: dict[str, list[_Found]] = {}
+    for f in found:
+        by_kind.setdefault(f.kind, []).append(f)
     out = []
     for kind in sorted(by_kind):
         items = by_kind[kind]
-        app_paths = sorted({a for a, _, _ in items if a is not None})
-        versions = sorted({v for _, v, _ in items if v})
-        evidence = _sorted_ev([ev for _, _, ev in items])
+        app_paths = sorted({f.app for f in items if f.app is not None})
+        versions = sorted({f.version for f in items if f.version})
+        # the used evidence first: it is what the decision stands on
+        evidence = _sorted_ev([f.evidence for f in items if f.reason is None]) + _sorted_ev(
+            [f.evidence for f in items if f.reason is not None]
+        )
+        reasons = sorted({f.reason for f in items if f.reason})
+        strongest = {f.evidence.kind for f in items}
+        level = confidence
+        if confidence == "low" and strongest & {"direct_dependency", "config", "code"}:
+            level = "medium"
         out.append(
             Service(
                 kind=cast(ServiceKind, kind),
                 app_path=app_paths[0] if len(app_paths) == 1 else None,
                 version=versions[0] if versions else None,
                 evidence=evidence[:_MAX_EVIDENCE],
+                confidence=cast(Confidence, level),
+                reason=None if confidence == "high" else "; ".join(reasons),
+                add_command=None if confidence == "high" else _ADD_HINT.get(kind),
             )
         )
     return out

@@ -41,9 +41,15 @@ class Dep:
     version: str | None
     file: str
     line: int | None = None
+    transitive: bool = False  # pulled in by another dependency (go.mod ``// indirect``)
 
     def evidence(self) -> Evidence:
-        return Evidence(file=self.file, line=self.line, detail=f"dependency {self.name}")
+        return Evidence(
+            file=self.file,
+            line=self.line,
+            detail=f"dependency {self.name}",
+            kind="transitive" if self.transitive else "direct_dependency",
+        )
 
 
 @dataclass

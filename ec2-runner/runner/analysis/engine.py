@@ -45,7 +45,7 @@ def _analyze(
     candidates = app_finder.discover(ctx, infra, languages.primary)
     chosen = app_finder.select(ctx, candidates)
     finished = app_finder.build_apps(ctx, infra, chosen)
-    services = assemble.services(ctx, infra, finished)
+    services, possible = assemble.services(ctx, infra, finished)
     warnings: set[str] = set(ctx.warnings)
     for fin in finished:
         warnings.update(fin.draft.warnings)
@@ -81,6 +81,7 @@ def _analyze(
         languages=languages,
         apps=[f.app for f in finished],
         services=services,
+        possible_services=possible,
         workers=assemble.workers(ctx, infra, finished),
         env_vars=assemble.env_vars(ctx, finished),
         secrets=[_secret(s) for s in sorted(scan.secrets, key=lambda s: (s.file, s.line, s.type))],

@@ -545,7 +545,9 @@ case(
             "healthcheck_path": "/ping",
         }
     },
-    services={"postgres": None},
+    # lib/pq is required in go.mod but never imported: not provisioned
+    services={},
+    possible={"postgres"},
     tests="go test ./...",
 )
 case(
@@ -1277,7 +1279,9 @@ case(
             "healthcheck_path": "/healthz",
         }
     },
-    services={"redis": None},
+    # go-redis is required in go.mod but no package imports it: not provisioned
+    services={},
+    possible={"redis"},
 )
 case(
     "go_gorilla_server_addr",
@@ -1460,7 +1464,9 @@ case(
         ".env.example": "PORT=5005\nDATABASE_URL=postgres://user:pass@localhost:5432/app\n",
     },
     apps={".": {"port": 5005, "port_source": "env", "port_env": "PORT"}},
-    services={"postgres": None},
+    # a sample DATABASE_URL the code never reads: not a requirement
+    services={},
+    possible={"postgres"},
     env={"DATABASE_URL": (True, None)},
 )
 case(
@@ -1668,7 +1674,7 @@ case(
         "go.mod": "module x/svc\n\ngo 1.22\n\nrequire github.com/segmentio/kafka-go v0.4.47\n",
         "cmd/api/main.go": 'package main\n\nimport "net/http"\n\nfunc main() {\n\thttp.ListenAndServe(":8080", nil)\n}\n',
         "cmd/worker/main.go": "package main\n\nfunc main() {\n\tconsume()\n}\n",
-        "internal/q/q.go": "package q\n",
+        "internal/q/q.go": 'package q\n\nimport "github.com/segmentio/kafka-go"\n\nvar _ = kafka.Reader{}\n',
     },
     apps={
         ".": {

@@ -74,6 +74,10 @@ def test_corpus_app(name: str, tmp_path: Path) -> None:
         check("services", {s.kind: s.version for s in profile.services}, expect["services"])
         for s in profile.services:
             assert s.evidence, f"service {s.kind} without evidence"
+    if "possible" in expect:
+        check("possible services", {s.kind for s in profile.possible_services}, expect["possible"])
+        for s in profile.possible_services:
+            assert s.reason and s.evidence, f"possible service {s.kind} without reason/evidence"
     if "workers" in expect:
         check("workers", {(w.name, w.system) for w in profile.workers}, expect["workers"])
     for env_name, (secret, default) in expect.get("env", {}).items():

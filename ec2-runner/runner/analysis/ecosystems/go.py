@@ -16,7 +16,9 @@ from runner.analysis.context import (
 )
 from runner.analysis.frameworks import detect_framework
 
-_REQUIRE = re.compile(r"^\s*(?:require\s+)?([\w.\-]+\.[\w.\-/]+)\s+(v[\w.\-+]+)", re.M)
+_REQUIRE = re.compile(
+    r"^\s*(?:require\s+)?([\w.\-]+\.[\w.\-/]+)\s+(v[\w.\-+]+)([^\n]*)", re.M
+)
 
 
 def discover(ctx: Context, directory: str) -> Candidate | None:
@@ -34,7 +36,11 @@ def discover(ctx: Context, directory: str) -> Candidate | None:
     for m in _REQUIRE.finditer(text):
         if m.group(1) not in cand.deps:
             cand.deps[m.group(1)] = Dep(
-                m.group(1), m.group(2).lstrip("v"), rel, line_in(text, m.start())
+                m.group(1),
+                m.group(2).lstrip("v"),
+                rel,
+                line_in(text, m.start()),
+                transitive="// indirect" in m.group(3),
             )
     toolchain = re.search(r"^toolchain\s+go(\S+)", text, re.M)
     go = re.search(r"^go\s+(\d[\w.]*)", text, re.M)
