@@ -25,6 +25,7 @@ from runner.analysis.ecosystems import dotnet, go, jvm, node, php, python, ruby,
 from runner.analysis.frameworks import PLAIN_DEFAULT_PORT
 from runner.analysis.hints import Hint
 from runner.analysis.infra import Infra
+from runner.analysis.routes import app_routes
 
 MODULES = {
     "go": go,
@@ -326,7 +327,7 @@ def _finish(ctx: Context, infra: Infra, draft: Draft) -> App:
         )
     if start is not None:
         start = start.replace("{port}", str(port.value if port else 8080))
-    health = _health(draft, dockerfiles)
+    health, health_ev, health_conf = _health(ctx, draft, dockerfiles)
     if port is not None and draft.kind == "web":
         _expose_warning(draft, port, dockerfiles)
         if port.source == "code" and port.env_var is None:
@@ -359,6 +360,8 @@ def _finish(ctx: Context, infra: Infra, draft: Draft) -> App:
         start_command=start,
         port=port,
         healthcheck_path=health,
+        healthcheck_evidence=health_ev,
+        healthcheck_confidence=health_conf,  # type: ignore[arg-type]
         static_output_dir=draft.static_output_dir if draft.kind == "static" else None,
         evidence=_sorted_ev(evidence),
         ecosystem=cand.ecosystem,
@@ -495,18 +498,37 @@ def _expose_warning(draft: Draft, port: Port, dockerfiles) -> None:
             )
 
 
-def _health(draft: Draft, dockerfiles) -> str | None:
-    found = sorted(
-        {h.value.rstrip("/") or "/" for h in draft.hints_of("health") if not _is_test_file(h.file)}
-    )
+def _health(
+    ctx: Context, draft: Draft, dockerfiles
+) -> tuple[str | None, list[Evidence], str | None]:
+    """(path, evidence, confidence): a route the app really serves, else ``/`` for web apps."""
+    routes = [
+        (p, ev) for p, ev in app_routes(ctx, draft) if not _is_test_file(ev.file) and p
+    ]
+    by_path: dict[str, Evidence] = {}
+    for p, ev in routes:
+        by_path.setdefault(p.rstrip("/") or "/", ev)
     for candidate in _HEALTH_ORDER:
-        if candidate.rstrip("/") in found:
-            return candidate.rstrip("/")
+        key = candidate.rstrip("/")
+        if key in by_path:
+            return key, [by_path[key]], "high"
     if draft.health:
-        return draft.health[0]
+        return draft.health[0], [_with_kind(draft.health[1], "config")], "high"
     for d in dockerfiles:
         if d.healthcheck:
             m = re.search(r"https?://[^/\s]+(/[\w./-]*)", d.healthcheck)
             if m:
-                return m.group(1)
-    return found[0] if found else None
+                return m.group(1), [Evidence(file=d.file, detail="HEALTHCHECK", kind="config")], "high"
+    healthy = sorted(p for p in by_path if _HEALTH_WORD.search(p))
+    if healthy:
+        return healthy[0], [by_path[healthy[0]]], "high"
+    if draft.kind == "web":
+        return "/", [], "low"
+    return None, [], None
+
+
+_HEALTH_WORD = re.compile(r"health|live|ready|ping|status|(^|/)up$")
+
+
+def _with_kind(ev: Evidence, kind: str) -> Evidence:
+    return ev if ev.kind else ev.model_copy(update={"kind": kind})

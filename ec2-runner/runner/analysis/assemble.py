@@ -25,6 +25,7 @@ from runner.analysis.context import (
 )
 from runner.analysis.ecosystems.python import celery_target
 from runner.analysis.frameworks import SERVICE_DEPS, _matches
+from runner.analysis.hints import literal_default
 from runner.analysis.infra import Infra
 
 _MAX_EVIDENCE = 10
@@ -490,45 +491,137 @@ def _python_workers(draft) -> list[WorkerFinding]:
     return out
 
 
+_TOOLING = re.compile(
+    r"(^|/)(e2e|playwright|cypress|\.github|\.circleci|\.gitlab|\.buildkite|\.devcontainer|"
+    r"\.husky|tools|tooling|testdata|fixtures?)/"
+    r"|(^|/)(playwright|cypress|jest|vitest|karma)\.config\.\w+$"
+    r"|(^|/)(\.gitlab-ci\.ya?ml|Jenkinsfile|noxfile\.py|tox\.ini|conftest\.py|\.travis\.ya?ml)$"
+)
+
+
+def is_tooling_file(rel: str) -> bool:
+    """Tests, e2e, Playwright, CI and tooling: what they read is not the app's environment."""
+    return _is_test_file(rel) or bool(_TOOLING.search(rel))
+
+
+_SETTINGS_CLASS = re.compile(r"^class\s+\w+\(([\w.]*BaseSettings)\)\s*:[ \t]*$", re.M)
+_SETTINGS_FIELD = re.compile(r"^    ([a-zA-Z_]\w*)\s*:\s*([^=\n#]+?)\s*(?:=\s*(.+?))?\s*(?:#.*)?$")
+_ENV_PREFIX = re.compile(r"""env_prefix\s*[=:]\s*["'](\w*)["']""")
+_FIELD_ALIAS = re.compile(r"""(?:validation_alias|alias|env)\s*=\s*["']([A-Za-z_]\w*)["']""")
+_ZOD_FIELD = re.compile(r"^\s*([A-Z][A-Z0-9_]*)\s*:\s*z\.([^\n]*)$", re.M)
+
+EnvFinding = tuple[str, Evidence, str | None, bool]  # name, evidence, default, required
+
+
+def typed_settings(ctx: Context) -> list[EnvFinding]:
+    """Fields of typed settings classes: pydantic ``BaseSettings`` (the field name, upper-cased,
+    with the class's ``env_prefix``) and zod env schemas (``PORT: z.coerce.number()``)."""
+    out: list[EnvFinding] = []
+    files = sorted(
+        {
+            h.file
+            for h in ctx.hints
+            if h.kind == "import" and h.value in ("pydantic_settings", "pydantic", "zod")
+        }
+    )
+    for rel in files:
+        if is_tooling_file(rel):
+            continue
+        text = ctx.read(rel) or ""
+        if rel.endswith(".py"):
+            out += _pydantic_settings(rel, text)
+        elif "z.object" in text and re.search(r"(^|/)env\.\w+$|(^|/)config\.\w+$", rel):
+            for m in _ZOD_FIELD.finditer(text):
+                tail = m.group(2)
+                d = re.search(r"""\.default\(\s*["']?([^"')]*)["']?\s*\)""", tail)
+                optional = ".optional()" in tail or d is not None
+                ev = Evidence(file=rel, line=line_in(text, m.start(1)), detail="zod env schema")
+                out.append((m.group(1), ev, d.group(1) if d else None, not optional))
+    return out
+
+
+def _pydantic_settings(rel: str, text: str) -> list[EnvFinding]:
+    out: list[EnvFinding] = []
+    for cls in _SETTINGS_CLASS.finditer(text):
+        body_start = cls.end() + 1
+        nxt = re.search(r"^\S", text[body_start:], re.M)
+        body = text[body_start : body_start + nxt.start()] if nxt else text[body_start:]
+        prefix_m = _ENV_PREFIX.search(body)
+        prefix = prefix_m.group(1) if prefix_m else ""
+        offset = body_start
+        for raw in body.splitlines(keepends=True):
+            m = _SETTINGS_FIELD.match(raw.rstrip("\n"))
+            if m and m.group(1) != "model_config" and "ClassVar" not in m.group(2):
+                value = m.group(3)
+                alias = _FIELD_ALIAS.search(value or "")
+                name = alias.group(1) if alias else (prefix + m.group(1)).upper()
+                required = value is None or bool(re.match(r"Field\(\s*(\.\.\.|\))", value))
+                default = None
+                if not required and value is not None:
+                    fm = re.match(r"Field\(\s*(?:default\s*=\s*)?(.*?)\s*[,)]", value)
+                    default = literal_default((fm.group(1) if fm else value).encode())
+                ev = Evidence(
+                    file=rel, line=line_in(text, offset), detail=f"{cls.group(1)} field", kind="code"
+                )
+                out.append((name, ev, default, required))
+            offset += len(raw)
+    return out
+
+
 def env_vars(ctx: Context, apps: list[Finished]) -> list[EnvVar]:
-    collected: dict[str, list[tuple[Evidence, str | None]]] = {}
+    # name -> [(evidence, default, required)]; required None: a sample file, not the code
+    collected: dict[str, list[tuple[Evidence, str | None, bool | None]]] = {}
+
+    def add(name: str, ev: Evidence, default: str | None, required: bool | None) -> None:
+        collected.setdefault(name, []).append((ev, default, required))
+
     for h in ctx.hints:
-        if h.kind == "env":
-            collected.setdefault(h.value, []).append((Evidence(file=h.file, line=h.line), h.extra))
+        if h.kind == "env" and not is_tooling_file(h.file):
+            add(h.value, Evidence(file=h.file, line=h.line, kind="code"), h.extra, h.extra is None)
     for fin in apps:
         for name, default, ev in fin.draft.env:
-            collected.setdefault(name, []).append((ev, default))
+            if not is_tooling_file(ev.file):
+                add(name, _with_kind(ev, "config"), default, default is None)
+    for name, ev, default, required in typed_settings(ctx):
+        add(name, ev, default, required)
     for f in ctx.files:
         name = f.rel.rsplit("/", 1)[-1]
+        if is_tooling_file(f.rel):
+            continue
         if name.endswith(".prisma"):
             text = ctx.read(f.rel) or ""
             for m in re.finditer(r'\benv\(\s*"([A-Za-z_][A-Za-z0-9_]*)"\s*\)', text):
-                collected.setdefault(m.group(1), []).append(
-                    (Evidence(file=f.rel, line=line_in(text, m.start(1)), detail="prisma"), None)
+                ev = Evidence(
+                    file=f.rel, line=line_in(text, m.start(1)), detail="prisma", kind="config"
                 )
+                add(m.group(1), ev, None, True)
         if name in (".env.example", ".env.sample", ".env.template", ".env.dist"):
             text = ctx.read(f.rel) or ""
             for m in re.finditer(
                 r"^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)[ \t]*=", text, re.M
             ):
-                collected.setdefault(m.group(1), []).append(
-                    (Evidence(file=f.rel, line=line_in(text, m.start(1)), detail=name), None)
+                ev = Evidence(
+                    file=f.rel, line=line_in(text, m.start(1)), detail=name, kind="mention"
                 )
+                add(m.group(1), ev, None, None)
     out = []
     for name in sorted(collected)[:MAX_ENV_VARS]:
         items = sorted(collected[name], key=lambda t: (t[0].file, t[0].line or 0))
         secret = is_secret_name(name)
         default = None
         if not secret:
-            default = next(
-                (d for _, d in items if d is not None and not _is_test_file(_.file)), None
-            )
+            default = next((d for _, d, _ in items if d is not None), None)
+        from_app = [r for _, _, r in items if r is not None]
+        # required when some code reads it without a default and nothing gives one
+        required = bool(from_app) and all(from_app)
         out.append(
             EnvVar(
                 name=name,
                 is_secret=secret,
                 default=default,
-                evidence=_sorted_ev([e for e, _ in items])[:_MAX_EVIDENCE],
+                evidence=_sorted_ev([e for e, _, _ in items])[:_MAX_EVIDENCE],
+                required=required,
+                confidence="high" if from_app else "low",
             )
         )
     return out
