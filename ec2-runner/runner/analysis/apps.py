@@ -316,15 +316,27 @@ def _finish(ctx: Context, infra: Infra, draft: Draft) -> App:
         else None
     )
     start = draft.start_command
-    if web_proc is not None:
-        start = web_proc.command
-    elif draft.kind in ("worker", "cli") and procs and start is None:
-        start = procs[0].command
+    # derived from the framework and the app's entry point, unless the project says otherwise
+    start_ev = [Evidence(file=cand.manifest, detail="derived", kind="config")]
+    start_conf = "medium"
+    if web_proc is not None or (draft.kind in ("worker", "cli") and procs and start is None):
+        proc = web_proc or procs[0]
+        start = proc.command
+        start_ev = [Evidence(file=proc.file, line=proc.line, detail="Procfile", kind="config")]
+        start_conf = "high"
     if start is None:
         # what the project already runs: a compose command, then the Dockerfile's CMD
-        start = next((s.command for s in compose if s.command), None) or next(
-            (_exec_form(d.cmd) for d in dockerfiles if d.cmd), None
-        )
+        svc = next((s for s in compose if s.command), None)
+        dock = next((d for d in dockerfiles if d.cmd), None)
+        if svc is not None:
+            start = svc.command
+            start_ev = [Evidence(file=svc.file, line=svc.line, detail="command", kind="config")]
+        elif dock is not None and dock.cmd:
+            start = _exec_form(dock.cmd)
+            start_ev = [Evidence(file=dock.file, detail="CMD", kind="config")]
+        start_conf = "high"
+    if start is None:
+        start_ev, start_conf = [], None
     if start is not None:
         start = start.replace("{port}", str(port.value if port else 8080))
     health, health_ev, health_conf = _health(ctx, draft, dockerfiles)
@@ -358,6 +370,8 @@ def _finish(ctx: Context, infra: Infra, draft: Draft) -> App:
         kind=draft.kind,  # type: ignore[arg-type]
         build_command=draft.build_command,
         start_command=start,
+        start_evidence=start_ev,
+        start_confidence=start_conf,  # type: ignore[arg-type]
         port=port,
         healthcheck_path=health,
         healthcheck_evidence=health_ev,
@@ -411,6 +425,21 @@ def _resolve_port(ctx, draft: Draft, web_proc, dockerfiles, compose, infra: Infr
     path = draft.cand.path
     code = [h for h in draft.hints_of("port") if not _is_test_file(h.file)]
     findings: list[PortFinding] = []
+    # The start command wins over the code: ``--port``/``--bind`` overrides what the code
+    # binds when run directly (``app.run(port=5000)`` under ``__main__``).
+    if web_proc is not None:
+        m = _PROC_PORT.search(" " + web_proc.command)
+        if m:
+            findings.append(
+                PortFinding(
+                    int(m.group(1)), "procfile", Evidence(file=web_proc.file, line=web_proc.line)
+                )
+            )
+    for d in dockerfiles:
+        if d.cmd and (m := _PROC_PORT.search(" " + d.cmd.replace('"', " ").replace(",", " "))):
+            findings.append(
+                PortFinding(int(m.group(1)), "dockerfile", Evidence(file=d.file, detail="CMD"))
+            )
     if code:
         code.sort(key=lambda h: (0 if h.extra else 1, h.file.count("/"), h.file, h.line))
         h = code[0]
@@ -422,14 +451,6 @@ def _resolve_port(ctx, draft: Draft, web_proc, dockerfiles, compose, infra: Infr
         if _in_dir(rel, path):
             findings.append(
                 PortFinding(value, "config", Evidence(file=rel, line=line, detail="internal_port"))
-            )
-    if web_proc is not None:
-        m = _PROC_PORT.search(" " + web_proc.command)
-        if m:
-            findings.append(
-                PortFinding(
-                    int(m.group(1)), "procfile", Evidence(file=web_proc.file, line=web_proc.line)
-                )
             )
     for name in (".env", ".env.example", ".env.sample", ".env.dist"):
         rel = join(path, name)
@@ -453,10 +474,6 @@ def _resolve_port(ctx, draft: Draft, web_proc, dockerfiles, compose, infra: Infr
                     value, "dockerfile", Evidence(file=d.file, line=line, detail=f"ENV {var}"), var
                 )
             )
-        if d.cmd and (m := _PROC_PORT.search(" " + d.cmd.replace('"', " ").replace(",", " "))):
-            findings.append(
-                PortFinding(int(m.group(1)), "dockerfile", Evidence(file=d.file, detail="CMD"))
-            )
         for value, line in d.expose[:1]:
             findings.append(
                 PortFinding(value, "dockerfile", Evidence(file=d.file, line=line, detail="EXPOSE"))
@@ -475,11 +492,13 @@ def _resolve_port(ctx, draft: Draft, web_proc, dockerfiles, compose, infra: Infr
     if not valid:
         return None
     best = valid[0]
+    agree = sum(1 for f in valid if f.value == best.value)
     return Port(
         value=best.value,
         source=cast(ValueSource, best.source),
         env_var=best.env_var,
         evidence=[best.evidence],
+        confidence="low" if best.source == "framework_default" else ("high" if agree > 1 or best.source != "env" else "medium"),
     )
 
 
