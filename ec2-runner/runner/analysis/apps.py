@@ -531,16 +531,17 @@ def _health(
         key = candidate.rstrip("/")
         if key in by_path:
             return key, [by_path[key]], "high"
+    healthy = sorted(p for p in by_path if _HEALTH_WORD.search(p))
+    if healthy:
+        return healthy[0], [by_path[healthy[0]]], "high"
     if draft.health:
         return draft.health[0], [_with_kind(draft.health[1], "config")], "high"
     for d in dockerfiles:
         if d.healthcheck:
             m = re.search(r"https?://[^/\s]+(/[\w./-]*)", d.healthcheck)
             if m:
-                return m.group(1), [Evidence(file=d.file, detail="HEALTHCHECK", kind="config")], "high"
-    healthy = sorted(p for p in by_path if _HEALTH_WORD.search(p))
-    if healthy:
-        return healthy[0], [by_path[healthy[0]]], "high"
+                ev = Evidence(file=d.file, detail="HEALTHCHECK", kind="config")
+                return m.group(1), [ev], "high"
     if draft.kind == "web":
         return "/", [], "low"
     return None, [], None

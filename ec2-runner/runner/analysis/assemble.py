@@ -261,7 +261,8 @@ def _app_findings(ctx: Context, fin: Finished) -> list[_Found]:
             if env_kind == "redis" and fin.app.framework and fin.app.framework.name == "laravel":
                 if laravel_redis is None:
                     laravel_redis = _laravel_selects_redis(ctx, path)
-                used = used or laravel_redis  # a cache, session or queue driver selects it
+                # config/database.php always reads REDIS_HOST: only a driver choosing redis counts
+                used = laravel_redis
             reason = None if used else f"{detail} is set in {name} but the app's code never reads it"
             found.append(_Found(env_kind, path, None, ev, reason))
     return _pick_engine(ctx, fin, found)

@@ -18,7 +18,7 @@ _MAX_MOUNT_FILES = 300  # files read to find where routers are mounted
 
 _PY_ROUTE = re.compile(
     r"""@\s*(\w+)\.(?:get|route|api_route|head)\(\s*["']([^"']*)["']"""
-    r"""|^\s*(?:re_)?path\(\s*r?["']\^?([^"'$]*)"""
+    r"""|\b(?:re_)?path\(\s*r?["']\^?([^"'$]*)["']\s*,\s*(?!include\()"""
 )
 _PY_ROUTER = re.compile(
     r"""^(\w+)\s*=\s*(?:[\w.]*\.)?(?:APIRouter|Blueprint)\(([^\n]*)""", re.M

@@ -1735,3 +1735,369 @@ case(
     services={"postgres": None},
     env={"DATABASE_URL": (True, None), "PORT": (False, "3001")},
 )
+
+
+# --- Precision (issue 18): what the app really uses, not what its files mention -------------
+GIN_MAIN = (
+    'package main\n\nimport "github.com/gin-gonic/gin"\n\nfunc main() {\n\tr := gin.Default()\n'
+    '\tr.GET("/healthz", func(c *gin.Context) { c.String(200, "ok") })\n\tr.Run(":8080")\n}\n'
+)
+case(
+    "p18_go_indirect_dependency",
+    {
+        "go.mod": (
+            "module github.com/acme/hello\n\ngo 1.22\n\nrequire github.com/gin-gonic/gin v1.9.1\n\n"
+            "require (\n\tgithub.com/lib/pq v1.10.9 // indirect\n\tgithub.com/redis/go-redis/v9 v9.4.0 // indirect\n)\n"
+        ),
+        "main.go": GIN_MAIN,
+    },
+    apps={
+        ".": {
+            "framework": "gin",
+            "port": 8080,
+            "port_source": "code",
+            "build_command": "CGO_ENABLED=0 go build -o app .",
+            "start_command": "./app",
+            "healthcheck_path": "/healthz",
+        }
+    },
+    services={},
+    possible={"postgres", "redis"},
+)
+case(
+    "p18_node_lockfile_transitive",
+    {
+        "package.json": pkg("api", {"express": "^4.18.2"}, scripts={"start": "node server.js"}),
+        "package-lock.json": PKG(
+            {
+                "name": "api",
+                "lockfileVersion": 3,
+                "packages": {
+                    "": {"dependencies": {"express": "^4.18.2"}},
+                    "node_modules/express": {"version": "4.18.2"},
+                    "node_modules/pg": {"version": "8.11.3"},
+                    "node_modules/ioredis": {"version": "5.3.2"},
+                },
+            }
+        ),
+        "server.js": (
+            "const express = require('express')\nconst app = express()\n"
+            "app.get('/health', (req, res) => res.send('ok'))\napp.listen(process.env.PORT || 3000)\n"
+        ),
+    },
+    apps={
+        ".": {
+            "framework": "express",
+            "port": 3000,
+            "port_env": "PORT",
+            "start_command": "npm start",
+            "healthcheck_path": "/health",
+        }
+    },
+    services={},
+    possible=set(),
+)
+case(
+    "p18_env_example_sample_database_url",
+    {
+        "requirements.txt": "Flask==3.0.0\ngunicorn==21.2.0\n",
+        "app.py": "from flask import Flask\n\napp = Flask(__name__)\n\n\n@app.route('/')\ndef index():\n    return 'hi'\n",
+        ".env.example": "DATABASE_URL=postgres://user:pass@localhost:5432/app\nFLASK_DEBUG=0\n",
+        ".env": "DATABASE_URL=postgres://user:pass@localhost:5432/app\n",
+    },
+    apps={".": {"framework": "flask", "start_command": "gunicorn app:app --bind 0.0.0.0:5000", "healthcheck_path": "/"}},
+    services={},
+    possible={"postgres"},
+    env_required={"DATABASE_URL": False},
+)
+case(
+    "p18_sqlite_only_fallback",
+    {
+        "requirements.txt": "Flask==3.0.0\nFlask-SQLAlchemy==3.1.1\npsycopg2-binary==2.9.9\ngunicorn\n",
+        "config.py": (
+            "import os\n\n\nclass Config:\n"
+            "    SQLALCHEMY_DATABASE_URI = os.environ.get('DATABASE_URL', 'sqlite:///app.db')\n"
+        ),
+        "app.py": (
+            "from flask import Flask\nfrom flask_sqlalchemy import SQLAlchemy\n\nfrom config import Config\n\n"
+            "app = Flask(__name__)\napp.config.from_object(Config)\ndb = SQLAlchemy(app)\n\n\n"
+            "@app.get('/healthz')\ndef healthz():\n    return 'ok'\n"
+        ),
+    },
+    apps={".": {"framework": "flask", "healthcheck_path": "/healthz"}},
+    # psycopg2 is the driver the real DATABASE_URL uses; SQLite is only the unset fallback
+    services={"postgres": None},
+    possible={"sqlite"},
+    env_required={"DATABASE_URL": False},
+    no_warnings=["SQLite needs a persistent disk"],
+)
+case(
+    "p18_sqlite_fallback_no_driver",
+    {
+        "requirements.txt": "fastapi==0.110.0\nuvicorn==0.29.0\nSQLAlchemy==2.0.29\n",
+        "main.py": (
+            "import os\n\nfrom fastapi import FastAPI\nfrom sqlalchemy import create_engine\n\n"
+            "engine = create_engine(os.getenv('DATABASE_URL', 'sqlite:///./data.db'))\napp = FastAPI()\n\n\n"
+            "@app.get('/health')\ndef health():\n    return {'ok': True}\n"
+        ),
+    },
+    apps={".": {"framework": "fastapi", "healthcheck_path": "/health"}},
+    services={},
+    possible={"sqlite"},
+    no_warnings=["SQLite needs a persistent disk"],
+)
+case(
+    "p18_rails_cable_redis_mention",
+    {
+        "Gemfile": 'source "https://rubygems.org"\nruby "3.3.0"\ngem "rails", "~> 7.1.3"\ngem "pg", "~> 1.5"\ngem "puma"\n# gem "redis", "~> 4.0"\n',
+        "Gemfile.lock": "GEM\n  specs:\n    rails (7.1.3)\n    pg (1.5.4)\n    redis (4.8.1)\n",
+        "config/database.yml": "production:\n  adapter: postgresql\n  url: <%= ENV['DATABASE_URL'] %>\n",
+        "config/cable.yml": (
+            "development:\n  adapter: async\n\nproduction:\n  adapter: redis\n"
+            '  url: <%= ENV.fetch("REDIS_URL") { "redis://localhost:6379/1" } %>\n'
+        ),
+        "config/routes.rb": 'Rails.application.routes.draw do\n  get "up" => "rails/health#show", as: :rails_health_check\n  root "home#index"\nend\n',
+        "config.ru": "require_relative 'config/environment'\nrun Rails.application\n",
+    },
+    apps={".": {"framework": "rails", "healthcheck_path": "/up", "port": 3000}},
+    services={"postgres": None},
+    possible={"redis"},
+)
+case(
+    "p18_laravel_redis_config_default",
+    {
+        "composer.json": json.dumps({"require": {"php": "^8.2", "laravel/framework": "^11.0"}}),
+        "artisan": "#!/usr/bin/env php\n<?php\n",
+        "public/index.php": "<?php\n",
+        "bootstrap/app.php": "<?php\nreturn Application::configure(basePath: dirname(__DIR__))\n    ->withRouting(\n        web: __DIR__.'/../routes/web.php',\n        health: '/up',\n    )->create();\n",
+        "routes/web.php": "<?php\nRoute::get('/', function () { return view('welcome'); });\n",
+        "config/database.php": (
+            "<?php\nreturn [\n    'default' => env('DB_CONNECTION', 'sqlite'),\n"
+            "    'redis' => [\n        'client' => env('REDIS_CLIENT', 'phpredis'),\n"
+            "        'default' => ['host' => env('REDIS_HOST', '127.0.0.1'), 'port' => env('REDIS_PORT', '6379')],\n    ],\n];\n"
+        ),
+        "config/cache.php": "<?php\nreturn ['default' => env('CACHE_STORE', 'database')];\n",
+        ".env.example": "APP_KEY=\nDB_CONNECTION=mysql\nCACHE_STORE=database\nREDIS_HOST=127.0.0.1\n",
+    },
+    apps={".": {"framework": "laravel", "healthcheck_path": "/up"}},
+    services={"mysql": None},
+    possible={"redis"},
+)
+case(
+    "p18_node_pg_and_mysql_drivers_config_mysql",
+    {
+        "package.json": pkg(
+            "shop",
+            {"express": "^4.18.2", "sequelize": "^6.37.0", "pg": "^8.11.0", "mysql2": "^3.9.0"},
+            scripts={"start": "node app.js"},
+        ),
+        "config/config.json": PKG({"production": {"use_env_variable": "DATABASE_URL", "dialect": "mysql"}}, indent=2),
+        "app.js": (
+            "const express = require('express')\nconst { Sequelize } = require('sequelize')\n"
+            "const db = new Sequelize(process.env.DATABASE_URL)\nconst app = express()\n"
+            "app.get('/healthz', (req, res) => res.send('ok'))\napp.listen(process.env.PORT || 8080)\n"
+        ),
+    },
+    apps={".": {"framework": "express", "port": 8080, "healthcheck_path": "/healthz", "start_command": "npm start"}},
+    services={"mysql": None},
+    possible={"postgres"},
+)
+case(
+    "p18_django_both_drivers_settings_mysql",
+    {
+        "requirements.txt": "Django==5.0.3\npsycopg2-binary==2.9.9\nmysqlclient==2.2.4\ngunicorn==21.2.0\n",
+        "manage.py": "import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'site1.settings')\n",
+        "site1/__init__.py": "",
+        "site1/wsgi.py": "from django.core.wsgi import get_wsgi_application\napplication = get_wsgi_application()\n",
+        "site1/settings.py": "DATABASES = {'default': {'ENGINE': 'django.db.backends.mysql', 'NAME': 'shop'}}\n",
+        "site1/urls.py": "from django.urls import include, path\n\nurlpatterns = [path('api/', include('core.urls'))]\n",
+        "core/__init__.py": "",
+        "core/urls.py": "from django.urls import path\n\nfrom . import views\n\nurlpatterns = [path('health/', views.health)]\n",
+        "core/views.py": "from django.http import HttpResponse\n\n\ndef health(request):\n    return HttpResponse('ok')\n",
+    },
+    apps={".": {"framework": "django", "healthcheck_path": "/api/health"}},
+    services={"mysql": None},
+    possible={"postgres"},
+)
+POM_H2 = (
+    "<project><modelVersion>4.0.0</modelVersion><artifactId>demo</artifactId>\n"
+    "<parent><groupId>org.springframework.boot</groupId><artifactId>spring-boot-starter-parent</artifactId><version>3.2.4</version></parent>\n"
+    "<dependencies>\n"
+    "<dependency><groupId>org.springframework.boot</groupId><artifactId>spring-boot-starter-web</artifactId></dependency>\n"
+    "<dependency><groupId>org.springframework.boot</groupId><artifactId>spring-boot-starter-data-jpa</artifactId></dependency>\n"
+    "<dependency><groupId>com.h2database</groupId><artifactId>h2</artifactId><scope>runtime</scope></dependency>\n"
+    "<dependency><groupId>org.postgresql</groupId><artifactId>postgresql</artifactId><scope>runtime</scope></dependency>\n"
+    "</dependencies></project>\n"
+)
+case(
+    "p18_spring_h2_unless_profile",
+    {
+        "pom.xml": POM_H2,
+        "src/main/java/demo/App.java": "package demo;\n\n@SpringBootApplication\npublic class App { public static void main(String[] a) { SpringApplication.run(App.class, a); } }\n",
+        "src/main/resources/application.properties": "spring.datasource.url=jdbc:h2:mem:demo\nspring.jpa.hibernate.ddl-auto=create\n",
+        "src/main/resources/application-prod.properties": "spring.datasource.url=jdbc:postgresql://db:5432/demo\n",
+    },
+    apps={".": {"framework": "spring-boot", "port": 8080, "healthcheck_path": "/"}},
+    services={},
+    possible={"postgres"},
+)
+case(
+    "p18_health_from_strings_not_routes",
+    {
+        "requirements.txt": "fastapi==0.110.0\nuvicorn==0.29.0\n",
+        "main.py": (
+            "import logging\n\nfrom fastapi import FastAPI\n\n"
+            "QUIET_PATHS = ['/healthz']  # access-log filter\napp = FastAPI()\n\n"
+            "# @app.get('/health')\n\n\n@app.get('/')\ndef index():\n    return {'hi': 1}\n"
+        ),
+    },
+    apps={".": {"framework": "fastapi", "healthcheck_path": "/"}},
+    services={},
+)
+case(
+    "p18_fastapi_include_router_prefix",
+    {
+        "requirements.txt": "fastapi==0.110.0\nuvicorn==0.29.0\n",
+        "app/__init__.py": "",
+        "app/main.py": (
+            "from fastapi import FastAPI\n\nfrom app.routers import health\n\napp = FastAPI()\n"
+            "app.include_router(health.router, prefix='/api/v1')\n"
+        ),
+        "app/routers/__init__.py": "",
+        "app/routers/health.py": (
+            "from fastapi import APIRouter\n\nrouter = APIRouter(tags=['ops'])\n\n\n"
+            "@router.get('/health')\ndef health():\n    return {'ok': True}\n"
+        ),
+    },
+    apps={".": {"framework": "fastapi", "healthcheck_path": "/api/v1/health"}},
+)
+case(
+    "p18_flask_blueprint_url_prefix",
+    {
+        "requirements.txt": "Flask==3.0.0\n",
+        "app.py": (
+            "from flask import Flask\n\nfrom ops import bp\n\napp = Flask(__name__)\n"
+            "app.register_blueprint(bp)\n"
+        ),
+        "ops.py": (
+            "from flask import Blueprint\n\nbp = Blueprint('ops', __name__, url_prefix='/ops')\n\n\n"
+            "@bp.route('/healthz')\ndef healthz():\n    return 'ok'\n"
+        ),
+    },
+    apps={".": {"framework": "flask", "healthcheck_path": "/ops/healthz"}},
+)
+case(
+    "p18_express_router_mounted_and_port_helper",
+    {
+        "package.json": pkg("www", {"express": "^4.18.2"}, scripts={"start": "node server.js"}),
+        "server.js": (
+            "const app = require('./app')\nconst port = normalizePort(process.env.PORT || '3001')\n"
+            "app.listen(port)\nfunction normalizePort(val) { return parseInt(val, 10) }\n"
+        ),
+        "app.js": (
+            "const express = require('express')\nconst status = require('./routes/status')\n"
+            "const app = express()\napp.use('/api/v1', status)\nmodule.exports = app\n"
+        ),
+        "routes/status.js": (
+            "const express = require('express')\nconst router = express.Router()\n"
+            "router.get('/health', (req, res) => res.json({ ok: true }))\nmodule.exports = router\n"
+        ),
+    },
+    apps={".": {"framework": "express", "port": 3001, "port_env": "PORT", "healthcheck_path": "/api/v1/health", "start_command": "npm start"}},
+    services={},
+)
+case(
+    "p18_go_gin_group_and_cmd_binary",
+    {
+        "go.mod": "module github.com/acme/svc\n\ngo 1.22\n\nrequire github.com/gin-gonic/gin v1.9.1\n",
+        "cmd/server/main.go": (
+            'package main\n\nimport "github.com/gin-gonic/gin"\n\nfunc main() {\n\tr := gin.Default()\n'
+            '\tv1 := r.Group("/api/v1")\n\tv1.GET("/health", func(c *gin.Context) { c.String(200, "ok") })\n\tr.Run(":9000")\n}\n'
+        ),
+    },
+    apps={
+        ".": {
+            "framework": "gin",
+            "port": 9000,
+            "build_command": "CGO_ENABLED=0 go build -o app ./cmd/server",
+            "start_command": "./app",
+            "healthcheck_path": "/api/v1/health",
+        }
+    },
+    services={},
+)
+case(
+    "p18_laravel_api_route",
+    {
+        "composer.json": json.dumps({"require": {"php": "^8.2", "laravel/framework": "^10.0"}}),
+        "artisan": "#!/usr/bin/env php\n<?php\n",
+        "public/index.php": "<?php\n",
+        "routes/api.php": "<?php\n// Route::get('/ping', fn () => 'x');\nRoute::get('/health', fn () => ['ok' => true]);\n",
+    },
+    apps={".": {"framework": "laravel", "healthcheck_path": "/api/health"}},
+    services={},
+)
+case(
+    "p18_pydantic_base_settings",
+    {
+        "requirements.txt": "fastapi==0.110.0\nuvicorn==0.29.0\npydantic-settings==2.2.1\nredis==5.0.3\n",
+        "settings.py": (
+            "from pydantic import Field\nfrom pydantic_settings import BaseSettings, SettingsConfigDict\n\n\n"
+            "class Settings(BaseSettings):\n    model_config = SettingsConfigDict(env_prefix='APP_')\n\n"
+            "    redis_url: str\n    debug: bool = False\n    workers: int = Field(default=2)\n"
+            "    api_token: str = Field(...)\n    region: str = Field('eu-west-1', alias='AWS_REGION')\n"
+        ),
+        "main.py": (
+            "import redis\nfrom fastapi import FastAPI\n\nfrom settings import Settings\n\n"
+            "settings = Settings()\ncache = redis.from_url(settings.redis_url)\napp = FastAPI()\n\n\n"
+            "@app.get('/healthz')\ndef healthz():\n    return {'ok': True}\n"
+        ),
+    },
+    apps={".": {"framework": "fastapi", "healthcheck_path": "/healthz"}},
+    services={"redis": None},
+    env={"APP_DEBUG": (False, "False"), "APP_WORKERS": (False, "2"), "AWS_REGION": (False, "eu-west-1")},
+    env_required={"APP_REDIS_URL": True, "APP_API_TOKEN": True, "APP_DEBUG": False, "AWS_REGION": False},
+)
+case(
+    "p18_env_read_only_by_tests_and_ci",
+    {
+        "package.json": pkg("web", {"express": "^4.18.2"}, dev={"@playwright/test": "^1.42.0"}, scripts={"start": "node index.js"}),
+        "index.js": (
+            "const express = require('express')\nconst app = express()\nconst secret = process.env.SESSION_SECRET\n"
+            "app.get('/healthz', (req, res) => res.send('ok'))\napp.listen(process.env.PORT || 3000)\n"
+        ),
+        "playwright.config.ts": "export default { use: { baseURL: process.env.PLAYWRIGHT_BASE_URL } }\n",
+        "e2e/login.spec.ts": "const user = process.env.E2E_USER\n",
+        "tests/api.test.js": "const token = process.env.TEST_TOKEN\n",
+        "tools/release.js": "const tag = process.env.RELEASE_TAG\n",
+    },
+    apps={".": {"framework": "express", "port": 3000, "healthcheck_path": "/healthz"}},
+    env={"SESSION_SECRET": (True, None)},
+    env_required={"SESSION_SECRET": True, "PORT": False},
+    env_absent={"PLAYWRIGHT_BASE_URL", "E2E_USER", "TEST_TOKEN", "RELEASE_TAG"},
+)
+case(
+    "p18_procfile_overrides_code_port",
+    {
+        "requirements.txt": "Flask==3.0.0\ngunicorn==21.2.0\n",
+        "app.py": (
+            "from flask import Flask\n\napp = Flask(__name__)\n\n\n@app.get('/health')\ndef health():\n    return 'ok'\n\n\n"
+            "if __name__ == '__main__':\n    app.run(port=5000)\n"
+        ),
+        "Procfile": "web: gunicorn app:app --bind 0.0.0.0:8000\n",
+    },
+    apps={".": {"port": 8000, "port_source": "procfile", "start_command": "gunicorn app:app --bind 0.0.0.0:8000", "healthcheck_path": "/health"}},
+)
+case(
+    "p18_python_port_helper_default",
+    {
+        "requirements.txt": "Flask==3.0.0\n",
+        "app.py": (
+            "import os\n\nfrom flask import Flask\n\napp = Flask(__name__)\n\n\n"
+            "def get_port() -> int:\n    return int(os.environ.get('PORT', '5001'))\n\n\n"
+            "@app.get('/ping')\ndef ping():\n    return 'pong'\n\n\n"
+            "if __name__ == '__main__':\n    app.run(host='0.0.0.0', port=get_port())\n"
+        ),
+    },
+    apps={".": {"port": 5001, "port_source": "code", "port_env": "PORT", "healthcheck_path": "/ping"}},
+)

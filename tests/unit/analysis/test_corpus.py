@@ -78,6 +78,9 @@ def test_corpus_app(name: str, tmp_path: Path) -> None:
         check("possible services", {s.kind for s in profile.possible_services}, expect["possible"])
         for s in profile.possible_services:
             assert s.reason and s.evidence, f"possible service {s.kind} without reason/evidence"
+    for fragment in expect.get("no_warnings", []):
+        if any(fragment in w for w in profile.warnings):
+            problems.append(f"warning {fragment!r} must not occur: {profile.warnings}")
     if "workers" in expect:
         check("workers", {(w.name, w.system) for w in profile.workers}, expect["workers"])
     for env_name, (secret, default) in expect.get("env", {}).items():
@@ -87,6 +90,13 @@ def test_corpus_app(name: str, tmp_path: Path) -> None:
             continue
         check(f"env {env_name}", (found.is_secret, found.default), (secret, default))
         assert found.evidence and found.evidence[0].line, env_name
+    env_by_name = {e.name: e for e in profile.env_vars}
+    for env_name, required in expect.get("env_required", {}).items():
+        found_env = env_by_name.get(env_name)
+        check(f"env {env_name}.required", found_env.required if found_env else "missing", required)
+    for env_name in expect.get("env_absent", set()):
+        if env_name in env_by_name:
+            problems.append(f"env var {env_name} must not be reported (tests/CI/tooling only)")
     if "secrets" in expect:
         check("secrets", {s.type for s in profile.secrets}, expect["secrets"])
     if "existing" in expect:

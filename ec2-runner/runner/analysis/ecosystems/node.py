@@ -30,6 +30,8 @@ _LOCKS = (
 )
 _SCRIPT_PORT = re.compile(r"(?:\s(?:-p|--port)[=\s]+|\bPORT=)(\d{2,5})\b")
 _NPM_DEFAULT_TEST = "no test specified"
+# frameworks whose files are routes (elsewhere routes/status.js is a module, not a route)
+_FILE_ROUTED = frozenset({"nextjs", "nuxt", "sveltekit", "remix", "react-router", "astro"})
 _ROUTE_FILE = re.compile(
     r"(?:^|/)(?:src/)?(?:app|pages|server|routes)/(?P<route>(?:api/)?(?:healthz?|ready|ping|status))"
     r"(?:/route|/\+server|/index)?\.(?:[cm]?[jt]sx?)$"
@@ -367,7 +369,7 @@ def complete(ctx: Context, draft: Draft) -> None:
                     )
                 )
     # file-based routes (Next.js, Nuxt, SvelteKit, Remix/React Router) can be a health check
-    if kind == "web":
+    if kind == "web" and draft.framework in _FILE_ROUTED:
         for rel in sorted(draft.owned):
             m = _ROUTE_FILE.search(rel)
             if m:
