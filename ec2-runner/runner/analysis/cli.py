@@ -7,13 +7,17 @@ Prints the stack profile as JSON (or a short human summary). Exit codes: 0 done,
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TextIO
 
-from chalicelib.models.profile import StackProfile
-from runner.analysis.engine import analyze_archive, analyze_directory
+from typing import TYPE_CHECKING
+
 from runner.analysis.errors import AnalysisError, ArchiveRefusedError
+
+if TYPE_CHECKING:
+    from chalicelib.models.profile import StackProfile
 
 EXIT_OK, EXIT_USAGE, EXIT_REFUSED, EXIT_FAILED = 0, 2, 3, 4
 
@@ -76,6 +80,9 @@ def summary(profile: StackProfile) -> str:
 def main(
     argv: list[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
+    # Pydantic looks for plugins in every installed distribution's metadata when the profile
+    # model is first built: a cost of each command run, and the profile uses none.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     out = out or sys.stdout
     err = err or sys.stderr
     parser = argparse.ArgumentParser(
@@ -89,6 +96,9 @@ def main(
     except SystemExit as exc:
         return EXIT_USAGE if exc.code else EXIT_OK
     path = Path(args.path)
+    # the engine loads after the arguments are checked: --help and usage errors stay instant
+    from runner.analysis.engine import analyze_archive, analyze_directory
+
     try:
         if path.is_dir():
             profile = analyze_directory(path)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import yaml
-
 from chalicelib.models.profile import ExistingFile
 from runner.analysis.context import Context, in_fixture_dir, line_in, parent_dir
 
@@ -57,6 +55,8 @@ class Infra:
 def _safe_yaml(text: str):
     if len(text) > _MAX_YAML:
         return None
+    import yaml  # only when a YAML file is parsed: its import is a cost of every process
+
     try:
         return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
     except (yaml.YAMLError, ValueError, RecursionError):
