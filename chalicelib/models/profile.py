@@ -107,7 +107,9 @@ Confidence = Literal["high", "medium", "low"]
 """How sure a finding is. ``high``: direct, used evidence (the app's code imports or reads it,
 or its framework config selects it); ``medium``: declared but not seen in use, or a fallback;
 ``low``: a mention only (a sample env file, a transitive dependency, a config default)."""
-EvidenceKind = Literal["direct_dependency", "transitive", "mention", "code_import", "config", "code"]
+EvidenceKind = Literal[
+    "direct_dependency", "transitive", "mention", "code_import", "config", "code"
+]
 """What a piece of evidence is: a dependency the app declares itself, one pulled in by another
 (``// indirect``, a lockfile), a mention (sample env file, commented or default config), an
 import in the app's own code, a config file that selects it, or code that reads/binds it."""

@@ -318,7 +318,7 @@ def _finish(ctx: Context, infra: Infra, draft: Draft) -> App:
     start = draft.start_command
     # derived from the framework and the app's entry point, unless the project says otherwise
     start_ev = [Evidence(file=cand.manifest, detail="derived", kind="config")]
-    start_conf = "medium"
+    start_conf: str | None = "medium"
     if web_proc is not None or (draft.kind in ("worker", "cli") and procs and start is None):
         proc = web_proc or procs[0]
         start = proc.command
@@ -498,7 +498,9 @@ def _resolve_port(ctx, draft: Draft, web_proc, dockerfiles, compose, infra: Infr
         source=cast(ValueSource, best.source),
         env_var=best.env_var,
         evidence=[best.evidence],
-        confidence="low" if best.source == "framework_default" else ("high" if agree > 1 or best.source != "env" else "medium"),
+        confidence="low"
+        if best.source == "framework_default"
+        else ("high" if agree > 1 or best.source != "env" else "medium"),
     )
 
 
@@ -521,9 +523,7 @@ def _health(
     ctx: Context, draft: Draft, dockerfiles
 ) -> tuple[str | None, list[Evidence], str | None]:
     """(path, evidence, confidence): a route the app really serves, else ``/`` for web apps."""
-    routes = [
-        (p, ev) for p, ev in app_routes(ctx, draft) if not _is_test_file(ev.file) and p
-    ]
+    routes = [(p, ev) for p, ev in app_routes(ctx, draft) if not _is_test_file(ev.file) and p]
     by_path: dict[str, Evidence] = {}
     for p, ev in routes:
         by_path.setdefault(p.rstrip("/") or "/", ev)

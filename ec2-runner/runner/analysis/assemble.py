@@ -174,7 +174,9 @@ def _app_findings(ctx: Context, fin: Finished) -> list[_Found]:
                     elif cand.ecosystem == "go" and not any(
                         i == name or i.startswith(name + "/") for i in imports
                     ):
-                        reason = f"{name} is required in go.mod but no package of the app imports it"
+                        reason = (
+                            f"{name} is required in go.mod but no package of the app imports it"
+                        )
                     found.append(_Found(kind, path, None, dep.evidence(), reason))
                     break
     for s in draft.services:
@@ -209,12 +211,12 @@ def _app_findings(ctx: Context, fin: Finished) -> list[_Found]:
     if fin.app.ecosystem == "node":
         for name in _NODE_DB_CONFIGS:
             rel = join(path, name)
-            text = ctx.read(rel) if ctx.exists(rel) else None
-            m = _NODE_DIALECT.search(text or "")
-            if m and text is not None:
+            cfg = ctx.read(rel) if ctx.exists(rel) else None
+            m = _NODE_DIALECT.search(cfg or "")
+            if m and cfg is not None:
                 kind = "mysql" if m.group(1).startswith(("mysql", "maria")) else "postgres"
                 ev = Evidence(
-                    file=rel, line=line_in(text, m.start(1)), detail="dialect", kind="config"
+                    file=rel, line=line_in(cfg, m.start(1)), detail="dialect", kind="config"
                 )
                 found.append(_Found(kind, path, None, ev))
     laravel_redis: bool | None = None
@@ -243,8 +245,10 @@ def _app_findings(ctx: Context, fin: Finished) -> list[_Found]:
         elif h.file.endswith("config/cable.yml"):
             reason = "mentioned by Action Cable's config only"
             ev = ev.model_copy(update={"kind": "mention"})
-        elif fin.app.framework and fin.app.framework.name == "laravel" and "/config/" in (
-            "/" + h.file
+        elif (
+            fin.app.framework
+            and fin.app.framework.name == "laravel"
+            and "/config/" in ("/" + h.file)
         ):
             if laravel_redis is None:
                 laravel_redis = _laravel_selects_redis(ctx, path)
@@ -263,7 +267,9 @@ def _app_findings(ctx: Context, fin: Finished) -> list[_Found]:
                     laravel_redis = _laravel_selects_redis(ctx, path)
                 # config/database.php always reads REDIS_HOST: only a driver choosing redis counts
                 used = laravel_redis
-            reason = None if used else f"{detail} is set in {name} but the app's code never reads it"
+            reason = (
+                None if used else f"{detail} is set in {name} but the app's code never reads it"
+            )
             found.append(_Found(env_kind, path, None, ev, reason))
     return _pick_engine(ctx, fin, found)
 
@@ -562,7 +568,10 @@ def _pydantic_settings(rel: str, text: str) -> list[EnvFinding]:
                     fm = re.match(r"Field\(\s*(?:default\s*=\s*)?(.*?)\s*[,)]", value)
                     default = literal_default((fm.group(1) if fm else value).encode())
                 ev = Evidence(
-                    file=rel, line=line_in(text, offset), detail=f"{cls.group(1)} field", kind="code"
+                    file=rel,
+                    line=line_in(text, offset),
+                    detail=f"{cls.group(1)} field",
+                    kind="code",
                 )
                 out.append((name, ev, default, required))
             offset += len(raw)

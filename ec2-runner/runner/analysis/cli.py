@@ -10,9 +10,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TextIO
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from runner.analysis.errors import AnalysisError, ArchiveRefusedError
 
@@ -57,6 +55,8 @@ def summary(profile: StackProfile) -> str:
             "services: "
             + ", ".join(s.kind + (f" {s.version}" if s.version else "") for s in profile.services)
         )
+    for svc in profile.possible_services:
+        lines.append(f"possible service: {svc.kind} ({svc.reason}); to add it: {svc.add_command}")
     if profile.workers:
         lines.append("workers: " + ", ".join(f"{w.name} ({w.system})" for w in profile.workers))
     if profile.env_vars:

@@ -20,13 +20,9 @@ _PY_ROUTE = re.compile(
     r"""@\s*(\w+)\.(?:get|route|api_route|head)\(\s*["']([^"']*)["']"""
     r"""|\b(?:re_)?path\(\s*r?["']\^?([^"'$]*)["']\s*,\s*(?!include\()"""
 )
-_PY_ROUTER = re.compile(
-    r"""^(\w+)\s*=\s*(?:[\w.]*\.)?(?:APIRouter|Blueprint)\(([^\n]*)""", re.M
-)
+_PY_ROUTER = re.compile(r"""^(\w+)\s*=\s*(?:[\w.]*\.)?(?:APIRouter|Blueprint)\(([^\n]*)""", re.M)
 _PY_PREFIX = re.compile(r"""(?:url_)?prefix\s*=\s*["']([^"']*)["']""")
-_PY_MOUNT = re.compile(
-    r"""(?:include_router|register_blueprint)\(\s*([\w.]+)([^\n)]*)"""
-)
+_PY_MOUNT = re.compile(r"""(?:include_router|register_blueprint)\(\s*([\w.]+)([^\n)]*)""")
 _DJANGO_INCLUDE = re.compile(
     r"""path\(\s*r?["']\^?([^"'$]*)["']\s*,\s*include\(\s*["']([\w.]+)["']"""
 )
@@ -93,7 +89,10 @@ def app_routes(ctx: Context, draft: Draft) -> list[tuple[str, Evidence]]:
     mounts = _mount_texts(ctx, draft) if eco in ("python", "node") else []
     for rel in files:
         text = ctx.read(rel) or ""
-        ev = lambda n: Evidence(file=rel, line=n, detail="route", kind="config")  # noqa: E731
+
+        def ev(n: int, rel: str = rel) -> Evidence:
+            return Evidence(file=rel, line=n, detail="route", kind="config")
+
         if eco == "python":
             prefixes = {m.group(1): _prefix(m.group(2)) for m in _PY_ROUTER.finditer(text)}
             for n, line in _lines(text):
@@ -134,7 +133,7 @@ def app_routes(ctx: Context, draft: Draft) -> list[tuple[str, Evidence]]:
                 if m:
                     out.append((_join(prefix, m.group(1)), ev(n)))
         else:  # other stacks: a quoted health path on a non-comment line
-            for n, line in _lines(text):
+            for n, _line in _lines(text):
                 for h in draft.hints_of("health"):
                     if h.file == rel and h.line == n:
                         out.append((h.value, ev(n)))
@@ -167,7 +166,7 @@ def _py_mounts(mounts: list[tuple[str, str]], rel: str, var: str) -> list[str]:
         for m in _PY_MOUNT.finditer(text):
             target = m.group(1).split(".")
             if target[-1] == var and (
-                len(target) == 1 and (mount_rel == rel or module in text) or module in target
+                (len(target) == 1 and (mount_rel == rel or module in text)) or module in target
             ):
                 found.append(_prefix(m.group(2)))
             elif target[-1] == module:

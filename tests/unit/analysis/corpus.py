@@ -1805,7 +1805,13 @@ case(
         ".env.example": "DATABASE_URL=postgres://user:pass@localhost:5432/app\nFLASK_DEBUG=0\n",
         ".env": "DATABASE_URL=postgres://user:pass@localhost:5432/app\n",
     },
-    apps={".": {"framework": "flask", "start_command": "gunicorn app:app --bind 0.0.0.0:5000", "healthcheck_path": "/"}},
+    apps={
+        ".": {
+            "framework": "flask",
+            "start_command": "gunicorn app:app --bind 0.0.0.0:5000",
+            "healthcheck_path": "/",
+        }
+    },
     services={},
     possible={"postgres"},
     env_required={"DATABASE_URL": False},
@@ -1891,14 +1897,23 @@ case(
             {"express": "^4.18.2", "sequelize": "^6.37.0", "pg": "^8.11.0", "mysql2": "^3.9.0"},
             scripts={"start": "node app.js"},
         ),
-        "config/config.json": PKG({"production": {"use_env_variable": "DATABASE_URL", "dialect": "mysql"}}, indent=2),
+        "config/config.json": PKG(
+            {"production": {"use_env_variable": "DATABASE_URL", "dialect": "mysql"}}, indent=2
+        ),
         "app.js": (
             "const express = require('express')\nconst { Sequelize } = require('sequelize')\n"
             "const db = new Sequelize(process.env.DATABASE_URL)\nconst app = express()\n"
             "app.get('/healthz', (req, res) => res.send('ok'))\napp.listen(process.env.PORT || 8080)\n"
         ),
     },
-    apps={".": {"framework": "express", "port": 8080, "healthcheck_path": "/healthz", "start_command": "npm start"}},
+    apps={
+        ".": {
+            "framework": "express",
+            "port": 8080,
+            "healthcheck_path": "/healthz",
+            "start_command": "npm start",
+        }
+    },
     services={"mysql": None},
     possible={"postgres"},
 )
@@ -2003,7 +2018,15 @@ case(
             "router.get('/health', (req, res) => res.json({ ok: true }))\nmodule.exports = router\n"
         ),
     },
-    apps={".": {"framework": "express", "port": 3001, "port_env": "PORT", "healthcheck_path": "/api/v1/health", "start_command": "npm start"}},
+    apps={
+        ".": {
+            "framework": "express",
+            "port": 3001,
+            "port_env": "PORT",
+            "healthcheck_path": "/api/v1/health",
+            "start_command": "npm start",
+        }
+    },
     services={},
 )
 case(
@@ -2055,13 +2078,27 @@ case(
     },
     apps={".": {"framework": "fastapi", "healthcheck_path": "/healthz"}},
     services={"redis": None},
-    env={"APP_DEBUG": (False, "False"), "APP_WORKERS": (False, "2"), "AWS_REGION": (False, "eu-west-1")},
-    env_required={"APP_REDIS_URL": True, "APP_API_TOKEN": True, "APP_DEBUG": False, "AWS_REGION": False},
+    env={
+        "APP_DEBUG": (False, "False"),
+        "APP_WORKERS": (False, "2"),
+        "AWS_REGION": (False, "eu-west-1"),
+    },
+    env_required={
+        "APP_REDIS_URL": True,
+        "APP_API_TOKEN": True,
+        "APP_DEBUG": False,
+        "AWS_REGION": False,
+    },
 )
 case(
     "p18_env_read_only_by_tests_and_ci",
     {
-        "package.json": pkg("web", {"express": "^4.18.2"}, dev={"@playwright/test": "^1.42.0"}, scripts={"start": "node index.js"}),
+        "package.json": pkg(
+            "web",
+            {"express": "^4.18.2"},
+            dev={"@playwright/test": "^1.42.0"},
+            scripts={"start": "node index.js"},
+        ),
         "index.js": (
             "const express = require('express')\nconst app = express()\nconst secret = process.env.SESSION_SECRET\n"
             "app.get('/healthz', (req, res) => res.send('ok'))\napp.listen(process.env.PORT || 3000)\n"
@@ -2086,7 +2123,14 @@ case(
         ),
         "Procfile": "web: gunicorn app:app --bind 0.0.0.0:8000\n",
     },
-    apps={".": {"port": 8000, "port_source": "procfile", "start_command": "gunicorn app:app --bind 0.0.0.0:8000", "healthcheck_path": "/health"}},
+    apps={
+        ".": {
+            "port": 8000,
+            "port_source": "procfile",
+            "start_command": "gunicorn app:app --bind 0.0.0.0:8000",
+            "healthcheck_path": "/health",
+        }
+    },
 )
 case(
     "p18_python_port_helper_default",
@@ -2099,5 +2143,7 @@ case(
             "if __name__ == '__main__':\n    app.run(host='0.0.0.0', port=get_port())\n"
         ),
     },
-    apps={".": {"port": 5001, "port_source": "code", "port_env": "PORT", "healthcheck_path": "/ping"}},
+    apps={
+        ".": {"port": 5001, "port_source": "code", "port_env": "PORT", "healthcheck_path": "/ping"}
+    },
 )

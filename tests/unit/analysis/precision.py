@@ -46,9 +46,10 @@ def measure(corpus: dict[str, dict] | None = None) -> dict:
                     ps_total += 1
                     port = app.port.value if app and app.port else None
                     start = app.start_command if app else None
-                    if fields.get("port", port) == port and fields.get(
-                        "start_command", start
-                    ) == start:
+                    if (
+                        fields.get("port", port) == port
+                        and fields.get("start_command", start) == start
+                    ):
                         ps_right += 1
                     else:
                         wrong_cases.append(f"{name}: port/start")

@@ -91,3 +91,24 @@ def test_module_runs_as_a_subprocess(tmp_path: Path) -> None:
     )
     assert done.returncode == EXIT_REFUSED
     assert "not_an_archive" in done.stderr
+
+
+def test_documented_commands_work_as_written(tmp_path: Path) -> None:
+    """docs/architecture.md and the README run these from ec2-runner/ with nothing set:
+    each must find the repository's chalicelib by itself (or an installed one)."""
+    root = write_tree(tmp_path / "app", CORPUS["p18_fastapi_include_router_prefix"]["files"])
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    for argv in (
+        [sys.executable, "-m", "runner.analysis", str(root)],
+        [sys.executable, "-m", "runner", "analyze", str(root)],
+    ):
+        done = subprocess.run(
+            argv, cwd=REPO / "ec2-runner", env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == EXIT_OK, (argv, done.stderr)
+        profile = json.loads(done.stdout)
+        assert profile["apps"][0]["healthcheck_path"] == "/api/v1/health"
+        summary = subprocess.run(
+            [*argv, "--summary"], cwd=REPO / "ec2-runner", env=env, capture_output=True, text=True
+        )
+        assert "fastapi" in summary.stdout, summary.stderr

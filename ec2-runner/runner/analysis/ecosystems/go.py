@@ -16,9 +16,7 @@ from runner.analysis.context import (
 )
 from runner.analysis.frameworks import detect_framework
 
-_REQUIRE = re.compile(
-    r"^\s*(?:require\s+)?([\w.\-]+\.[\w.\-/]+)\s+(v[\w.\-+]+)([^\n]*)", re.M
-)
+_REQUIRE = re.compile(r"^\s*(?:require\s+)?([\w.\-]+\.[\w.\-/]+)\s+(v[\w.\-+]+)([^\n]*)", re.M)
 
 
 def discover(ctx: Context, directory: str) -> Candidate | None:
