@@ -15,7 +15,7 @@ from chalicelib.models.profile import (
     Tests,
     Worker,
 )
-from runner.analysis.apps import Finished, _is_test_file
+from runner.analysis.apps import Finished, _is_test_file, _with_kind
 from runner.analysis.context import (
     Context,
     WorkerFinding,
@@ -104,10 +104,6 @@ class _Found:
     version: str | None
     evidence: Evidence
     reason: str | None = None  # set: not provisioned (a possible service), and why
-
-
-def _with_kind(ev: Evidence, kind: str) -> Evidence:
-    return ev if ev.kind else ev.model_copy(update={"kind": kind})
 
 
 def _line_text(ctx: Context, ev: Evidence) -> str:
