@@ -321,9 +321,9 @@ function costChart(bundle: Bundle): HTMLElement {
 }
 
 function barEl(kind: string, pct: number, text: string): HTMLElement {
-  const bar = h("span", { class: `bar ${kind}` }, h("span", { class: "bar-text" }, text));
-  bar.style.width = `max(${pct}%, 2px)`;
-  return bar;
+  const fill = h("span", { class: `bar ${kind}` });
+  fill.style.width = `max(${pct * 0.7}%, 3px)`; // room for the figure beside the longest bar
+  return h("span", { class: "bar-line" }, fill, h("span", { class: "bar-text" }, text));
 }
 
 function tokensTo(pre: HTMLElement, path: string, text: string): void {
@@ -384,6 +384,7 @@ async function projectScreen(projectId: string): Promise<void> {
   const uploadBar = h("progress", { id: "upload-progress", max: 100, value: 0, "aria-label": "Upload" });
   const analysisBar = h("progress", { id: "analysis-progress", max: 100, value: 0, "aria-label": "Analysis" });
   const stateLine = h("p", { id: "analysis-state", "aria-live": "polite" });
+  const packNote = h("p", { id: "pack-note", class: "muted" });
   const profileSlot = h("div");
   const targetsSlot = h("div");
   const bundleSlot = h("div");
@@ -391,7 +392,8 @@ async function projectScreen(projectId: string): Promise<void> {
   let currentBundle: { id: string; label: string } | null = null;
 
   const upload = async (zip: Blob, note: string) => {
-    stateLine.textContent = `${note}; uploading…`;
+    packNote.textContent = note;
+    stateLine.textContent = "Uploading…";
     const created = await api.call<{ id: string; upload: { url: string; fields: Record<string, string>; max_bytes: number } }>(
       "POST", `/projects/${projectId}/uploads`, { format: "zip" });
     checkZip(zip.size, created.upload.max_bytes);
@@ -468,7 +470,7 @@ async function projectScreen(projectId: string): Promise<void> {
       h("h2", { id: "new-title" }, "New deployment"),
       dropZone("app", "Drop a zip or a folder of your app here.", (zip, note) => void upload(zip, note).catch((e) => showError(error, e)), error),
       h("div", { class: "row" }, h("span", {}, "Upload"), uploadBar, h("span", {}, "Analysis"), analysisBar),
-      stateLine, error),
+      packNote, stateLine, error),
     profileSlot, targetsSlot, bundleSlot,
     h("section", { class: "card", "aria-labelledby": "tf-title" },
       h("h2", { id: "tf-title" }, "Or deploy your own Terraform"),
