@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import dashboard_static  # noqa: E402 - beside this file, run as a script
+import dashboard_static  # beside this file (run as a script)
 
 NOT_FOUND_BODY = {
     "error": {"code": "not_found", "message": "no such route", "details": None},

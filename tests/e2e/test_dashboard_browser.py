@@ -104,7 +104,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 @pytest.fixture
 def browser_context(tmp_path: Path) -> Iterator[Any]:
-    assert CHROMIUM.exists(), "chromium is missing: install Debian's `chromium` (system-packages.txt)"
+    assert CHROMIUM.exists(), (
+        "chromium is missing: install Debian's `chromium` (system-packages.txt)"
+    )
     index = ROOT / "dashboard" / "dist" / "index.html"
     assert index.is_file(), "the dashboard is not built: run `make dashboard`"
     from playwright.sync_api import sync_playwright
@@ -138,7 +140,9 @@ class Shots:
             shutil.copy(path, ROOT / "docs" / "screenshots" / path.name)
 
 
-def test_whole_session_in_the_browser(stack: LocalStack, browser_context: Any, tmp_path: Path) -> None:
+def test_whole_session_in_the_browser(
+    stack: LocalStack, browser_context: Any, tmp_path: Path
+) -> None:
     started = time.monotonic()
     page = browser_context.new_page()
     api = urlparse(stack.api_url)
@@ -270,6 +274,8 @@ def test_whole_session_in_the_browser(stack: LocalStack, browser_context: Any, t
     foreign = [u for u in foreign if urlparse(u).netloc not in allowed_hosts]
     assert foreign == []
     assert [a for a in answers if a[0] == 429] == []
-    api_calls = [a for a in answers if urlparse(a[2]).netloc == api.netloc and "/assets/" not in a[2]]
+    api_calls = [
+        a for a in answers if urlparse(a[2]).netloc == api.netloc and "/assets/" not in a[2]
+    ]
     assert len(api_calls) < 60, api_calls  # 50 + status reads, see the report below
     print(f"browser session: {len(api_calls)} API calls, {time.monotonic() - started:.1f} s")

@@ -9,7 +9,9 @@ from chalicelib.local_resources import LocalResources
 from scripts.dashboard_static import allow_dashboard_uploads, local_origins
 
 
-def test_local_bucket_accepts_browser_uploads_from_the_dashboard(local_resources: LocalResources) -> None:
+def test_local_bucket_accepts_browser_uploads_from_the_dashboard(
+    local_resources: LocalResources,
+) -> None:
     s3 = boto3.client(
         "s3",
         endpoint_url=local_resources.endpoint_url,

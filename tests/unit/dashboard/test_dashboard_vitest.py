@@ -18,7 +18,7 @@ def test_vitest_suite_passes() -> None:
     assert node, "node is missing: the dashboard's tests need Node.js 20+ (and npm)"
     vitest = DASHBOARD / "node_modules" / "vitest" / "vitest.mjs"
     assert vitest.is_file(), "dashboard/node_modules is missing: run `make dashboard` (npm ci)"
-    done = subprocess.run(  # noqa: S603 - fixed command
+    done = subprocess.run(
         [node, str(vitest), "run", "--reporter=dot"],
         cwd=DASHBOARD,
         capture_output=True,
