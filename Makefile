@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CHECKOV_VENV := .venv-checkov
 PYTEST_ARGS ?=
 
-.PHONY: run test lint fmt venv checkov bench clean backup sysdeps
+.PHONY: run test lint fmt venv checkov bench clean backup sysdeps dashboard
 
 # The venv is rebuilt when a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt ec2-runner/requirements.txt
@@ -28,10 +28,10 @@ sysdeps:
 	bash scripts/system_deps.sh
 checkov: $(CHECKOV_VENV)/.installed
 
-run: venv sysdeps
+run: venv sysdeps dashboard
 	$(BIN)/python scripts/local_stack.py
 
-test: venv checkov sysdeps
+test: venv checkov sysdeps dashboard
 	$(BIN)/ruff check .
 	CHECKOV_BIN=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
@@ -52,6 +52,17 @@ backup: venv
 	AWS_ENDPOINT_URL=http://127.0.0.1:5000 AWS_DEFAULT_REGION=us-east-1 \
 	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
 	$(BIN)/python scripts/backup_now.py
+
+# The dashboard (dashboard/dist, served at / by `make run`): `npm ci` when the lockfile
+# changes, `npm run build` when a source changes.
+DASHBOARD_SOURCES := $(wildcard dashboard/src/* dashboard/*.json dashboard/*.ts dashboard/index.html)
+dashboard/node_modules/.installed: dashboard/package-lock.json
+	cd dashboard && npm ci --no-audit --no-fund
+	touch $@
+dashboard/dist/.built: dashboard/node_modules/.installed $(DASHBOARD_SOURCES)
+	cd dashboard && npm run build
+	touch $@
+dashboard: dashboard/dist/.built
 
 bench: venv
 	for f in bench/bench_*.py; do $(BIN)/python $$f; done

@@ -22,7 +22,11 @@ from __future__ import annotations
 import json
 import sys
 import uuid
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import dashboard_static  # beside this file (run as a script)
 
 NOT_FOUND_BODY = {
     "error": {"code": "not_found", "message": "no such route", "details": None},
@@ -73,6 +77,9 @@ def patch_local_gateway() -> None:
         try:
             matched = self.event_converter._route_matcher.match_route(path)
         except ValueError:
+            page = dashboard_static.static_answer(method, path, headers)  # the dashboard
+            if page is not None:
+                return page
             return _json_answer(404, NOT_FOUND_BODY, {"X-Request-Id": uuid.uuid4().hex})
         if method.upper() == "OPTIONS" and "OPTIONS" not in self._app_object.routes[matched.route]:
             return options_answer(
@@ -88,6 +95,7 @@ def patch_local_gateway() -> None:
 
 def main(argv: list[str]) -> None:
     patch_local_gateway()
+    dashboard_static.prepare_local(argv)  # the bucket's CORS rule for browser uploads
     from chalice.cli import cli
 
     # chalice's auto-reloader restarts the server by running sys.argv again.
