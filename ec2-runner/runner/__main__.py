@@ -70,11 +70,13 @@ def _check_terraform_settings() -> None:
     rather than at the first Terraform job; the job handler reads them again when used."""
     import os
 
+    from runner.sandbox import Sandbox, SandboxError
     from runner.terraform import TerraformSettings, TerraformSettingsError
 
     try:
         TerraformSettings.from_environ(os.environ)
-    except TerraformSettingsError as exc:
+        Sandbox.for_runner((), os.environ).check()  # Terraform never runs outside it
+    except (TerraformSettingsError, SandboxError) as exc:
         print(f"runner: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
 

@@ -60,6 +60,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from runner.masking import SecretMasker
+from runner.sandbox import Sandbox
 
 log = logging.getLogger("runner.terraform")
 
@@ -146,10 +147,9 @@ class TerraformSettings:
     max_concurrent: int = 2  # Terraform jobs at once across all runners (the semaphore)
     allow_provisioners: bool = False  # provisioners run commands on the runner: tests only
     slot_retry_s: int = 10  # how soon a job waiting for a slot asks again (< the waiter TTL)
-
-    @property
-    def plugin_cache_dir(self) -> Path:
-        return self.work_root / "plugin-cache"
+    # The read-only provider mirror (AUTOSTACK_TF_PLUGIN_DIR, default /opt/tf-plugins when
+    # present): the only place providers come from; None: built-in providers only.
+    plugin_mirror_dir: Path | None = None
 
     @property
     def workspaces_dir(self) -> Path:
@@ -188,7 +188,21 @@ class TerraformSettings:
             max_concurrent=_positive_int(environ, "AUTOSTACK_MAX_CONCURRENT_DEPLOYMENTS", 2),
             allow_provisioners=_flag(environ, "AUTOSTACK_TERRAFORM_ALLOW_PROVISIONERS"),
             slot_retry_s=min(30, _positive_int(environ, "AUTOSTACK_TERRAFORM_SLOT_RETRY_S", 10)),
+            plugin_mirror_dir=_plugin_mirror(environ),
         )
+
+
+DEFAULT_PLUGIN_MIRROR = Path("/opt/tf-plugins")
+
+
+def _plugin_mirror(environ: Mapping[str, str]) -> Path | None:
+    raw = environ.get("AUTOSTACK_TF_PLUGIN_DIR")
+    if raw:
+        path = Path(raw)
+        if not path.is_dir():
+            raise TerraformSettingsError(f"AUTOSTACK_TF_PLUGIN_DIR: {raw!r} is not a folder")
+        return path
+    return DEFAULT_PLUGIN_MIRROR if DEFAULT_PLUGIN_MIRROR.is_dir() else None
 
 
 def _positive(environ: Mapping[str, str], name: str, default: float) -> float:
@@ -440,10 +454,20 @@ def _bundle_files(source: Path) -> list[Path]:
                 raise BundleError(f"{rel}: links are not allowed in a bundle")
             if dirname == ".terraform":
                 raise BundleError(f"{rel}: a bundle must not contain Terraform's working data")
+            if dirname == "terraform.d":
+                raise BundleError(
+                    f"{rel}: a bundle must not ship providers or plugins; providers come only "
+                    "from AutoStack's read-only mirror"
+                )
         for filename in filenames:
             rel = (here / filename).relative_to(source)
             if (here / filename).is_symlink() or not (here / filename).is_file():
                 raise BundleError(f"{rel}: only regular files are allowed in a bundle")
+            if filename.startswith("terraform-provider-"):
+                raise BundleError(
+                    f"{rel}: a bundle must not ship provider binaries; providers come only "
+                    "from AutoStack's read-only mirror"
+                )
             if filename in (BACKEND_FILE, BACKEND_CONFIG_FILE) and rel.parent == Path():
                 raise BundleError(f"{rel}: this file name is reserved for the state backend")
             if filename.endswith((".tfstate", ".tfstate.backup")) or filename == PLAN_FILE:
@@ -565,10 +589,17 @@ class TerraformRunner:
         environ: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
         poll_interval_s: float = 0.05,
+        sandbox: Sandbox | None = None,
     ) -> None:
         self.settings = settings
         self.executable = executable or executable_for(settings)
         self._environ = dict(os.environ if environ is None else environ)
+        read_only = [settings.work_root / CLI_CONFIG_FILE]
+        if settings.plugin_mirror_dir is not None:
+            read_only.append(settings.plugin_mirror_dir)
+        if isinstance(self.executable, BinaryExecutable):
+            read_only.append(Path(self.executable.path).resolve().parent)
+        self.sandbox = sandbox or Sandbox.for_runner(read_only, self._environ)
         self._clock = clock
         self._poll_interval_s = poll_interval_s
         self._prepare_dirs()
@@ -576,17 +607,16 @@ class TerraformRunner:
     def _prepare_dirs(self) -> None:
         for folder in (
             self.settings.work_root,
-            self.settings.plugin_cache_dir,
             self.settings.workspaces_dir,
             self.settings.home_dir,
         ):
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         config = self.settings.work_root / CLI_CONFIG_FILE
-        # No checkpoint calls home; the shared plugin cache for every workspace.
-        cache = _hcl_string(str(self.settings.plugin_cache_dir))
-        config.write_text(
-            f"disable_checkpoint = true\nplugin_cache_dir = {cache}\n", encoding="utf-8"
-        )
+        config.write_text(cli_config(self.settings.plugin_mirror_dir), encoding="utf-8")
+
+    def _preexec(self) -> None:
+        _interrupt_when_parent_dies()
+        self.sandbox.preexec()
 
     def environment(self, variables: Mapping[str, str] | None = None) -> dict[str, str]:
         """The whole environment Terraform gets (see the module doc)."""
@@ -598,8 +628,9 @@ class TerraformRunner:
             TF_INPUT="0",
             CHECKPOINT_DISABLE="1",
             TF_CLI_CONFIG_FILE=str(self.settings.work_root / CLI_CONFIG_FILE),
-            TF_PLUGIN_CACHE_DIR=str(self.settings.plugin_cache_dir),
         )
+        if self.sandbox.enabled:
+            env["HOME"] = "/tmp"  # noqa: S108 (the sandbox's own tmpfs; the runner's is hidden)
         for name, value in (variables or {}).items():
             if not _VARIABLE_NAME.match(name):
                 raise ValueError(f"variables: {name!r} is not a valid Terraform variable name")
@@ -702,10 +733,13 @@ class TerraformRunner:
         result = CommandResult(command=command, exit_code=-1, duration_s=0.0)
         try:
             with open(out_path, "wb") as out_w, open(err_path, "wb") as err_w:
+                env = self.environment(run.variables)
+                self.sandbox.prepare_writable(workdir)
+                argv = self.sandbox.wrap(argv, workdir=workdir, env=env, writable=[workdir])
                 process = subprocess.Popen(
                     argv,
                     cwd=workdir,
-                    env=self.environment(run.variables),
+                    env=env if not self.sandbox.enabled else {"PATH": "/usr/bin:/bin"},
                     stdin=subprocess.PIPE if stdin_payload is not None else subprocess.DEVNULL,
                     stdout=out_w,
                     stderr=err_w,
@@ -714,7 +748,7 @@ class TerraformRunner:
                     start_new_session=True,
                     # If the runner dies, Terraform gets SIGINT (the thread that starts it
                     # waits for it, so the parent-death signal cannot fire early).
-                    preexec_fn=_interrupt_when_parent_dies,
+                    preexec_fn=self._preexec,
                 )
             if stdin_payload is not None:
                 assert process.stdin is not None
@@ -725,7 +759,7 @@ class TerraformRunner:
                     self._follow(process, out_r, err_r, run, capture_stdout, result, started)
             except BaseException:
                 # Our side failed (not Terraform): stop it the clean way before giving up.
-                _stop(process, self.settings.interrupt_grace_s)
+                _stop(process, self.settings.interrupt_grace_s, self.sandbox)
                 raise
         finally:
             out_path.unlink(missing_ok=True)
@@ -768,7 +802,7 @@ class TerraformRunner:
                 reason = run.token.reason if run.token.cancelled else TIMEOUT_REASON
                 result.interrupted, result.interrupt_reason = True, reason
                 interrupted_at = now
-                _signal(process, signal.SIGINT)
+                _signal(process, signal.SIGINT, self.sandbox)
             elif (
                 interrupted_at is not None
                 and not result.killed
@@ -831,6 +865,27 @@ _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
 
+def cli_config(mirror: Path | None) -> str:
+    """Terraform's CLI config: no checkpoint calls; providers only from the read-only
+    mirror, never the network nor a bundle's own ``terraform.d`` (an explicit
+    ``provider_installation`` turns the implied local mirrors off). The mirror is also the
+    plugin cache, so init links the provider instead of copying hundreds of MB into each
+    workspace, and no job can write a cache that a later job would run."""
+    lines = ["disable_checkpoint = true"]
+    if mirror is None:
+        # Built-in providers only: an empty mirror refuses every other provider.
+        lines += ["provider_installation {", '  direct { exclude = ["*/*/*"] }', "}"]
+    else:
+        path = _hcl_string(str(mirror))
+        lines += [
+            f"plugin_cache_dir = {path}",
+            "provider_installation {",
+            f"  filesystem_mirror {{\n    path = {path}\n  }}",
+            "}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def _interrupt_when_parent_dies() -> None:
     """In the child, before Terraform starts: if the runner dies (killed, out of memory),
     the kernel sends Terraform SIGINT, so that it still stops cleanly and frees its lock."""
@@ -852,10 +907,10 @@ def _deliver(on_line: LineCallback, line: str, result: CommandResult) -> None:
             log.warning("a log line could not be delivered", exc_info=True)
 
 
-def _stop(process: subprocess.Popen[bytes], grace_s: float) -> None:
+def _stop(process: subprocess.Popen[bytes], grace_s: float, sandbox: Sandbox | None = None) -> None:
     if process.poll() is not None:
         return
-    _signal(process, signal.SIGINT)
+    _signal(process, signal.SIGINT, sandbox)
     try:
         process.wait(timeout=grace_s)
     except subprocess.TimeoutExpired:
@@ -863,9 +918,13 @@ def _stop(process: subprocess.Popen[bytes], grace_s: float) -> None:
         process.wait()
 
 
-def _signal(process: subprocess.Popen[bytes], signum: int) -> None:
+def _signal(process: subprocess.Popen[bytes], signum: int, sandbox: Sandbox | None = None) -> None:
+    """Signal Terraform itself: inside the sandbox that is bwrap's child, not bwrap."""
     try:
-        process.send_signal(signum)
+        if sandbox is not None and process.poll() is None:
+            os.kill(sandbox.command_pid(process.pid), signum)
+        else:
+            process.send_signal(signum)
     except ProcessLookupError:
         pass
 

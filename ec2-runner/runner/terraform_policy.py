@@ -22,6 +22,7 @@ Terraform, which reports them with its own message at ``init``.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterable
@@ -104,8 +105,58 @@ class BundlePolicy:
 def check_bundle(
     root: Path, policy: BundlePolicy, python: str = sys.executable
 ) -> list[PolicyViolation]:
-    """Load the root module (and its local modules) and apply the policy."""
-    return policy.check(load_modules(root, python))
+    """Load the root module (and its local modules) and apply the policy, then scan the
+    source text for what the loader's view misses (provisioners in ``removed`` blocks,
+    file functions reaching outside the bundle)."""
+    found = policy.check(load_modules(root, python))
+    return _unique([*found, *scan_sources(root, policy.allow_provisioners)])
+
+
+# A provisioner block anywhere: resources, ``removed`` blocks, whatever Terraform adds next.
+_PROVISIONER = re.compile(r'(?m)^\s*provisioner\s+"([^"]*)"')
+# A file function whose literal path is absolute, home-relative or climbs out (``..``).
+_FILE_FUNCTION = re.compile(
+    r"\b(file|fileset|templatefile|filebase64|filebase64sha256|filebase64sha512|fileexists"
+    r"|filemd5|filesha1|filesha256|filesha512)\s*\(\s*"
+    r'"((?:/|~|[A-Za-z]:)[^"]*|(?!\$\{path\.)[^"]*\.\.[^"]*)"'
+)
+
+
+def scan_sources(root: Path, allow_provisioners: bool = False) -> list[PolicyViolation]:
+    """Refusals read from the text of every .tf file in the bundle, with file and line."""
+    found: list[PolicyViolation] = []
+    for path in sorted(root.rglob("*.tf")):
+        if not path.is_file() or path.is_symlink():
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        rel = str(path.relative_to(root))
+        if not allow_provisioners:
+            for match in _PROVISIONER.finditer(text):
+                line = text.count("\n", 0, match.start()) + 1
+                found.append(
+                    PolicyViolation(
+                        rel,
+                        line,
+                        (
+                            f'provisioner "{match.group(1)}" is not allowed (it would run '
+                            "commands on AutoStack's runner), in any block, removed blocks "
+                            "included"
+                        ),
+                    )
+                )
+        for match in _FILE_FUNCTION.finditer(text):
+            line = text.count("\n", 0, match.start()) + 1
+            found.append(
+                PolicyViolation(
+                    rel,
+                    line,
+                    (
+                        f"{match.group(1)}({match.group(2)!r}) reads outside the bundle; "
+                        "use a path relative to the module (path.module)"
+                    ),
+                )
+            )
+    return found
 
 
 def load_modules(root: Path, python: str = sys.executable) -> list[dict[str, Any]]:

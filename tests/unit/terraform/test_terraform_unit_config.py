@@ -83,7 +83,6 @@ def test_settings_read_from_the_environment(tmp_path: Path) -> None:
     assert settings.work_root == tmp_path / "terraform"
     assert settings.interrupt_grace_s == 45
     assert settings.binary and Path(settings.binary).name == "sh"
-    assert settings.plugin_cache_dir == tmp_path / "terraform" / "plugin-cache"
     explicit = TerraformSettings.from_environ({"AUTOSTACK_TERRAFORM_DIR": str(tmp_path / "x")})
     assert explicit.work_root == tmp_path / "x" and explicit.binary is None
 
@@ -182,11 +181,12 @@ def test_terraform_gets_only_an_explicit_environment(tmp_path: Path) -> None:
     assert env["TF_VAR_role_arn"] == "arn:role"
     assert env["TF_VAR_external_id"] == "ext"
     assert env["TF_VAR_region"] == "us-east-1"
-    assert env["TF_PLUGIN_CACHE_DIR"] == str(tmp_path / "tf" / "plugin-cache")
+    # No shared, writable plugin cache a job could poison; HOME is the sandbox's tmpfs.
+    assert "TF_PLUGIN_CACHE_DIR" not in env and env["HOME"] == "/tmp"
     assert env["TF_CLI_CONFIG_FILE"] == str(tmp_path / "tf" / "terraformrc")
     assert env["TF_IN_AUTOMATION"] == "1" and env["CHECKPOINT_DISABLE"] == "1"
     config = (tmp_path / "tf" / "terraformrc").read_text()
-    assert "disable_checkpoint = true" in config and "plugin-cache" in config
+    assert "disable_checkpoint = true" in config and "provider_installation" in config
     with pytest.raises(ValueError, match="variables"):
         runner.environment({"bad name": "x"})
 
