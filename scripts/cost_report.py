@@ -2,6 +2,10 @@
 
     .venv/bin/python scripts/cost_report.py            # a Markdown table
     .venv/bin/python scripts/cost_report.py --json     # one JSON object
+    .venv/bin/python scripts/cost_report.py --profile working-hours
+
+The runner's hours come from a model of the load (``runner_usage``): jobs a day times
+their assumed durations, the idle tail it waits before stopping itself, and its boots.
 
 Prices come from the project's one price table (chalicelib/generate/prices.json,
 through ``load_prices()``, the same data the generated templates' estimates use).
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 from dataclasses import asdict, dataclass, replace
@@ -45,10 +50,34 @@ class CostReportError(RuntimeError):
 
 @dataclass(frozen=True)
 class LoadProfile:
+    """Who uses AutoStack and when. Requests and jobs arrive only in the active hours of
+    the active days; the default is the seed's full load, around the clock."""
+
     users: int = 10
     api_requests_per_hour: float = 1000
     analyses_per_day: float = 50
     deployments_per_day: float = 10
+    active_hours_per_day: float = 24
+    active_days_per_month: float | None = None  # None: every day of the month
+    name: str = "seed: 1,000 requests an hour around the clock"
+
+    def active_days(self, hours_per_month: float) -> float:
+        days = hours_per_month / 24
+        return days if self.active_days_per_month is None else self.active_days_per_month
+
+    def active_hours(self, hours_per_month: float) -> float:
+        return self.active_days(hours_per_month) * self.active_hours_per_day
+
+
+SEED_PROFILE = LoadProfile()
+# Ten people on working days: 9 hours a day, 22 days a month, the same daily jobs, and
+# the API busy at the seed's rate only while they work.
+WORKING_HOURS_PROFILE = LoadProfile(
+    active_hours_per_day=9,
+    active_days_per_month=22,
+    name="10 people, working hours (9 h x 22 days)",
+)
+PROFILES = {"seed": SEED_PROFILE, "working-hours": WORKING_HOURS_PROFILE}
 
 
 @dataclass(frozen=True)
@@ -67,6 +96,11 @@ class DeploymentShape:
     # The share of requests traced when infrastructure/ sets a fixed-rate sampling rule
     # with no reservoir; None: AWS's default rule (Assumptions.xray_sampled_share).
     xray_fixed_rate: float | None = None
+    # The runner stops itself after this long with no job (AUTOSTACK_RUNNER_IDLE_STOP_S's
+    # default in ec2-runner/runner/settings.py); 0: on all month.
+    runner_idle_stop_s: float = 0
+    # DynamoDB capacity mode: on demand, or provisioned within the always-free 25 WCU/RCU.
+    dynamodb_provisioned: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,6 +137,14 @@ class Assumptions:
     response_kb: float = 3  # average API response body
     sqs_idle_poll_s: float = 20  # one long poll at a time
     dlq_sweep_s: float = 300
+    # Runner hours when it sleeps while idle. Local measurements are far lower (an
+    # analysis job 0.2 s, a plan of the generated ec2 bundle against the emulator a few
+    # seconds); these are the AWS figures assumed until measured there.
+    analysis_job_s: float = 20  # download, analyze, write the report
+    plan_job_s: float = 90  # init with the real AWS provider, refresh, plan
+    apply_job_s: float = 300  # most stacks; an RDS instance alone takes 5-10 min
+    snapshot_job_s: float = 15
+    runner_boot_s: float = 60  # StartInstances to the first poll (AL2023, no reinstall)
 
 
 @dataclass
@@ -111,6 +153,7 @@ class Bill:
     shape: DeploymentShape
     lines: list[CostLine]
     prices_as_of: str
+    runner: RunnerUsage | None = None
 
     @property
     def monthly_usd(self) -> float:
@@ -128,6 +171,7 @@ class Bill:
             "monthly_usd": self.monthly_usd,
             "monthly_after_always_free_usd": self.monthly_free_tier_usd,
             "original_design_usd": ORIGINAL_DESIGN_USD,
+            "runner": asdict(self.runner) if self.runner else None,
             "lines": [line.model_dump() for line in self.lines],
         }
 
@@ -193,6 +237,79 @@ def read_shape(repo_root: Path = REPO_ROOT, api_routes: int | None = None) -> De
     )
 
 
+@dataclass(frozen=True)
+class RunnerUsage:
+    """The runner's awake hours a month, and what they are made of."""
+
+    hours: float
+    busy_hours: float  # running jobs
+    idle_tail_hours: float  # waiting AUTOSTACK_RUNNER_IDLE_STOP_S after the last job
+    boot_hours: float
+    wakeups: float  # starts a month
+    note: str
+
+
+def runner_usage(
+    profile: LoadProfile,
+    shape: DeploymentShape,
+    assume: Assumptions = Assumptions(),
+    hours_per_month: float = 730,
+) -> RunnerUsage:
+    """Awake hours of a runner that stops after ``runner_idle_stop_s`` without a job.
+
+    Jobs arrive as a Poisson process at rate ``lam`` (jobs an hour) during the active
+    hours. The idle tail T after each job keeps the runner up: a moment of the active
+    hours is awake-and-idle when a job arrived in the T before it (probability
+    1 - exp(-lam T)), and a job finds the runner asleep with probability exp(-lam T)
+    (then it pays a boot). The daily snapshot outside the active hours is one more wake
+    with its own tail. Busy time is jobs x their assumed durations.
+    """
+    if shape.runner_idle_stop_s <= 0:
+        return RunnerUsage(
+            hours=hours_per_month,
+            busy_hours=0,
+            idle_tail_hours=hours_per_month,
+            boot_hours=0,
+            wakeups=0,
+            note=f"on all month ({hours_per_month:g} h)",
+        )
+    tail_h = shape.runner_idle_stop_s / 3600
+    active_days = profile.active_days(hours_per_month)
+    all_days = hours_per_month / 24
+    jobs_per_day = profile.analyses_per_day + 2 * profile.deployments_per_day
+    busy_s_per_day = (
+        profile.analyses_per_day * assume.analysis_job_s
+        + profile.deployments_per_day * (assume.plan_job_s + assume.apply_job_s)
+    )
+    around_the_clock = profile.active_hours_per_day >= 24
+    if around_the_clock:  # the snapshot is one more job among the others
+        jobs_per_day += 1
+        busy_s_per_day += assume.snapshot_job_s
+    lam = jobs_per_day / profile.active_hours_per_day if jobs_per_day else 0.0
+    asleep = math.exp(-lam * tail_h)
+    wakeups = active_days * jobs_per_day * asleep
+    busy = active_days * busy_s_per_day / 3600
+    idle = active_days * profile.active_hours_per_day * (1 - asleep)
+    if not around_the_clock:  # the nightly snapshot wakes it once a day, every day
+        wakeups += all_days
+        busy += all_days * assume.snapshot_job_s / 3600
+        idle += all_days * tail_h
+    boots = wakeups * assume.runner_boot_s / 3600
+    hours = min(hours_per_month, busy + idle + boots)
+    return RunnerUsage(
+        hours=round(hours, 1),
+        busy_hours=round(busy, 1),
+        idle_tail_hours=round(idle, 1),
+        boot_hours=round(boots, 1),
+        wakeups=round(wakeups),
+        note=(
+            f"awake {hours:.0f} h: jobs {busy:.0f} h, idle tails of "
+            f"{shape.runner_idle_stop_s / 60:g} min {idle:.0f} h, {wakeups:.0f} boots "
+            f"{boots:.0f} h; stopped otherwise"
+        ),
+    )
+
+
 # --- the bill ---------------------------------------------------------------------------
 
 
@@ -204,10 +321,11 @@ def monthly_bill(
 ) -> Bill:
     hours = prices.hours_per_month
     days = hours / 24
-    requests = profile.api_requests_per_hour * hours
-    analyses = profile.analyses_per_day * days
-    deployments = profile.deployments_per_day * days
+    requests = profile.api_requests_per_hour * profile.active_hours(hours)
+    analyses = profile.analyses_per_day * profile.active_days(hours)
+    deployments = profile.deployments_per_day * profile.active_days(hours)
     terraform_jobs = 2 * deployments  # plan, then apply
+    runner = runner_usage(profile, shape, assume, hours)
     seconds = hours * 3600
     lines: list[CostLine] = []
 
@@ -215,12 +333,11 @@ def monthly_bill(
         lines.append(prices.line(resource, item, quantity, note=note))
 
     # The runner.
-    lines.append(
-        prices.hourly_line(
-            f"Runner EC2 {shape.instance_type}",
-            f"ec2.{shape.instance_type}",
-            note="on all month (730 h); standard CPU credits, so no surplus-credit charges",
-        )
+    add(
+        f"Runner EC2 {shape.instance_type}",
+        f"ec2.{shape.instance_type}",
+        runner.hours,
+        runner.note + "; standard CPU credits, so no surplus-credit charges",
     )
     add(
         f"Runner root volume (gp3, {shape.root_volume_gb:g} GB, encrypted)",
@@ -228,12 +345,12 @@ def monthly_bill(
         shape.root_volume_gb,
         "OS, 2 GiB swap file, venv, Terraform provider cache and workspaces",
     )
-    lines.append(
-        prices.hourly_line(
-            "Runner public IPv4 address",
-            "vpc.public_ipv4",
-            note="the runner's way out to AWS APIs and the Terraform registry (no NAT gateway)",
-        )
+    add(
+        "Runner public IPv4 address",
+        "vpc.public_ipv4",
+        runner.hours,
+        "the runner's way out to AWS APIs (no NAT gateway, no Elastic IP): billed only "
+        "while the instance runs, released when it stops",
     )
 
     # The API.
@@ -260,7 +377,7 @@ def monthly_bill(
     )
 
     # DynamoDB.
-    heartbeats = seconds / assume.runner_heartbeat_s
+    heartbeats = runner.hours * 3600 / assume.runner_heartbeat_s  # only while awake
     wru = (
         requests * assume.dynamodb_wru_per_request
         + heartbeats
@@ -268,24 +385,40 @@ def monthly_bill(
         + deployments * assume.wru_per_deployment
         + days * 5  # snapshot jobs
     )
-    add(
-        "DynamoDB writes (on demand)",
-        "dynamodb.ondemand.write",
-        wru / 1e6,
-        f"assumed {assume.dynamodb_wru_per_request:g} WRU per API request (rate-limit window, "
-        f"15% mutating), runner heartbeat every {assume.runner_heartbeat_s:g} s, "
-        f"{assume.wru_per_analysis:g} per analysis, {assume.wru_per_deployment:g} per deployment",
-    )
     table_bytes = assume.table_gb * GB
     export_rru = days * table_bytes / (4 * KB)  # the daily export reads the whole table
     rru = requests * assume.dynamodb_rru_per_request + (analyses + terraform_jobs) * 3 + export_rru
-    add(
-        "DynamoDB reads (on demand)",
-        "dynamodb.ondemand.read",
-        rru / 1e6,
-        f"assumed {assume.dynamodb_rru_per_request:g} RRU per API request; daily export scans "
-        f"the table ({assume.table_gb:g} GB)",
-    )
+    if shape.dynamodb_provisioned:
+        add(
+            "DynamoDB write capacity (provisioned, 25 WCU)",
+            "dynamodb.provisioned.wcu",
+            25 * hours,
+            f"{wru / seconds:.2f} WRU/s on average against 25 WCU; bursts use DynamoDB's "
+            "burst capacity (300 s of unused capacity)",
+        )
+        add(
+            "DynamoDB read capacity (provisioned, 25 RCU)",
+            "dynamodb.provisioned.rcu",
+            25 * hours,
+            f"{rru / seconds:.2f} RRU/s on average; the daily export's scan is paced by 25 RCU",
+        )
+    else:
+        add(
+            "DynamoDB writes (on demand)",
+            "dynamodb.ondemand.write",
+            wru / 1e6,
+            f"assumed {assume.dynamodb_wru_per_request:g} WRU per API request (rate-limit "
+            f"window, 15% mutating), runner heartbeat every {assume.runner_heartbeat_s:g} s "
+            f"while awake, {assume.wru_per_analysis:g} per analysis, "
+            f"{assume.wru_per_deployment:g} per deployment",
+        )
+        add(
+            "DynamoDB reads (on demand)",
+            "dynamodb.ondemand.read",
+            rru / 1e6,
+            f"assumed {assume.dynamodb_rru_per_request:g} RRU per API request; daily export "
+            f"scans the table ({assume.table_gb:g} GB)",
+        )
     add("DynamoDB storage", "dynamodb.storage", assume.table_gb, "assumed table size")
     add(
         "DynamoDB point-in-time recovery",
@@ -354,8 +487,8 @@ def monthly_bill(
 
     # SQS.
     sqs = (
-        seconds / assume.sqs_idle_poll_s
-        + seconds / assume.dlq_sweep_s
+        runner.hours * 3600 / assume.sqs_idle_poll_s  # the runner polls only while awake
+        + runner.hours * 3600 / assume.dlq_sweep_s
         + terraform_jobs * 12  # visibility renewals while Terraform runs (every 30 s)
         + (analyses + terraform_jobs + days) * 3  # send, receive, delete
     )
@@ -428,7 +561,7 @@ def monthly_bill(
         f"API responses (~{assume.response_kb:g} KB each) and bundle downloads",
     )
     add("SSM Parameter Store (JWT key)", "ssm.parameter.standard", 1, "one standard SecureString")
-    return Bill(profile=profile, shape=shape, lines=lines, prices_as_of=prices.as_of)
+    return Bill(profile=profile, shape=shape, lines=lines, prices_as_of=prices.as_of, runner=runner)
 
 
 # --- what would lower it ---------------------------------------------------------------
@@ -446,6 +579,11 @@ def levers(
         "runner on t4g.micro (ARM; needs arm64 wheels of the runner's dependencies)": {
             "instance_type": "t4g.micro"
         },
+        "runner stops itself after 10 min idle, started on enqueue (issue 17; not built)": {
+            "runner_idle_stop_s": 600
+        },
+        "runner idle stop after 2 min instead of 10": {"runner_idle_stop_s": 120},
+        "DynamoDB provisioned at the always-free 25 WCU / 25 RCU": {"dynamodb_provisioned": True},
     }
     base = monthly_bill(prices, shape, profile).monthly_free_tier_usd
     rows = []
@@ -550,8 +688,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--deployments-per-day", type=float, default=LoadProfile.deployments_per_day
     )
+    parser.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default="seed",
+        help="seed: the load around the clock; working-hours: 10 people, 9 h x 22 days",
+    )
     args = parser.parse_args(argv)
-    profile = LoadProfile(
+    profile = replace(
+        PROFILES[args.profile],
         api_requests_per_hour=args.requests_per_hour,
         analyses_per_day=args.analyses_per_day,
         deployments_per_day=args.deployments_per_day,
