@@ -29,7 +29,7 @@ sysdeps:
 checkov: $(CHECKOV_VENV)/.installed
 
 run: venv sysdeps dashboard
-	$(BIN)/python scripts/local_stack.py
+	$(BIN)/python devtools/local_stack.py
 
 test: venv checkov sysdeps dashboard
 	$(BIN)/ruff check .
@@ -38,7 +38,7 @@ test: venv checkov sysdeps dashboard
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m mypy app.py chalicelib scripts
+	$(BIN)/python -m mypy app.py chalicelib scripts devtools
 	cd ec2-runner && ../$(BIN)/python -m mypy runner
 
 fmt: venv

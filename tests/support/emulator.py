@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-_EMULATOR_SERVER = Path(__file__).resolve().parents[2] / "scripts" / "emulator_server.py"
+_EMULATOR_SERVER = Path(__file__).resolve().parents[2] / "devtools" / "emulator_server.py"
 
 
 def free_port() -> int:

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chalicelib.local_resources import LocalResources, create_local_resources  # noqa: E402
+from devtools.local_resources import LocalResources, create_local_resources  # noqa: E402
 from tests.support.emulator import wait_for_http  # noqa: E402
 
 LOCAL_DIR = ROOT / ".local"
@@ -95,7 +95,7 @@ class LocalStack:
                 "emulator",
                 [
                     sys.executable,
-                    str(ROOT / "scripts" / "emulator_server.py"),  # moto, DynamoDB atomic
+                    str(ROOT / "devtools" / "emulator_server.py"),  # moto, DynamoDB atomic
                     "-H",
                     "127.0.0.1",
                     "-p",
@@ -121,7 +121,7 @@ class LocalStack:
                 "api",
                 [
                     sys.executable,
-                    str(ROOT / "scripts" / "chalice_local.py"),  # `chalice local`, see there
+                    str(ROOT / "devtools" / "chalice_local.py"),  # `chalice local`, see there
                     "local",
                     "--stage",
                     "local",
