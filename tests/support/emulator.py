@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from devtools.process import die_with_parent
+
 _EMULATOR_SERVER = Path(__file__).resolve().parents[2] / "devtools" / "emulator_server.py"
 
 
@@ -47,6 +49,7 @@ def moto_server() -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,
+        preexec_fn=die_with_parent,  # an interrupted (even kill -9) test run leaks no emulator
     )
     url = f"http://127.0.0.1:{port}"
     try:
