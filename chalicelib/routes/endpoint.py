@@ -43,6 +43,7 @@ from chalicelib.errors import (
     UnauthorizedError,
     UnsupportedMediaTypeError,
     error_body,
+    unavailable_from,
 )
 from chalicelib.limits import RateStatus
 from chalicelib.openapi import Operation, declare
@@ -240,9 +241,14 @@ def _run(op: Operation, handler: Callable[..., Any], path_params: dict) -> Respo
         else:
             observability.logger.error("request failed", extra={"code": exc.code})
         response = error_response(exc)
-    except Exception:
-        observability.logger.exception("unhandled error")
-        response = internal_error_response()
+    except Exception as exc:
+        unavailable = unavailable_from(exc)
+        if unavailable is not None:
+            observability.logger.error("dependency unavailable", extra={"error": repr(exc)})
+            response = error_response(unavailable)
+        else:
+            observability.logger.exception("unhandled error")
+            response = internal_error_response()
     for name, value in req.extra_headers.items():
         response.headers.setdefault(name, value)
     return response

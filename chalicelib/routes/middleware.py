@@ -22,6 +22,7 @@ from chalicelib.errors import (
     AutoStackError,
     PayloadTooLargeError,
     error_body,
+    unavailable_from,
 )
 from chalicelib.routes.cors import cors_headers
 from chalicelib.routes.endpoint import (
@@ -87,9 +88,14 @@ def http_middleware(request: Any, get_response: Callable[[Any], Response]) -> Re
         response = _chalice_error_to_ours(response)
     except AutoStackError as exc:
         response = error_response(exc)
-    except Exception:
-        observability.logger.exception("unhandled error")
-        response = internal_error_response()
+    except Exception as exc:
+        unavailable = unavailable_from(exc)
+        if unavailable is not None:
+            observability.logger.error("dependency unavailable", extra={"error": repr(exc)})
+            response = error_response(unavailable)
+        else:
+            observability.logger.exception("unhandled error")
+            response = internal_error_response()
     duration_ms = (time.perf_counter() - started) * 1000
     response.headers["X-Request-Id"] = request_id
     if cors_origin:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -41,6 +42,13 @@ def wait_for_http(url: str, timeout_s: float = 30.0) -> None:
 @contextmanager
 def moto_server() -> Iterator[str]:
     """Yield the endpoint URL of a fresh moto server; stop it afterwards."""
+    with moto_server_process() as (url, _proc):
+        yield url
+
+
+@contextmanager
+def moto_server_process() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A fresh moto server: its URL and its process (to pause it, for instance)."""
     port = free_port()
     env = dict(os.environ, MOTO_ALLOW_NONEXISTENT_REGION="true")
     proc = subprocess.Popen(
@@ -54,8 +62,9 @@ def moto_server() -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(url + "/moto-api/")
-        yield url
+        yield url, proc
     finally:
+        proc.send_signal(signal.SIGCONT)  # a paused emulator cannot act on SIGTERM
         proc.terminate()
         try:
             proc.wait(timeout=10)
