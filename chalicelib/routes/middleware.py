@@ -22,14 +22,13 @@ from chalicelib.errors import (
     AutoStackError,
     PayloadTooLargeError,
     error_body,
-    unavailable_from,
 )
 from chalicelib.routes.cors import cors_headers
 from chalicelib.routes.endpoint import (
     error_response,
-    internal_error_response,
     json_response,
     set_current_request,
+    unexpected_error_response,
 )
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
@@ -89,13 +88,7 @@ def http_middleware(request: Any, get_response: Callable[[Any], Response]) -> Re
     except AutoStackError as exc:
         response = error_response(exc)
     except Exception as exc:
-        unavailable = unavailable_from(exc)
-        if unavailable is not None:
-            observability.logger.error("dependency unavailable", extra={"error": repr(exc)})
-            response = error_response(unavailable)
-        else:
-            observability.logger.exception("unhandled error")
-            response = internal_error_response()
+        response = unexpected_error_response(exc)
     duration_ms = (time.perf_counter() - started) * 1000
     response.headers["X-Request-Id"] = request_id
     if cors_origin:
