@@ -5,13 +5,14 @@ BIN := $(VENV)/bin
 CHECKOV_VENV := .venv-checkov
 PYTEST_ARGS ?=
 
-.PHONY: run test lint fmt venv checkov bench clean backup sysdeps dashboard
+.PHONY: run test unit functional e2e lint fmt venv checkov bench clean backup sysdeps dashboard
 
 # The venv is rebuilt when a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt ec2-runner/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
 
 # checkov pins an old boto3, so it gets a venv of its own (test-only, never packaged).
@@ -28,17 +29,27 @@ sysdeps:
 	bash scripts/system_deps.sh
 checkov: $(CHECKOV_VENV)/.installed
 
+# AUTORELOAD=1 restarts the API when its code changes (for people editing it); off by default.
+AUTORELOAD ?= 0
 run: venv sysdeps dashboard
-	$(BIN)/python scripts/local_stack.py
+	AUTOSTACK_AUTORELOAD=$(AUTORELOAD) $(BIN)/python devtools/local_stack.py
 
 test: venv checkov sysdeps dashboard
 	$(BIN)/ruff check .
 	CHECKOV_BIN=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
+# The tiers alone. e2e starts the real local stack as processes.
+unit: venv
+	$(BIN)/python -m pytest -q -n 2 tests/unit $(PYTEST_ARGS)
+functional: venv sysdeps
+	$(BIN)/python -m pytest -q -n 2 tests/functional $(PYTEST_ARGS)
+e2e: venv sysdeps
+	$(BIN)/python -m pytest -q -n 2 tests/e2e $(PYTEST_ARGS)
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m mypy app.py chalicelib scripts
+	$(BIN)/python -m mypy app.py chalicelib scripts devtools
 	cd ec2-runner && ../$(BIN)/python -m mypy runner
 
 fmt: venv

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from chalicelib.local_resources import LocalResources, create_local_resources  # noqa: E402
+from devtools.local_resources import LocalResources, create_local_resources  # noqa: E402
 from tests.support.emulator import moto_server  # noqa: E402
 
 

@@ -36,7 +36,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.local_stack import LocalStack  # noqa: E402
+from devtools.local_stack import LocalStack  # noqa: E402
 from tests.support.emulator import free_port  # noqa: E402
 
 PASSWORD = "benchmark password 1"  # noqa: S105 - a throwaway local user

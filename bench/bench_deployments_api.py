@@ -31,7 +31,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "ec2-runner")]
 import boto3  # noqa: E402
 import requests  # noqa: E402
 
-from scripts.local_stack import LocalStack  # noqa: E402
+from devtools.local_stack import LocalStack  # noqa: E402
 from tests.support.emulator import free_port  # noqa: E402
 
 RUNS = 3

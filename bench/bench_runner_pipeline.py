@@ -1,6 +1,6 @@
 """50 analyses of small archives through the whole local stack.
 
-Emulator, `chalice local` and the runner as processes (scripts/local_stack.py), default
+Emulator, `chalice local` and the runner as processes (devtools/local_stack.py), default
 limits. Five users (the default rate limit is 50 requests / 15 min per user) each upload
 10 small zip archives through presigned POSTs and request their analyses; every job is
 followed with the long-poll status route until it finishes. Target: all succeed, total
@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from scripts.local_stack import LocalStack  # noqa: E402
+from devtools.local_stack import LocalStack  # noqa: E402
 from tests.support.emulator import free_port  # noqa: E402
 
 USERS = 5

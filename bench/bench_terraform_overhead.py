@@ -31,7 +31,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "ec2-runner")]
 
 import psutil  # noqa: E402
 
-from chalicelib.local_resources import REGION, create_local_resources  # noqa: E402
+from devtools.local_resources import REGION, create_local_resources  # noqa: E402
 from runner.masking import SecretMasker  # noqa: E402
 from runner.plan_summary import summarize_plan  # noqa: E402
 from runner.terraform import (  # noqa: E402

@@ -43,10 +43,13 @@ class AwsClients:
                 import boto3
                 from botocore.config import Config
 
+                # A dependency that stops answering must fail fast: worst case per call is
+                # 2 attempts x (1 s connect + 3 s read) + backoff, ~7 s, inside the
+                # Lambda's 25 s (API Gateway gives up at 29 s); the wrapper answers 503.
                 config = Config(
-                    connect_timeout=3,
-                    read_timeout=10,
-                    retries={"mode": "standard", "max_attempts": 3},
+                    connect_timeout=1,
+                    read_timeout=3,
+                    retries={"mode": "standard", "max_attempts": 2},
                     # The race tests and the benchmark run 20+ threads on one client.
                     max_pool_connections=32,
                     # Warm containers keep their pooled connections through idle gaps.

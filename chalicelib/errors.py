@@ -156,6 +156,21 @@ class ServiceUnavailableError(AutoStackError):
     code = "unavailable"
 
 
+def unavailable_from(exc: BaseException) -> ServiceUnavailableError | None:
+    """503 `unavailable` when `exc` means a dependency did not answer (timeout, refused).
+
+    The clients' bounded timeouts (chalicelib/aws.py) turn a paused DynamoDB into one of
+    these within seconds; without this mapping they surfaced as 500 internal_error.
+    """
+    # Imported here: botocore is not needed to import the app (cold start).
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import ReadTimeoutError
+
+    if isinstance(exc, BotoConnectionError | ReadTimeoutError):
+        return ServiceUnavailableError("a dependency did not answer; try again shortly")
+    return None
+
+
 # Chalice's own error codes (its {"Code", "Message"} bodies) mapped to ours.
 CHALICE_CODES = {
     "BadRequestError": "bad_request",

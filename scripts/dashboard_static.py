@@ -1,6 +1,6 @@
 """The dashboard's built files (`dashboard/dist`), served by the local API wrapper.
 
-`scripts/chalice_local.py` asks `static_answer` first for every GET/HEAD that matches no
+`devtools/chalice_local.py` asks `static_answer` first for every GET/HEAD that matches no
 API route: `/` and unknown extension-less paths a browser navigates to get `index.html`
 (the app routes with `#/...`, so a reload never reaches an API path), files under the
 build folder get their bytes with their content type, anything else is left to the

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from chalicelib.local_resources import LocalResources, create_local_resources
+from devtools.local_resources import LocalResources, create_local_resources
 from tests.support.emulator import moto_server
 
 _suffixes = itertools.count()

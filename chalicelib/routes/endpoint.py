@@ -43,6 +43,7 @@ from chalicelib.errors import (
     UnauthorizedError,
     UnsupportedMediaTypeError,
     error_body,
+    unavailable_from,
 )
 from chalicelib.limits import RateStatus
 from chalicelib.openapi import Operation, declare
@@ -101,6 +102,16 @@ def error_response(error: AutoStackError) -> Response:
 
 def internal_error_response() -> Response:
     return json_response(error_body("internal_error", "an internal error occurred"), 500)
+
+
+def unexpected_error_response(exc: Exception) -> Response:
+    """503 `unavailable` when a dependency did not answer, else 500 (logged with its trace)."""
+    unavailable = unavailable_from(exc)
+    if unavailable is not None:
+        observability.logger.error("dependency unavailable", extra={"error": repr(exc)})
+        return error_response(unavailable)
+    observability.logger.exception("unhandled error")
+    return internal_error_response()
 
 
 # A body of many unknown keys gives one error per key: 1 MB of them made a 6.5 MB answer
@@ -240,9 +251,8 @@ def _run(op: Operation, handler: Callable[..., Any], path_params: dict) -> Respo
         else:
             observability.logger.error("request failed", extra={"code": exc.code})
         response = error_response(exc)
-    except Exception:
-        observability.logger.exception("unhandled error")
-        response = internal_error_response()
+    except Exception as exc:
+        response = unexpected_error_response(exc)
     for name, value in req.extra_headers.items():
         response.headers.setdefault(name, value)
     return response

@@ -26,9 +26,9 @@ from chalicelib.errors import (
 from chalicelib.routes.cors import cors_headers
 from chalicelib.routes.endpoint import (
     error_response,
-    internal_error_response,
     json_response,
     set_current_request,
+    unexpected_error_response,
 )
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
@@ -87,9 +87,8 @@ def http_middleware(request: Any, get_response: Callable[[Any], Response]) -> Re
         response = _chalice_error_to_ours(response)
     except AutoStackError as exc:
         response = error_response(exc)
-    except Exception:
-        observability.logger.exception("unhandled error")
-        response = internal_error_response()
+    except Exception as exc:
+        response = unexpected_error_response(exc)
     duration_ms = (time.perf_counter() - started) * 1000
     response.headers["X-Request-Id"] = request_id
     if cors_origin:

@@ -49,15 +49,21 @@ def runner_status(ctx: AppContext) -> tuple[RunnerStatus, bool]:
 
 def check(ctx: AppContext) -> HealthOut:
     s = ctx.settings
-    checks = {
-        "table": _check(ctx.store.ping),
-        "bucket": _check(lambda: ctx.aws.s3.head_bucket(Bucket=s.bucket)),
-        "queue": _check(
-            lambda: ctx.aws.sqs.get_queue_attributes(
-                QueueUrl=s.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
-            )
+    probes: dict[str, Callable[[], object]] = {
+        "table": ctx.store.ping,
+        "bucket": lambda: ctx.aws.s3.head_bucket(Bucket=s.bucket),
+        "queue": lambda: ctx.aws.sqs.get_queue_attributes(
+            QueueUrl=s.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
         ),
     }
-    runner, runner_ok = runner_status(ctx)
+    # Concurrently: with a dependency that stops answering, /health takes one client
+    # timeout (aws.py), not the sum of four.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(probes) + 1) as pool:
+        futures = {name: pool.submit(_check, probe) for name, probe in probes.items()}
+        runner_future = pool.submit(runner_status, ctx)
+        checks = {name: future.result() for name, future in futures.items()}
+        runner, runner_ok = runner_future.result()
     healthy = all(c.ok for c in checks.values()) and runner_ok
     return HealthOut(status="ok" if healthy else "degraded", checks=checks, runner=runner)

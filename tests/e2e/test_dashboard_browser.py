@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from scripts.local_stack import ROOT, LocalStack
+from devtools.local_stack import ROOT, LocalStack
 from tests.support.emulator import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.slow]

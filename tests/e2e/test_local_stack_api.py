@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from scripts.local_stack import LocalStack
+from devtools.local_stack import LocalStack
 from tests.support.emulator import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

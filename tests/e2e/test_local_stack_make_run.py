@@ -1,4 +1,4 @@
-"""`make run` as a user runs it: scripts/local_stack.py in a terminal's process group.
+"""`make run` as a user runs it: devtools/local_stack.py in a terminal's process group.
 
 It starts the emulator, the API and the runner; the deploy-role route answers (a
 placeholder runner role is set); Ctrl-C (SIGINT to the group) or closing the terminal
@@ -18,7 +18,7 @@ import psutil
 import pytest
 import requests
 
-from scripts.local_stack import LOCAL_RUNNER_ROLE_ARN, ROOT
+from devtools.local_stack import LOCAL_RUNNER_ROLE_ARN, ROOT
 from tests.support.emulator import free_port, wait_for_http
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -69,7 +69,7 @@ def test_make_run_starts_everything_and_one_signal_stops_everything(
     )
     env.pop("AUTOSTACK_RUNNER_ROLE_ARN", None)
     stack = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "local_stack.py")],
+        [sys.executable, str(ROOT / "devtools" / "local_stack.py")],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

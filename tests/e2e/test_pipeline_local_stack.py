@@ -22,7 +22,7 @@ import boto3
 import pytest
 import requests
 
-from scripts.local_stack import ROOT, LocalStack
+from devtools.local_stack import ROOT, LocalStack
 from tests.support.emulator import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

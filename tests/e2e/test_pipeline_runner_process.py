@@ -17,9 +17,9 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib.local_resources import LocalResources
 from chalicelib.models.jobs import JobRecord
 from chalicelib.services.jobs import JobService
+from devtools.local_resources import LocalResources
 
 pytestmark = pytest.mark.e2e
 

@@ -1,6 +1,6 @@
 import boto3
 
-from chalicelib.local_resources import LocalResources
+from devtools.local_resources import LocalResources
 
 
 def test_local_resources_exist_on_the_emulator(local_resources: LocalResources) -> None:

@@ -1,4 +1,4 @@
-"""scripts/emulator_server.py: kept connections and partition-scoped queries answer like
+"""devtools/emulator_server.py: kept connections and partition-scoped queries answer like
 moto's plain server (the session's emulator process is started from that script)."""
 
 from __future__ import annotations

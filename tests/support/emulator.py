@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -12,7 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-_EMULATOR_SERVER = Path(__file__).resolve().parents[2] / "scripts" / "emulator_server.py"
+from devtools.process import die_with_parent
+
+_EMULATOR_SERVER = Path(__file__).resolve().parents[2] / "devtools" / "emulator_server.py"
 
 
 def free_port() -> int:
@@ -39,6 +42,13 @@ def wait_for_http(url: str, timeout_s: float = 30.0) -> None:
 @contextmanager
 def moto_server() -> Iterator[str]:
     """Yield the endpoint URL of a fresh moto server; stop it afterwards."""
+    with moto_server_process() as (url, _proc):
+        yield url
+
+
+@contextmanager
+def moto_server_process() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A fresh moto server: its URL and its process (to pause it, for instance)."""
     port = free_port()
     env = dict(os.environ, MOTO_ALLOW_NONEXISTENT_REGION="true")
     proc = subprocess.Popen(
@@ -47,12 +57,14 @@ def moto_server() -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,
+        preexec_fn=die_with_parent,  # an interrupted (even kill -9) test run leaks no emulator
     )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(url + "/moto-api/")
-        yield url
+        yield url, proc
     finally:
+        proc.send_signal(signal.SIGCONT)  # a paused emulator cannot act on SIGTERM
         proc.terminate()
         try:
             proc.wait(timeout=10)

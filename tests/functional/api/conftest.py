@@ -10,8 +10,8 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.context import AppContext, build_context, reset_context, set_context
-from chalicelib.local_resources import LocalResources
 from chalicelib.settings import Settings, load_settings
+from devtools.local_resources import LocalResources
 
 # Cheap scrypt for tests that create many users; the real cost is tested in unit tests.
 PASSWORD = "correct horse battery"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.context import AppContext
-from chalicelib.local_resources import LocalResources
 from chalicelib.settings import Settings
+from devtools.local_resources import LocalResources
 from tests.functional.api.conftest import Api, settings_for
 from tests.functional.api.test_api_limits import concurrently
 

@@ -8,10 +8,10 @@ import pytest
 
 from chalicelib.aws import AwsClients
 from chalicelib.errors import EmailTakenError, LimitExceededError, NotFoundError
-from chalicelib.local_resources import LocalResources
 from chalicelib.store.dynamodb import DynamoStore, from_attr, to_attr
 from chalicelib.store.memory import MemoryStore
 from chalicelib.store.records import ProjectRecord, RefreshTokenRecord, UserRecord
+from devtools.local_resources import LocalResources
 
 
 @pytest.fixture(params=["dynamodb", "memory"])

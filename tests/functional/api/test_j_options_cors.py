@@ -1,4 +1,4 @@
-"""OPTIONS and CORS: through `scripts/chalice_local.py` as a process, and in-process.
+"""OPTIONS and CORS: through `devtools/chalice_local.py` as a process, and in-process.
 
 The processes need no emulator: OPTIONS never reaches the app, and the other requests
 used here (/openapi.json, an unauthenticated /me, a malformed signup) touch no AWS.
@@ -17,8 +17,8 @@ import pytest
 import requests
 
 from chalicelib.context import AppContext
-from chalicelib.local_resources import LocalResources
 from chalicelib.routes.cors import EXPOSE_HEADERS
+from devtools.local_resources import LocalResources
 from tests.functional.api.conftest import Api
 from tests.support.emulator import free_port, wait_for_http
 
@@ -39,7 +39,7 @@ def start_api(extra_env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
         "AWS_DEFAULT_REGION": "us-east-1",
         **extra_env,
     }
-    command = [sys.executable, "scripts/chalice_local.py", "local", "--stage", "local"]
+    command = [sys.executable, "devtools/chalice_local.py", "local", "--stage", "local"]
     proc = subprocess.Popen(
         [*command, "--port", str(port), "--no-autoreload"],
         cwd=ROOT,

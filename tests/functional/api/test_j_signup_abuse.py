@@ -18,7 +18,7 @@ from chalice.config import Config
 from chalice.local import LocalGateway
 
 from chalicelib.context import AppContext, build_context, reset_context, set_context
-from chalicelib.local_resources import LocalResources
+from devtools.local_resources import LocalResources
 from tests.functional.api.conftest import PASSWORD, Api, settings_for, table_snapshot
 
 IP_A = "203.0.113.7"

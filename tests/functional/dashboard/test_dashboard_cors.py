@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 import requests
 
-from chalicelib.local_resources import LocalResources
+from devtools.local_resources import LocalResources
 from scripts.dashboard_static import allow_dashboard_uploads, local_origins
 
 

@@ -18,9 +18,9 @@ from typing import Any
 from chalice.test import Client
 
 from chalicelib.context import AppContext, build_context, reset_context, set_context
-from chalicelib.local_resources import LocalResources
 from chalicelib.models.jobs import JobRecord
 from chalicelib.settings import load_settings
+from devtools.local_resources import LocalResources
 from runner.jobstore import JobStore
 
 PASSWORD = "correct horse battery"

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.local_resources import LocalResources
 from chalicelib.models.deployments import TerraformJobPayload
 from chalicelib.models.jobs import JobMessage
+from devtools.local_resources import LocalResources
 from tests.functional.deployments.deploy_harness import (
     ROLE_ARN,
     RUNNER_ROLE_ARN,

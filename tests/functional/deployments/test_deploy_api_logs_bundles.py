@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from chalicelib.local_resources import LocalResources
+from devtools.local_resources import LocalResources
 from tests.functional.deployments.deploy_harness import (
     TF_MAIN,
     DeployApi,

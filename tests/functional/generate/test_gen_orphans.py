@@ -9,11 +9,11 @@ from botocore.exceptions import ClientError
 
 from chalicelib.aws import AwsClients
 from chalicelib.context import AppContext, build_context
-from chalicelib.local_resources import LocalResources
 from chalicelib.models.templates import TemplateRequest
 from chalicelib.services import templates
 from chalicelib.settings import load_settings
 from chalicelib.store.dynamodb import to_item
+from devtools.local_resources import LocalResources
 from tests.golden.stack_profiles import flask_postgres
 
 PROJECT = "p1"

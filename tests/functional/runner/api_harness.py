@@ -11,8 +11,8 @@ from typing import Any
 from chalice.test import Client
 
 from chalicelib.context import AppContext, build_context, reset_context, set_context
-from chalicelib.local_resources import LocalResources
 from chalicelib.settings import load_settings
+from devtools.local_resources import LocalResources
 
 PASSWORD = "correct horse battery"
 

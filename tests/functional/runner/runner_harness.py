@@ -16,9 +16,9 @@ from typing import Any
 
 import boto3
 
-from chalicelib.local_resources import LocalResources
 from chalicelib.models.profile import App, Framework, Languages, Port, Service, StackProfile
 from chalicelib.services.jobs import JobService
+from devtools.local_resources import LocalResources
 from runner.clients import RunnerClients
 from runner.ledger import Ledger
 from runner.settings import RunnerSettings

@@ -9,7 +9,7 @@ import requests
 from api_harness import ApiClient, api_client
 from runner_harness import ZipAnalyzer, make_worker, receive_all, runner_settings, small_zip
 
-from chalicelib.local_resources import LocalResources
+from devtools.local_resources import LocalResources
 
 
 def _queued_analysis(api: ApiClient, resources: LocalResources) -> tuple[str, dict]:

@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 import pytest
 from runner_harness import client
 
-from chalicelib.local_resources import LocalResources, create_local_resources
 from chalicelib.services.backup_export import (
     BackupRestoreError,
     export_table,
     latest_export_key,
     restore_table,
 )
+from devtools.local_resources import LocalResources, create_local_resources
 
 
 def _items(now: float) -> list[dict]:

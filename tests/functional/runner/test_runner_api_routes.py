@@ -11,7 +11,7 @@ import requests
 from api_harness import api_client
 from runner_harness import ZipAnalyzer, client, make_worker, runner_settings, small_zip
 
-from chalicelib.local_resources import LocalResources
+from devtools.local_resources import LocalResources
 
 
 def _post_file(presigned: dict, data: bytes) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from runner_harness import client, clients_for, job_service, message_body, runner_settings
 
-from chalicelib.local_resources import LocalResources
+from devtools.local_resources import LocalResources
 from runner.backup import RestoreError, list_snapshots, restore, snapshot_key, take_snapshot
 from runner.chores import DeadLetterSweeper, runner_chores
 from runner.jobstore import JobStore

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from runner_harness import job_service, make_worker, runner_settings
 
-from chalicelib.local_resources import LocalResources
+from devtools.local_resources import LocalResources
 from runner.errors import PermanentJobError
 from runner.jobs.context import JobContext, JobResult
 from runner.jobs.registry import HandlerRegistry

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from runner_harness import client
 
-from chalicelib.local_resources import LocalResources
+from devtools.local_resources import LocalResources
 from runner.__main__ import EXIT_DB_BUSY, main
 from runner.backup import take_snapshot
 from runner.db_lock import lock_path

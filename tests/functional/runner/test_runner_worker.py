@@ -21,7 +21,7 @@ from runner_harness import (
     small_zip,
 )
 
-from chalicelib.local_resources import LocalResources
+from devtools.local_resources import LocalResources
 from runner.errors import JobDeferredError, TransientJobError
 from runner.jobs.context import JobContext, JobResult
 from runner.jobs.registry import HandlerRegistry

@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 
-from chalicelib.local_resources import REGION, LocalResources
+from devtools.local_resources import REGION, LocalResources
 from runner.terraform import (
     RunContext,
     StateBackend,

@@ -10,8 +10,8 @@ from typing import Any
 
 import boto3
 
-from chalicelib.local_resources import REGION, LocalResources
 from chalicelib.models.jobs import JobMessage, JobRecord
+from devtools.local_resources import REGION, LocalResources
 from runner.clients import RunnerClients
 from runner.jobs.context import JobContext, JobLogSink, ProgressReporter, StopSignal
 from runner.jobs.terraform_jobs import TerraformServices

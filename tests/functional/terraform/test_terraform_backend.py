@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.local_resources import LocalResources
+from devtools.local_resources import LocalResources
 from runner.terraform import BundleError
 from tests.functional.terraform.bundles import OWN_S3_SETTINGS, PARTIAL_S3_BACKEND, write_bundle
 from tests.functional.terraform.harness import make_harness

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.local_resources import LocalResources
+from devtools.local_resources import LocalResources
 from runner.terraform import (
     BinaryExecutable,
     TerraformCancelledError,

@@ -9,8 +9,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from chalicelib.local_resources import LocalResources
 from chalicelib.models.deployments import PlanSummary
+from devtools.local_resources import LocalResources
 from runner.errors import (
     JobCancelledError,
     JobDeferredError,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from chalicelib.local_resources import LocalResources
+from devtools.local_resources import LocalResources
 from runner.masking import MASK
 from tests.functional.terraform.bundles import SECRETS, write_bundle
 from tests.functional.terraform.harness import LogSink, make_harness

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.local_resources import LocalResources
+from devtools.local_resources import LocalResources
 from runner.plan_summary import summarize_plan
 from runner.terraform import (
     TerraformCancelledError,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.local_resources import LocalResources
+from devtools.local_resources import LocalResources
 from runner.errors import PermanentJobError
 from runner.jobs.registry import HandlerRegistry
 from runner.terraform_policy import BundlePolicy, check_bundle

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from chalicelib.local_resources import LocalResources
+from devtools.local_resources import LocalResources
 from runner.terraform import lock_key, state_key
 from tests.functional.terraform.harness import make_harness
 

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib.local_resources import REGION, LocalResources
+from devtools.local_resources import REGION, LocalResources
 from runner.semaphore import SlotLease, SlotLostError, TerraformSemaphore
 
 

@@ -8,8 +8,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from chalicelib.local_resources import REGION, LocalResources
 from chalicelib.services.jobs import JobService
+from devtools.local_resources import REGION, LocalResources
 from runner.jobs.terraform_jobs import TerraformServices
 from runner.ledger import Ledger
 from runner.semaphore import TerraformSemaphore

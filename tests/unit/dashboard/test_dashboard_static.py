@@ -1,4 +1,4 @@
-"""The dashboard's files as `scripts/chalice_local.py` serves them (scripts/dashboard_static.py)."""
+"""The dashboard's files as devtools/chalice_local.py serves them (scripts/dashboard_static.py)."""
 
 from __future__ import annotations
 

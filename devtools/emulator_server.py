@@ -27,7 +27,7 @@ Costs of moto's server that are not the emulated services' work are removed
 ``AUTOSTACK_EMULATOR_SPEEDUPS=0`` turns these off (moto as shipped, DynamoDB still
 atomic): for comparing, e.g. ``bench/bench_api_latency.py`` before and after.
 
-Usage: python scripts/emulator_server.py -H 127.0.0.1 -p 5000  (same as moto.server)
+Usage: python devtools/emulator_server.py -H 127.0.0.1 -p 5000  (same as moto.server)
 """
 
 from __future__ import annotations

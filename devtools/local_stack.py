@@ -28,7 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chalicelib.local_resources import LocalResources, create_local_resources  # noqa: E402
+from devtools.local_resources import LocalResources, create_local_resources  # noqa: E402
+from devtools.process import die_with_parent  # noqa: E402
 from tests.support.emulator import wait_for_http  # noqa: E402
 
 LOCAL_DIR = ROOT / ".local"
@@ -76,6 +77,7 @@ class LocalStack:
             stdout=output,
             stderr=output,
             start_new_session=True,  # its own process group: we stop it and its children
+            preexec_fn=die_with_parent,  # and it ends if we are killed with -9
         )
         if spec.ready_url:
             wait_for_http(spec.ready_url, timeout_s=60)
@@ -95,7 +97,7 @@ class LocalStack:
                 "emulator",
                 [
                     sys.executable,
-                    str(ROOT / "scripts" / "emulator_server.py"),  # moto, DynamoDB atomic
+                    str(ROOT / "devtools" / "emulator_server.py"),  # moto, DynamoDB atomic
                     "-H",
                     "127.0.0.1",
                     "-p",
@@ -121,7 +123,7 @@ class LocalStack:
                 "api",
                 [
                     sys.executable,
-                    str(ROOT / "scripts" / "chalice_local.py"),  # `chalice local`, see there
+                    str(ROOT / "devtools" / "chalice_local.py"),  # `chalice local`, see there
                     "local",
                     "--stage",
                     "local",
@@ -211,7 +213,9 @@ def main() -> int:
     stack = LocalStack(
         emulator_port=int(os.environ.get("AUTOSTACK_EMULATOR_PORT", "5000")),
         api_port=int(os.environ.get("AUTOSTACK_API_PORT", "3000")),
-        autoreload=True,
+        # Off by default: chalice's reloader restarted the API whenever anything under the
+        # project folder changed (dropping requests); opt in when editing the API.
+        autoreload=os.environ.get("AUTOSTACK_AUTORELOAD", "0") == "1",
     )
     stopping = False
 

@@ -14,7 +14,7 @@
    crashes chalice's test client with an AttributeError). With CORS on
    (AUTOSTACK_CORS_ORIGIN) chalice's own preflight answer stays, with an empty body.
 
-Usage: python scripts/chalice_local.py local --stage local --port 3000
+Usage: python devtools/chalice_local.py local --stage local --port 3000
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import dashboard_static  # beside this file (run as a script)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import dashboard_static  # scripts/dashboard_static.py (run as a script)
 
 NOT_FOUND_BODY = {
     "error": {"code": "not_found", "message": "no such route", "details": None},

@@ -1,0 +1,1 @@
+"""The local stack: emulator, `chalice local` wrapper, local resources (no Lambda package)."""
