@@ -22,11 +22,9 @@ from __future__ import annotations
 import json
 import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-import dashboard_static  # scripts/dashboard_static.py (run as a script)
+from devtools import dashboard_static
 
 NOT_FOUND_BODY = {
     "error": {"code": "not_found", "message": "no such route", "details": None},

@@ -5,8 +5,8 @@ from __future__ import annotations
 import boto3
 import requests
 
+from devtools.dashboard_static import allow_dashboard_uploads, local_origins
 from devtools.local_resources import LocalResources
-from scripts.dashboard_static import allow_dashboard_uploads, local_origins
 
 
 def test_local_bucket_accepts_browser_uploads_from_the_dashboard(

@@ -1,4 +1,4 @@
-"""The dashboard's files as devtools/chalice_local.py serves them (scripts/dashboard_static.py)."""
+"""The dashboard's files as devtools/chalice_local.py serves them (devtools/dashboard_static.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.dashboard_static import resolve, static_answer
+from devtools.dashboard_static import resolve, static_answer
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 
