@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from chalicelib.limits import LoginAttemptLimiter, RateLimiter
     from chalicelib.services.project_data import ProjectData
     from chalicelib.store.base import Store
+    from chalicelib.store.registry import Stores
 
 
 @dataclass
@@ -36,6 +37,16 @@ class AppContext:
     # and bucket. Unit tests pass a fake.
     project_data: ProjectData | None = None
     _signer: TokenSigner | None = field(default=None, repr=False)
+    # The item stores (jobs, uploads, deployments...); built on first use, fakes in tests.
+    _stores: Stores | None = field(default=None, repr=False)
+
+    @property
+    def stores(self) -> Stores:
+        if self._stores is None:
+            from chalicelib.store.registry import dynamo_stores
+
+            self._stores = dynamo_stores(self.aws.dynamodb, self.settings.table)
+        return self._stores
 
     def now(self) -> int:
         """The current time in whole epoch seconds (from the injected clock)."""
@@ -85,6 +96,7 @@ def build_context(
     aws: AwsClients | None = None,
     store: Store | None = None,
     clock: Callable[[], float] = time.time,
+    stores: Stores | None = None,
 ) -> AppContext:
     """A context for ``settings``; the store defaults to DynamoDB on ``settings.table``."""
     clients = aws or AwsClients.for_settings(settings)
@@ -92,7 +104,7 @@ def build_context(
         from chalicelib.store.dynamodb import DynamoStore
 
         store = DynamoStore(clients.dynamodb, settings.table)
-    return AppContext(settings=settings, aws=clients, store=store, clock=clock)
+    return AppContext(settings=settings, aws=clients, store=store, clock=clock, _stores=stores)
 
 
 _current: AppContext | None = None

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from chalicelib import keys
 from chalicelib.errors import RateLimitedError, TooManyLoginAttemptsError, TooManySignupsError
 from chalicelib.settings import Settings
 from chalicelib.store.base import Store
@@ -61,7 +62,7 @@ class RateLimiter:
         start = window_start(now, window_s)
         reset_at = start + window_s
         count = self._store.hit_counter(
-            f"RATE#{user_id}#{bucket}#{start}", "RATE", limit, reset_at + _TTL_GRACE_S
+            keys.rate_pk(user_id, bucket, start), keys.RATE_SK, limit, reset_at + _TTL_GRACE_S
         )
         if count is None:
             status = RateStatus(limit=limit, remaining=0, reset_at=reset_at)
@@ -103,10 +104,10 @@ class LoginAttemptLimiter:
         now = self._clock()
         start = window_start(now, window_s)
         expires_at = start + window_s + _TTL_GRACE_S
-        sk = f"WINDOW#{start}"
+        sk = keys.window_sk(start)
         checks = [
-            (f"LOGIN#email#{email}", self._settings.login_max_per_email),
-            (f"LOGIN#ip#{client_ip_group(client_ip)}", self._settings.login_max_per_ip),
+            (keys.login_email_pk(email), self._settings.login_max_per_email),
+            (keys.login_ip_pk(client_ip_group(client_ip)), self._settings.login_max_per_ip),
         ]
         # Two single conditional writes (no transaction: this is the login hot path).
         taken: list[tuple[str, str]] = []
@@ -180,8 +181,8 @@ class SignupAttemptLimiter:
         now = self._clock()
         start = window_start(now, window_s)
         expires_at = start + window_s + _TTL_GRACE_S
-        pk = f"SIGNUP#ip#{client_ip_group(client_ip)}"
-        if self._store.hit_counter(pk, f"WINDOW#{start}", limit, expires_at) is None:
+        pk = keys.signup_ip_pk(client_ip_group(client_ip))
+        if self._store.hit_counter(pk, keys.window_sk(start), limit, expires_at) is None:
             raise TooManySignupsError(
                 "too many signups from this address; try again later",
                 retry_after_s=start + window_s - int(now),

@@ -18,9 +18,9 @@ approve). A destroy passes through the same states with ``action = "destroy"``.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 PLAN_SUMMARY_SCHEMA_VERSION: Literal[1] = 1
 
@@ -31,30 +31,6 @@ DeploymentAction = Literal["deploy", "destroy"]
 TERMINAL_DEPLOYMENT_STATUSES = frozenset({"applied", "failed", "cancelled"})
 # States in which Terraform may be running (or about to) for the deployment.
 ACTIVE_DEPLOYMENT_STATUSES = frozenset({"planning", "applying"})
-
-_TRANSITIONS: dict[str, frozenset[str]] = {
-    "queued": frozenset({"planning", "failed", "cancelled"}),
-    "planning": frozenset({"planned", "applying", "applied", "failed", "cancelled"}),
-    "planned": frozenset({"applying", "failed", "cancelled"}),
-    "applying": frozenset({"applied", "failed", "cancelled"}),
-    "applied": frozenset(),
-    "failed": frozenset(),
-    "cancelled": frozenset(),
-}
-
-
-class InvalidTransitionError(ValueError):
-    """A state change the deployment lifecycle does not allow."""
-
-
-def can_transition(current: str, new: str) -> bool:
-    return new in _TRANSITIONS.get(current, frozenset())
-
-
-def check_transition(current: str, new: str) -> None:
-    if not can_transition(current, new):
-        raise InvalidTransitionError(f"a deployment cannot go from {current!r} to {new!r}")
-
 
 # What Terraform will do to one resource, in our words. "replace" covers both of
 # Terraform's orders (delete-then-create and create-then-delete).
@@ -131,7 +107,10 @@ class TerraformJobPayload(_Model):
     else the bundle's top folder).
     """
 
-    deployment_id: str = Field(pattern=_ID)
+    # The stack (its Terraform state). Messages queued before ``stack`` existed name it in
+    # ``deployment_id``; ``stack`` takes that value then (see ``_stack_from_old_field``).
+    stack: str = Field(pattern=_ID)
+    deployment_id: str | None = Field(default=None, pattern=_ID)
     bundle_id: str = Field(pattern=_ID)
     role_arn: str = Field(
         pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$"
@@ -144,6 +123,13 @@ class TerraformJobPayload(_Model):
     )
     plan_key: str | None = Field(default=None, max_length=512)  # for ``apply``
 
+    @model_validator(mode="before")
+    @classmethod
+    def _stack_from_old_field(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "stack" not in data and "deployment_id" in data:
+            return {**data, "stack": data["deployment_id"]}
+        return data
+
     @field_validator("terraform_root")
     @classmethod
     def _inside_the_bundle(cls, value: str | None) -> str | None:
@@ -152,6 +138,8 @@ class TerraformJobPayload(_Model):
         return value
 
 
-def plan_object_key(project_id: str, deployment_id: str, job_id: str) -> str:
+def plan_object_key(project_id: str, stack: str, job_id: str) -> str:
     """Where a plan job keeps its saved plan until approval (it holds secrets: SSE, short-lived)."""
-    return f"plans/{project_id}/{deployment_id}/{job_id}.tfplan"
+    from chalicelib.keys import plan_key
+
+    return plan_key(project_id, stack, job_id)

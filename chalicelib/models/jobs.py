@@ -77,11 +77,15 @@ class JobMessage(BaseModel):
 
 
 def job_pk(project_id: str) -> str:
-    return f"PROJECT#{project_id}"
+    from chalicelib.keys import project_pk
+
+    return project_pk(project_id)
 
 
 def job_sk(job_id: str) -> str:
-    return f"JOB#{job_id}"
+    from chalicelib import keys
+
+    return keys.job_sk(job_id)
 
 
 class JobError(BaseModel):
@@ -141,6 +145,12 @@ class JobRecord(BaseModel):
     result: dict[str, Any] = Field(default_factory=dict)  # pointers, e.g. report_key
     summary: dict[str, Any] | None = None
     cancel_requested: bool = False
+    # Terraform jobs (written by the runner, runner.jobs.terraform_jobs): the deployment
+    # phase the job is in (planning, planned, applying, applied), a finer error code for
+    # the API (plan_stale) and the resources the stack's state held when the job ended.
+    phase: str | None = None
+    error_code: str | None = None
+    resources: list[str] | None = None
 
     @property
     def is_terminal(self) -> bool:

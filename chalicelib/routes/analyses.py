@@ -7,7 +7,7 @@ from chalice import Blueprint
 from chalicelib.models.api import WaitQuery
 from chalicelib.models.uploads import AnalysisCreate, JobList, JobOut
 from chalicelib.routes.endpoint import ApiRequest, endpoint
-from chalicelib.services import jobs, projects
+from chalicelib.services import analyses, jobs, projects
 
 bp = Blueprint(__name__)
 TAGS = ("analyses",)
@@ -26,7 +26,7 @@ TAGS = ("analyses",)
 )
 def create_analysis(req: ApiRequest, project_id: str) -> JobOut:
     projects.get_owned(req.ctx, req.user_id, project_id)
-    record = jobs.request_analysis(req.ctx, project_id, req.body.upload_id, req.request_id)
+    record = analyses.request_analysis(req.ctx, project_id, req.body.upload_id, req.request_id)
     return JobOut.from_record(record)
 
 
@@ -61,7 +61,7 @@ def list_analyses(req: ApiRequest, project_id: str) -> JobList:
 def get_analysis(req: ApiRequest, project_id: str, job_id: str) -> JobOut:
     projects.get_owned(req.ctx, req.user_id, project_id)
     record = jobs.get_job(req.ctx, project_id, job_id, kind="analyze", wait_s=req.query.wait)
-    return JobOut.from_record(record, profile=jobs.read_report(req.ctx, record))
+    return JobOut.from_record(record, profile=analyses.read_report(req.ctx, record))
 
 
 @endpoint(
@@ -78,4 +78,4 @@ def get_analysis(req: ApiRequest, project_id: str, job_id: str) -> JobOut:
 )
 def cancel_analysis(req: ApiRequest, project_id: str, job_id: str) -> JobOut:
     projects.get_owned(req.ctx, req.user_id, project_id)
-    return JobOut.from_record(jobs.cancel_analysis(req.ctx, project_id, job_id))
+    return JobOut.from_record(analyses.cancel_analysis(req.ctx, project_id, job_id))

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from chalicelib import observability
+from chalicelib import keys, observability
 from chalicelib.context import AppContext
 from chalicelib.errors import NotFoundError
 from chalicelib.models.deployments_api import UploadedBundleOut
@@ -34,7 +34,6 @@ from chalicelib.models.uploads import PresignedPost
 from chalicelib.services import presigned_uploads as shared
 from chalicelib.services.presigned_uploads import UploadRejectedError
 from chalicelib.services.users import iso, new_id
-from chalicelib.store.dynamodb import query_items
 
 MAX_FILES = 500
 MAX_TOTAL_BYTES = 20 * 1024 * 1024  # unpacked; Terraform bundles are small
@@ -74,16 +73,8 @@ class UploadedBundle:
         )
 
 
-def _key(project_id: str, bundle_id: str) -> dict[str, Any]:
-    return {"pk": {"S": f"PROJECT#{project_id}"}, "sk": {"S": f"TFBUNDLE#{bundle_id}"}}
-
-
-def zip_key(project_id: str, bundle_id: str) -> str:
-    return f"bundles/{project_id}/{bundle_id}.zip"
-
-
-def files_prefix(project_id: str, bundle_id: str) -> str:
-    return f"bundles/{project_id}/{bundle_id}/"
+zip_key = keys.bundle_zip_key
+files_prefix = keys.bundle_files_prefix
 
 
 def create(
@@ -100,16 +91,14 @@ def create(
         terraform_root=terraform_root,
         expires_at=int(now) + shared.PENDING_TTL_S,
     )
-    shared.put_pending(
-        ctx, {"pk": f"PROJECT#{project_id}", "sk": f"TFBUNDLE#{bundle_id}", **record.__dict__}
-    )
+    ctx.stores.tf_bundles.put_pending(project_id, bundle_id, record.__dict__)
     return record, shared.presigned_post(ctx, record.key, "zip")
 
 
 def get_record(ctx: AppContext, project_id: str, bundle_id: str) -> UploadedBundle:
     if not bundle_id or len(bundle_id) > 64:
         raise NotFoundError("bundle not found", details={"bundle_id": bundle_id[:64]})
-    values = shared.live_item(ctx, _key(project_id, bundle_id))
+    values = ctx.stores.tf_bundles.get_live(project_id, bundle_id, ctx.clock())
     if values is None:
         raise NotFoundError("bundle not found", details={"bundle_id": bundle_id})
     return _record(values)
@@ -117,11 +106,7 @@ def get_record(ctx: AppContext, project_id: str, bundle_id: str) -> UploadedBund
 
 def list_for_project(ctx: AppContext, project_id: str) -> list[UploadedBundle]:
     """The project's uploaded bundles, newest first (expired pending ones left out)."""
-    items = query_items(
-        ctx.aws.dynamodb, ctx.settings.table, f"PROJECT#{project_id}", sk_prefix="TFBUNDLE#"
-    )
-    now = ctx.clock()
-    live = [v for v in items if v.get("expires_at") is None or v["expires_at"] >= now]
+    live = ctx.stores.tf_bundles.list_live(project_id, ctx.clock())
     live.sort(key=lambda v: (v["created_at"], v["bundle_id"]), reverse=True)
     return [_record(v) for v in live]
 
@@ -193,7 +178,7 @@ def _transition(
     ctx: AppContext, record: UploadedBundle, status: str, changes: dict[str, Any]
 ) -> UploadedBundle:
     """pending -> ready/rejected once (a concurrent completion may have done it first)."""
-    values = shared.settle_pending(ctx, _key(record.project_id, record.bundle_id), status, changes)
+    values = ctx.stores.tf_bundles.settle(record.project_id, record.bundle_id, status, changes)
     return _record(values) if values else get_record(ctx, record.project_id, record.bundle_id)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from chalicelib.context import AppContext
 from chalicelib.errors import ServiceUnavailableError
+from chalicelib.keys import bundle_files_prefix
 from chalicelib.models.deployments_api import DeployRoleOut
 from chalicelib.store.records import ProjectRecord
 
@@ -142,7 +143,7 @@ def hint_for_types(types: set[str]) -> dict[str, Any]:
 def bundle_terraform_texts(ctx: AppContext, project_id: str, bundle_id: str) -> list[str]:
     """The ``.tf`` files of a stored bundle (generated or uploaded)."""
     s3, bucket = ctx.aws.s3, ctx.settings.bucket
-    prefix = f"bundles/{project_id}/{bundle_id}/"
+    prefix = bundle_files_prefix(project_id, bundle_id)
     keys = [
         obj["Key"]
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from chalicelib.keys import job_logs_prefix
+
 LOG_CHUNK_BYTES = 256 * 1024  # per answer; always whole lines
 
 
@@ -36,7 +38,7 @@ def list_parts(
     for job_id in job_ids:
         if not job_id:
             continue
-        prefix = f"logs/{project_id}/{job_id}/"
+        prefix = job_logs_prefix(project_id, job_id)
         found: list[tuple[tuple[int, int], str, int]] = []
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for obj in page.get("Contents", []):

@@ -1,23 +1,26 @@
-"""Jobs on the API side: create (item, then message), read, list.
+"""Jobs on the API side: submit (item, then message), read, list, cancel.
 
 The job item is written first (``status = queued``) and the message sent after,
 so a runner never receives a message for a job it cannot find. If sending
 fails, the job is marked failed at once rather than left queued forever.
+Persistence: ``chalicelib.store.jobs`` (the same library the runner writes with).
 """
 
 from __future__ import annotations
 
-import json
-import secrets
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from chalicelib.context import AppContext
-from chalicelib.errors import AutoStackError, ConflictError, NotFoundError
-from chalicelib.models.jobs import JobMessage, JobRecord, job_pk, job_sk
-from chalicelib.store.dynamodb import from_item, query_items, to_attr, to_item
+from chalicelib.errors import AutoStackError, NotFoundError
+from chalicelib.models.jobs import JobMessage, JobRecord
+from chalicelib.services.ids import new_job_id
+from chalicelib.services.long_poll import long_poll
+from chalicelib.store.codec import timestamp
+from chalicelib.store.jobs import DynamoJobStore, JobStore, is_queued, is_running, lease_expired
+
+__all__ = ["CancelOutcome", "EnqueueError", "JobService", "for_context", "get_job", "new_job_id"]
 
 
 class EnqueueError(AutoStackError):
@@ -27,37 +30,22 @@ class EnqueueError(AutoStackError):
     code = "queue_unavailable"
 
 
-def new_job_id() -> str:
-    return secrets.token_urlsafe(16)
-
-
-def _iso(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{int(epoch % 1 * 1000):03d}Z"
-
-
 CancelOutcome = Literal["cancelled_queued", "cancelled_dead", "requested", "unchanged"]
-
-
-def _utc_iso(epoch: float) -> str:
-    # The cancel timestamps keep the format the deployments' cancel always wrote.
-    return (
-        datetime.fromtimestamp(epoch, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    )
 
 
 class JobService:
     def __init__(
         self,
         *,
-        dynamodb: Any,
+        dynamodb: Any = None,
         sqs: Any,
-        table: str,
+        table: str = "",
         queue_url: str,
-        clock: Any = time.time,
+        clock: Callable[[], float] = time.time,
+        store: JobStore | None = None,
     ):
-        self._ddb = dynamodb
+        self._store = store if store is not None else DynamoJobStore(dynamodb, table)
         self._sqs = sqs
-        self._table = table
         self._queue_url = queue_url
         self._clock = clock
 
@@ -85,8 +73,6 @@ class JobService:
         )
         now = self._clock()
         values: dict[str, Any] = {
-            "pk": job_pk(project_id),
-            "sk": job_sk(job_id),
             "job_id": job_id,
             "project_id": project_id,
             "kind": kind,
@@ -94,43 +80,23 @@ class JobService:
             "payload": payload,
             "progress": 0,
             "attempts": 0,
-            "created_at": _iso(now),
+            "created_at": timestamp(now),
             "created_at_epoch": now,
-            "updated_at": _iso(now),
+            "updated_at": timestamp(now),
             **(extra or {}),
         }
         if request_id:
             values["request_id"] = request_id
-        self._ddb.put_item(
-            TableName=self._table,
-            Item=to_item(values),
-            ConditionExpression="attribute_not_exists(pk)",
-        )
+        record = self._store.create(values)
         try:
             self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=message.to_body())
         except Exception as exc:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": job_pk(project_id)}, "sk": {"S": job_sk(job_id)}},
-                UpdateExpression="SET #status = :failed, #error = :error",
-                ExpressionAttributeNames={"#status": "status", "#error": "error"},
-                ExpressionAttributeValues={
-                    ":failed": {"S": "failed"},
-                    ":error": to_attr(
-                        {"code": "enqueue_failed", "message": "the job could not be queued"}
-                    ),
-                },
-            )
+            self._store.fail_enqueue(project_id, job_id, self._clock())
             raise EnqueueError(f"could not queue job {job_id}: {exc}") from exc
-        return JobRecord.model_validate(values)
+        return record
 
     def get(self, project_id: str, job_id: str) -> JobRecord | None:
-        item = self._ddb.get_item(
-            TableName=self._table,
-            Key={"pk": {"S": job_pk(project_id)}, "sk": {"S": job_sk(job_id)}},
-            ConsistentRead=True,
-        ).get("Item")
-        return JobRecord.model_validate(from_item(item)) if item else None
+        return self._store.get(project_id, job_id)
 
     def cancel(
         self,
@@ -148,98 +114,30 @@ class JobService:
         cancelled here: nothing would ever read its flag.
         """
         now = self._clock()
-        if self._set_cancelled(
-            project_id, job_id, "#status = :queued", {":queued": {"S": "queued"}}, queued_message
-        ):
+        if self._store.cancel_if(project_id, job_id, is_queued(), now, queued_message):
             return "cancelled_queued"
-        if self._set_cancelled(
-            project_id,
-            job_id,
-            "#status = :running AND (attribute_not_exists(lease_until) OR lease_until < :dead)",
-            {":running": {"S": "running"}, ":dead": to_attr(now - dead_lease_grace_s)},
-            dead_message,
-        ):
+        dead = is_running() & lease_expired(now - dead_lease_grace_s)
+        if self._store.cancel_if(project_id, job_id, dead, now, dead_message):
             return "cancelled_dead"
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": job_pk(project_id)}, "sk": {"S": job_sk(job_id)}},
-                UpdateExpression="SET cancel_requested = :true, updated_at = :at",
-                ConditionExpression="#status = :running",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":true": {"BOOL": True},
-                    ":running": {"S": "running"},
-                    ":at": {"S": _utc_iso(now)},
-                },
-            )
-        except self._ddb.exceptions.ConditionalCheckFailedException:
-            return "unchanged"  # it finished meanwhile (or was handed back: a retry sees the flag)
-        return "requested"
-
-    def _set_cancelled(
-        self, project_id: str, job_id: str, condition: str, values: dict[str, Any], message: str
-    ) -> bool:
-        now = self._clock()
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": job_pk(project_id)}, "sk": {"S": job_sk(job_id)}},
-                UpdateExpression="SET #status = :cancelled, finished_at = :at,"
-                " finished_at_epoch = :epoch, updated_at = :at, #error = :error,"
-                " cancel_requested = :true REMOVE lease_until",
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#status": "status", "#error": "error"},
-                ExpressionAttributeValues={
-                    ":cancelled": {"S": "cancelled"},
-                    ":at": {"S": _utc_iso(now)},
-                    ":epoch": to_attr(now),
-                    ":true": {"BOOL": True},
-                    ":error": to_attr({"code": "cancelled", "message": message}),
-                    **values,
-                },
-            )
-        except self._ddb.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        if self._store.request_cancel(project_id, job_id, now):
+            return "requested"
+        return "unchanged"  # it finished meanwhile (or was handed back: a retry sees the flag)
 
     def list(self, project_id: str, kind: str | None = None, limit: int = 50) -> list[JobRecord]:
         """The project's jobs, newest first (optionally of one kind)."""
-        items = query_items(self._ddb, self._table, job_pk(project_id), sk_prefix="JOB#")
-        jobs = [JobRecord.model_validate(item) for item in items]
+        jobs = self._store.list_project(project_id)
         if kind is not None:
             jobs = [job for job in jobs if job.kind == kind]
         jobs.sort(key=lambda job: (job.created_at_epoch or 0, job.job_id), reverse=True)
         return jobs[:limit]
 
 
-# --- analyses: the API's use cases over JobService -------------------------------------------
-
-WAIT_POLL_S = 0.5
-
-
 def for_context(ctx: AppContext) -> JobService:
     return JobService(
-        dynamodb=ctx.aws.dynamodb,
         sqs=ctx.aws.sqs,
-        table=ctx.settings.table,
         queue_url=ctx.settings.queue_url,
         clock=ctx.clock,
-    )
-
-
-def request_analysis(
-    ctx: AppContext, project_id: str, upload_id: str, request_id: str | None
-) -> JobRecord:
-    """Verify the upload (size re-checked), then queue an ``analyze`` job for it."""
-    from chalicelib.services import uploads
-
-    upload = uploads.verify(ctx, project_id, upload_id)
-    return for_context(ctx).submit(
-        project_id=project_id,
-        kind="analyze",
-        payload={"upload_id": upload.upload_id, "key": upload.key},
-        request_id=request_id,
+        store=ctx.stores.jobs,
     )
 
 
@@ -252,68 +150,19 @@ def get_job(
     wait_s: int = 0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> JobRecord:
-    """The job (404 if missing or of another kind); with ``wait_s``, long-poll for a change.
-
-    The long poll returns as soon as the status or progress differs from the
-    first read, or the job is finished, or ``wait_s`` has passed.
-    """
-    service = for_context(ctx)
+    """The job (404 if missing or of another kind); with ``wait_s``, long-poll for a change:
+    a finished job, or a status or progress that differs from the first read."""
     if not job_id or len(job_id) > 64:
         raise NotFoundError("job not found", details={"job_id": job_id[:64]})
-    first = service.get(project_id, job_id)
+    store = ctx.stores.jobs
+    first = store.get(project_id, job_id)
     if first is None or (kind is not None and first.kind != kind):
         raise NotFoundError("job not found", details={"job_id": job_id})
-    if wait_s <= 0 or first.is_terminal:
-        return first
-    deadline = time.monotonic() + wait_s
-    current = first
-    while time.monotonic() < deadline:
-        sleep(min(WAIT_POLL_S, max(0.0, deadline - time.monotonic())))
-        current = service.get(project_id, job_id) or current
-        if (
-            current.is_terminal
-            or current.status != first.status
-            or current.progress != first.progress
-        ):
-            break
-    return current
-
-
-class JobFinishedError(ConflictError):
-    """The job already ended (succeeded, failed or cancelled): nothing to cancel."""
-
-
-ANALYSIS_DEAD_LEASE_GRACE_S = 30  # a running job's lease this far past: its runner is gone
-
-
-def cancel_analysis(ctx: AppContext, project_id: str, job_id: str) -> JobRecord:
-    """Cancel a queued analysis now; ask a running one to stop (409 when already finished)."""
-    record = get_job(ctx, project_id, job_id, kind="analyze")
-    if record.is_terminal:
-        raise JobFinishedError(
-            f"the analysis is already {record.status};"
-            " only a queued or running one can be cancelled",
-            details={"job_id": job_id, "status": record.status},
-        )
-    service = for_context(ctx)
-    service.cancel(
-        project_id,
-        job_id,
-        queued_message="cancelled while queued; nothing ran",
-        dead_message="cancelled after its runner stopped answering",
-        dead_lease_grace_s=ANALYSIS_DEAD_LEASE_GRACE_S,
+    return long_poll(
+        lambda: store.get(project_id, job_id) or first,
+        first=first,
+        settled=lambda job: job.is_terminal,
+        changed=lambda a, b: (a.status, a.progress) != (b.status, b.progress),
+        wait_s=wait_s,
+        sleep=sleep,
     )
-    return service.get(project_id, job_id) or record
-
-
-def read_report(ctx: AppContext, record: JobRecord) -> dict[str, Any] | None:
-    """The stack profile of a succeeded analysis, from its S3 report."""
-    key = record.result.get("report_key") if record.status == "succeeded" else None
-    if not key:
-        return None
-    s3 = ctx.aws.s3
-    try:
-        body = s3.get_object(Bucket=ctx.settings.bucket, Key=key)["Body"].read()
-    except s3.exceptions.NoSuchKey:
-        return None  # the report was removed (e.g. by a lifecycle rule): the summary remains
-    return json.loads(body)

@@ -21,7 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from chalicelib.store.dynamodb import from_item, query_items
+from chalicelib import keys
+from chalicelib.deploy_state import live_stacks
+from chalicelib.store.codec import from_item
+from chalicelib.store.dynamodb import query_items
 
 OBJECT_PREFIXES = ("uploads", "reports", "bundles", "logs", "plans")
 _ACTIVE_JOB = frozenset({"queued", "running"})
@@ -47,7 +50,7 @@ class ProjectData(Protocol):
 
 def blocking_reason_of(items: list[dict[str, Any]]) -> tuple[str, dict[str, Any]] | None:
     """Pure: the partition's items (plain values) -> why deletion must wait, or None."""
-    jobs = {i["job_id"]: i for i in items if str(i.get("sk", "")).startswith("JOB#")}
+    jobs = {i["job_id"]: i for i in items if str(i.get("sk", "")).startswith(keys.JOB_PREFIX)}
     for job in sorted(jobs.values(), key=lambda j: j["job_id"]):
         if job.get("status") in _ACTIVE_JOB:
             return (
@@ -55,51 +58,14 @@ def blocking_reason_of(items: list[dict[str, Any]]) -> tuple[str, dict[str, Any]
                 "wait for it or cancel it first",
                 {"job_id": job["job_id"], "kind": job.get("kind"), "status": job["status"]},
             )
-    live = live_stacks(items, jobs)
+    deployments = [i for i in items if str(i.get("sk", "")).startswith(keys.DEPLOY_PREFIX)]
+    live = live_stacks(deployments, jobs)
     if live:
         return (
             f"stack {live[0]!r} has applied infrastructure: destroy it first",
             {"stacks": live},
         )
     return None
-
-
-def _applied(deployment: dict[str, Any], jobs: dict[str, dict[str, Any]]) -> bool:
-    """Whether Terraform applied (or may have partly applied) this deployment."""
-    plan = jobs.get(str(deployment.get("plan_job_id", "")))
-    apply = jobs.get(str(deployment.get("apply_job_id", "")))
-    if apply is not None:
-        started = int(apply.get("attempts") or 0) > 0 or apply.get("started_at_epoch")
-        return apply.get("status") == "succeeded" or bool(
-            started and apply.get("status") in ("failed", "cancelled")
-        )
-    if plan is None:
-        return False
-    if plan.get("status") == "succeeded":  # no changes, or auto-approved and applied
-        return True
-    # An auto-approved plan job that failed while applying.
-    applying = str(plan.get("progress_message") or "").startswith("applying")
-    return plan.get("status") in ("failed", "cancelled") and applying
-
-
-def live_stacks(items: list[dict[str, Any]], jobs: dict[str, dict[str, Any]]) -> list[str]:
-    """Stacks whose newest applied deployment is a deploy (sorted)."""
-    deployments = [i for i in items if str(i.get("sk", "")).startswith("DEPLOY#")]
-    deployments.sort(key=lambda d: (float(d.get("created_at_epoch") or 0), d.get("sk", "")))
-    live: dict[str, bool] = {}
-    for deployment in deployments:
-        stack = str(deployment.get("stack", "main"))
-        if not _applied(deployment, jobs):
-            continue
-        if deployment.get("action") == "destroy":
-            # A destroy that failed half-way leaves the stack as live as it was.
-            plan = jobs.get(str(deployment.get("plan_job_id", "")))
-            apply = jobs.get(str(deployment.get("apply_job_id", "")))
-            finished = (apply or plan or {}).get("status") == "succeeded"
-            live[stack] = live.get(stack, False) and not finished
-        else:
-            live[stack] = True
-    return sorted(stack for stack, is_live in live.items() if is_live)
 
 
 class DynamoS3ProjectData:
@@ -123,25 +89,25 @@ class DynamoS3ProjectData:
 
     def _items(self, project_id: str) -> list[dict[str, Any]]:
         return query_items(
-            self._ddb, self._table, f"PROJECT#{project_id}", consistent_read=True, raw=True
+            self._ddb, self._table, keys.project_pk(project_id), consistent_read=True, raw=True
         )
 
     def blocking_reason(self, project_id: str) -> tuple[str, dict[str, Any]] | None:
         return blocking_reason_of([from_item(i) for i in self._items(project_id)])
 
     def purge(self, project_id: str) -> PurgeResult:
-        keys = [
+        item_keys = [
             {"pk": i["pk"], "sk": i["sk"]}
             for i in self._items(project_id)
-            if i["sk"]["S"] != "PROJECT"
+            if i["sk"]["S"] != keys.PROJECT_SK
         ]
-        for start in range(0, len(keys), _BATCH_WRITE_MAX):
+        for start in range(0, len(item_keys), _BATCH_WRITE_MAX):
             requests = [
-                {"DeleteRequest": {"Key": k}} for k in keys[start : start + _BATCH_WRITE_MAX]
+                {"DeleteRequest": {"Key": k}} for k in item_keys[start : start + _BATCH_WRITE_MAX]
             ]
             self._batch_delete(requests)
         objects = sum(self._delete_prefix(f"{p}/{project_id}/") for p in OBJECT_PREFIXES)
-        return PurgeResult(items=len(keys), objects=objects)
+        return PurgeResult(items=len(item_keys), objects=objects)
 
     def _batch_delete(self, requests: list[dict[str, Any]]) -> None:
         pending = {self._table: requests}
@@ -160,9 +126,9 @@ class DynamoS3ProjectData:
             Bucket=self._bucket, Prefix=prefix, PaginationConfig={"PageSize": self._page_size}
         )
         for page in pages:
-            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-            for start in range(0, len(keys), self._page_size):
-                chunk = keys[start : start + self._page_size]
+            found = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            for start in range(0, len(found), self._page_size):
+                chunk = found[start : start + self._page_size]
                 answer = self._s3.delete_objects(
                     Bucket=self._bucket, Delete={"Objects": chunk, "Quiet": True}
                 )

@@ -7,7 +7,6 @@ cannot be probed.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from chalicelib.context import AppContext
@@ -70,20 +69,6 @@ def update(
     return updated
 
 
-DeleteGuard = Callable[[AppContext, ProjectRecord], None]
-_delete_guards: list[DeleteGuard] = []
-
-
-def register_delete_guard(guard: DeleteGuard) -> None:
-    """Let another area veto deleting a project (e.g. while a deployment is live).
-
-    The guard raises an ``AutoStackError`` (typically ``ConflictError``, 409) to refuse.
-    Register at import time of the area's module (app.py imports every area).
-    """
-    if guard not in _delete_guards:
-        _delete_guards.append(guard)
-
-
 def _project_data(ctx: AppContext) -> ProjectData:
     if ctx.project_data is None:
         from chalicelib.services.project_data import DynamoS3ProjectData
@@ -102,9 +87,7 @@ def delete(ctx: AppContext, owner_id: str, project_id: str) -> None:
     still there and DELETE can be retried; the user's project count drops only with
     the project item (one transaction).
     """
-    project = get_owned(ctx, owner_id, project_id)
-    for guard in _delete_guards:
-        guard(ctx, project)
+    get_owned(ctx, owner_id, project_id)
     data = _project_data(ctx)
     blocking = data.blocking_reason(project_id)
     if blocking is not None:

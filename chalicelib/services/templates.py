@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from chalicelib import observability
+from chalicelib import keys, observability
 from chalicelib.context import AppContext
 from chalicelib.errors import AutoStackError, ConflictError, NotFoundError
 from chalicelib.models.templates import (
@@ -31,9 +31,8 @@ from chalicelib.models.templates import (
     BundleSummary,
     TemplateRequest,
 )
-from chalicelib.services import jobs
+from chalicelib.services import analyses, jobs
 from chalicelib.services.users import iso, new_id
-from chalicelib.store.dynamodb import from_item, query_items, to_item
 
 DOWNLOAD_EXPIRY_S = 15 * 60
 UPLOAD_THREADS = 8  # the files are small: S3 round trips dominate, so send them in parallel
@@ -53,17 +52,9 @@ class TemplateGenerationError(AutoStackError):
     code = "generation_refused"
 
 
-def bundle_prefix(project_id: str, bundle_id: str) -> str:
-    """Where the bundle's files live (what the runner downloads)."""
-    return f"bundles/{project_id}/{bundle_id}/"
-
-
-def document_key(project_id: str, bundle_id: str) -> str:
-    return f"bundles/{project_id}/{bundle_id}.json"
-
-
-def archive_key(project_id: str, bundle_id: str) -> str:
-    return f"bundles/{project_id}/{bundle_id}.zip"
+bundle_prefix = keys.bundle_files_prefix  # where the files live (what the runner downloads)
+document_key = keys.bundle_document_key
+archive_key = keys.bundle_zip_key
 
 
 def _content_type(path: str) -> str:
@@ -72,10 +63,6 @@ def _content_type(path: str) -> str:
     if path.endswith(".md"):
         return "text/markdown; charset=utf-8"
     return "text/plain; charset=utf-8"
-
-
-def _keys(project_id: str, bundle_id: str) -> dict[str, Any]:
-    return {"pk": {"S": f"PROJECT#{project_id}"}, "sk": {"S": f"BUNDLE#{bundle_id}"}}
 
 
 def zip_files(files: dict[str, str]) -> bytes:
@@ -100,7 +87,7 @@ def _load_profile(ctx: AppContext, project_id: str, analysis_id: str) -> Any:
             f"the analysis is {record.status}; templates need a succeeded analysis",
             details={"analysis_id": analysis_id, "status": record.status},
         )
-    report = jobs.read_report(ctx, record)
+    report = analyses.read_report(ctx, record)
     if report is None:
         raise AnalysisNotReadyError(
             "the analysis has no report", details={"analysis_id": analysis_id}
@@ -192,9 +179,7 @@ def create(
 def _item_exists(ctx: AppContext, project_id: str, bundle_id: str) -> bool | None:
     """Whether the bundle's item exists; None when that cannot be told (then files are kept)."""
     try:
-        found = ctx.aws.dynamodb.get_item(
-            TableName=ctx.settings.table, Key=_keys(project_id, bundle_id), ConsistentRead=True
-        ).get("Item")
+        found = ctx.stores.bundles.get(project_id, bundle_id)
     except Exception:
         observability.logger.error(
             "template bundle state unknown; its objects are kept", extra={"bundle_id": bundle_id}
@@ -241,8 +226,6 @@ def _put_item(
     prefix = bundle_prefix(project_id, bundle_id)
     chosen = next(e for e in bundle.cost.targets if e.target == bundle.target)
     item = {
-        "pk": f"PROJECT#{project_id}",
-        "sk": f"BUNDLE#{bundle_id}",
         "bundle_id": bundle_id,
         "project_id": project_id,
         "analysis_id": request.analysis_id,
@@ -258,22 +241,16 @@ def _put_item(
     }
     if request_id:
         item["request_id"] = request_id
-    ctx.aws.dynamodb.put_item(
-        TableName=ctx.settings.table,
-        Item=to_item(item),
-        ConditionExpression="attribute_not_exists(pk)",
-    )
+    ctx.stores.bundles.put(project_id, bundle_id, item)
 
 
 def _item(ctx: AppContext, project_id: str, bundle_id: str) -> dict[str, Any]:
     if not bundle_id or len(bundle_id) > 64:
         raise NotFoundError("bundle not found", details={"bundle_id": bundle_id[:64]})
-    item = ctx.aws.dynamodb.get_item(
-        TableName=ctx.settings.table, Key=_keys(project_id, bundle_id), ConsistentRead=True
-    ).get("Item")
+    item = ctx.stores.bundles.get(project_id, bundle_id)
     if not item:
         raise NotFoundError("bundle not found", details={"bundle_id": bundle_id})
-    return from_item(item)
+    return item
 
 
 def get(ctx: AppContext, project_id: str, bundle_id: str) -> BundleOut:
@@ -288,9 +265,7 @@ def get(ctx: AppContext, project_id: str, bundle_id: str) -> BundleOut:
 
 def list_for_project(ctx: AppContext, project_id: str) -> list[BundleSummary]:
     """The project's bundles, newest first."""
-    items = query_items(
-        ctx.aws.dynamodb, ctx.settings.table, f"PROJECT#{project_id}", sk_prefix="BUNDLE#"
-    )
+    items = ctx.stores.bundles.list_project(project_id)
     items.sort(key=lambda v: (v.get("created_at_epoch", 0), v["bundle_id"]), reverse=True)
     return [
         BundleSummary(

@@ -7,7 +7,7 @@ S3 enforces these; the local emulator does not, so the size is checked again
 with a HEAD when the upload is completed or analysed: an object over the limit
 (or empty) is deleted and the upload marked ``rejected`` with the reason.
 
-Item: pk ``PROJECT#<project_id>``, sk ``UPLOAD#<upload_id>``.
+Item: ``chalicelib.store.uploads.UploadStore``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib import keys
 from chalicelib.context import AppContext
 from chalicelib.errors import NotFoundError
 from chalicelib.models.jobs import JobError
@@ -49,12 +50,7 @@ class UploadRecord:
         )
 
 
-def upload_key(project_id: str, upload_id: str, fmt: str) -> str:
-    return f"uploads/{project_id}/{upload_id}.{fmt}"
-
-
-def _keys(project_id: str, upload_id: str) -> dict[str, Any]:
-    return {"pk": {"S": f"PROJECT#{project_id}"}, "sk": {"S": f"UPLOAD#{upload_id}"}}
+upload_key = keys.upload_key
 
 
 def _record(values: dict[str, Any]) -> UploadRecord:
@@ -82,14 +78,10 @@ def create(ctx: AppContext, project_id: str, fmt: str) -> tuple[UploadRecord, Pr
         created_at=iso(ctx.clock()),
     )
     # A pending upload nobody completes is dropped after a day (TTL; also filtered in get).
-    shared.put_pending(
-        ctx,
-        {
-            "pk": f"PROJECT#{project_id}",
-            "sk": f"UPLOAD#{upload_id}",
-            **record.__dict__,
-            "expires_at": int(ctx.clock()) + PENDING_TTL_S,
-        },
+    ctx.stores.uploads.put_pending(
+        project_id,
+        upload_id,
+        {**record.__dict__, "expires_at": int(ctx.clock()) + PENDING_TTL_S},
     )
     return record, shared.presigned_post(ctx, record.key, fmt)
 
@@ -97,7 +89,7 @@ def create(ctx: AppContext, project_id: str, fmt: str) -> tuple[UploadRecord, Pr
 def get(ctx: AppContext, project_id: str, upload_id: str) -> UploadRecord:
     if not upload_id or len(upload_id) > 64:
         raise NotFoundError("upload not found", details={"upload_id": upload_id[:64]})
-    values = shared.live_item(ctx, _keys(project_id, upload_id))
+    values = ctx.stores.uploads.get_live(project_id, upload_id, ctx.clock())
     if values is None:
         raise NotFoundError("upload not found", details={"upload_id": upload_id})
     return _record(values)
@@ -107,7 +99,7 @@ def _transition(
     ctx: AppContext, record: UploadRecord, status: str, changes: dict[str, Any]
 ) -> UploadRecord:
     """pending -> ready/rejected, once (a concurrent check may have done it first)."""
-    values = shared.settle_pending(ctx, _keys(record.project_id, record.upload_id), status, changes)
+    values = ctx.stores.uploads.settle(record.project_id, record.upload_id, status, changes)
     return _record(values) if values else get(ctx, record.project_id, record.upload_id)
 
 

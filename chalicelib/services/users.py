@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from chalicelib.auth.passwords import dummy_hash, hash_password, verify_password
 from chalicelib.auth.tokens import hash_refresh_token, new_refresh_token
@@ -16,18 +14,8 @@ from chalicelib.errors import (
     UnauthorizedError,
 )
 from chalicelib.limits import SignupAttemptLimiter
+from chalicelib.services.ids import iso, new_id
 from chalicelib.store.records import RefreshTokenRecord, UserRecord
-
-
-def new_id() -> str:
-    """A random, URL-safe id (128 bits)."""
-    return secrets.token_urlsafe(16)
-
-
-def iso(epoch: float) -> str:
-    return (
-        datetime.fromtimestamp(epoch, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    )
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib import keys
 from chalicelib.errors import EmailTakenError, LimitExceededError, NotFoundError
+from chalicelib.store.codec import from_attr, from_item, to_attr, to_item
 from chalicelib.store.records import (
     ProjectRecord,
     RefreshTokenRecord,
@@ -20,54 +22,9 @@ from chalicelib.store.records import (
     UserRecord,
 )
 
-USERS_COUNTER_KEY = {"pk": {"S": "LIMIT#users"}, "sk": {"S": "LIMIT"}}
+USERS_COUNTER_KEY = {"pk": {"S": keys.USERS_COUNTER_PK}, "sk": {"S": keys.USERS_COUNTER_SK}}
+__all__ = ["DynamoStore", "from_attr", "from_item", "query_items", "to_attr", "to_item"]
 _TRANSACTION_ATTEMPTS = 6
-
-
-def to_attr(value: Any) -> dict[str, Any]:
-    """A Python value as a DynamoDB attribute value."""
-    if value is None:
-        return {"NULL": True}
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if isinstance(value, int | float):
-        return {"N": repr(value) if isinstance(value, float) else str(value)}
-    if isinstance(value, str):
-        return {"S": value}
-    if isinstance(value, dict):
-        return {"M": {k: to_attr(v) for k, v in value.items()}}
-    if isinstance(value, list | tuple):
-        return {"L": [to_attr(v) for v in value]}
-    raise TypeError(f"cannot store {type(value).__name__}")
-
-
-def from_attr(attr: dict[str, Any]) -> Any:
-    """A DynamoDB attribute value as a Python value (numbers: int when integral)."""
-    ((kind, value),) = attr.items()
-    if kind == "S":
-        return value
-    if kind == "N":
-        number = float(value)
-        return int(number) if number.is_integer() and "." not in value else number
-    if kind == "BOOL":
-        return value
-    if kind == "NULL":
-        return None
-    if kind == "M":
-        return {k: from_attr(v) for k, v in value.items()}
-    if kind == "L":
-        return [from_attr(v) for v in value]
-    if kind in ("SS", "NS"):
-        return set(value)
-    raise TypeError(f"unsupported attribute type {kind}")
-
-
-def to_item(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: to_attr(v) for k, v in values.items()}
-
-
-def from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: from_attr(v) for k, v in item.items()}
 
 
 def _key(pk: str, sk: str) -> dict[str, Any]:
@@ -191,8 +148,8 @@ class DynamoStore:
     def create_user(self, user: UserRecord, max_users: int) -> None:
         user_item = to_item(
             {
-                "pk": f"USER#{user.user_id}",
-                "sk": "USER",
+                "pk": keys.user_pk(user.user_id),
+                "sk": keys.USER_SK,
                 "user_id": user.user_id,
                 "email": user.email,
                 "password_hash": user.password_hash,
@@ -203,8 +160,8 @@ class DynamoStore:
         # The email item also carries the hash so that a login reads one item.
         email_item = to_item(
             {
-                "pk": f"EMAIL#{user.email}",
-                "sk": "EMAIL",
+                "pk": keys.email_pk(user.email),
+                "sk": keys.EMAIL_SK,
                 "user_id": user.user_id,
                 "password_hash": user.password_hash,
             }
@@ -250,17 +207,17 @@ class DynamoStore:
         raise RuntimeError(f"signup transaction cancelled: {codes}")
 
     def get_user(self, user_id: str) -> UserRecord | None:
-        item = self._get(f"USER#{user_id}", "USER")
+        item = self._get(keys.user_pk(user_id), keys.USER_SK)
         return _user_from(item) if item else None
 
     def get_user_by_email(self, email: str) -> UserRecord | None:
-        item = self._get(f"EMAIL#{email}", "EMAIL")
+        item = self._get(keys.email_pk(email), keys.EMAIL_SK)
         if not item:
             return None
         return self.get_user(item["user_id"]["S"])
 
     def get_credentials(self, email: str) -> tuple[str, str] | None:
-        item = self._get(f"EMAIL#{email}", "EMAIL")
+        item = self._get(keys.email_pk(email), keys.EMAIL_SK)
         if not item:
             return None
         values = from_item(item)
@@ -270,15 +227,15 @@ class DynamoStore:
         return values["user_id"], values["password_hash"]
 
     def count_users(self) -> int:
-        item = self._get("LIMIT#users", "LIMIT")
+        item = self._get(keys.USERS_COUNTER_PK, keys.USERS_COUNTER_SK)
         return int(from_item(item).get("count", 0)) if item else 0
 
     # -- projects --------------------------------------------------------------------------
 
     def create_project(self, project: ProjectRecord, max_projects: int) -> None:
         values = {
-            "pk": f"USER#{project.owner_id}",
-            "sk": f"PROJECT#{project.project_id}",
+            "pk": keys.user_pk(project.owner_id),
+            "sk": keys.project_sk(project.project_id),
             "project_id": project.project_id,
             "owner_id": project.owner_id,
             "name": project.name,
@@ -288,8 +245,8 @@ class DynamoStore:
             "updated_at": project.updated_at,
         }
         lookup = {
-            "pk": f"PROJECT#{project.project_id}",
-            "sk": "PROJECT",
+            "pk": keys.project_pk(project.project_id),
+            "sk": keys.PROJECT_SK,
             "owner_id": project.owner_id,
         }
         codes = self._transact(
@@ -297,7 +254,7 @@ class DynamoStore:
                 {
                     "Update": {
                         "TableName": self.table,
-                        "Key": _key(f"USER#{project.owner_id}", "USER"),
+                        "Key": _key(keys.user_pk(project.owner_id), keys.USER_SK),
                         "UpdateExpression": "SET project_count = project_count + :one",
                         "ConditionExpression": "attribute_exists(pk) AND project_count < :max",
                         "ExpressionAttributeValues": {
@@ -331,15 +288,15 @@ class DynamoStore:
         raise RuntimeError(f"project transaction cancelled: {codes}")
 
     def get_project(self, owner_id: str, project_id: str) -> ProjectRecord | None:
-        item = self._get(f"USER#{owner_id}", f"PROJECT#{project_id}")
+        item = self._get(keys.user_pk(owner_id), keys.project_sk(project_id))
         return _project_from(item) if item else None
 
     def list_projects(self, owner_id: str) -> list[ProjectRecord]:
         items = query_items(
             self.client,
             self.table,
-            f"USER#{owner_id}",
-            sk_prefix="PROJECT#",
+            keys.user_pk(owner_id),
+            sk_prefix=keys.PROJECT_PREFIX,
             consistent_read=True,
             raw=True,
         )
@@ -347,7 +304,7 @@ class DynamoStore:
         return sorted(projects, key=lambda p: (p.created_at, p.project_id))
 
     def get_project_owner(self, project_id: str) -> str | None:
-        item = self._get(f"PROJECT#{project_id}", "PROJECT")
+        item = self._get(keys.project_pk(project_id), keys.PROJECT_SK)
         return item["owner_id"]["S"] if item else None
 
     def update_project(
@@ -364,7 +321,7 @@ class DynamoStore:
         try:
             response = self.client.update_item(
                 TableName=self.table,
-                Key=_key(f"USER#{owner_id}", f"PROJECT#{project_id}"),
+                Key=_key(keys.user_pk(owner_id), keys.project_sk(project_id)),
                 UpdateExpression=f"SET {assignments}",
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeNames=names,
@@ -381,20 +338,20 @@ class DynamoStore:
                 {
                     "Delete": {
                         "TableName": self.table,
-                        "Key": _key(f"USER#{owner_id}", f"PROJECT#{project_id}"),
+                        "Key": _key(keys.user_pk(owner_id), keys.project_sk(project_id)),
                         "ConditionExpression": "attribute_exists(pk)",
                     }
                 },
                 {
                     "Delete": {
                         "TableName": self.table,
-                        "Key": _key(f"PROJECT#{project_id}", "PROJECT"),
+                        "Key": _key(keys.project_pk(project_id), keys.PROJECT_SK),
                     }
                 },
                 {
                     "Update": {
                         "TableName": self.table,
-                        "Key": _key(f"USER#{owner_id}", "USER"),
+                        "Key": _key(keys.user_pk(owner_id), keys.USER_SK),
                         "UpdateExpression": "SET project_count = project_count - :one",
                         "ConditionExpression": "project_count > :zero",
                         "ExpressionAttributeValues": {":one": {"N": "1"}, ":zero": {"N": "0"}},
@@ -416,8 +373,8 @@ class DynamoStore:
                 "TableName": self.table,
                 "Item": to_item(
                     {
-                        "pk": f"REFRESH#{token.token_hash}",
-                        "sk": "REFRESH",
+                        "pk": keys.refresh_pk(token.token_hash),
+                        "sk": keys.REFRESH_SK,
                         "token_hash": token.token_hash,
                         "user_id": token.user_id,
                         "family_id": token.family_id,
@@ -435,7 +392,7 @@ class DynamoStore:
         self.client.put_item(**self._token_put(token)["Put"])
 
     def get_refresh_token(self, token_hash: str) -> RefreshTokenRecord | None:
-        item = self._get(f"REFRESH#{token_hash}", "REFRESH")
+        item = self._get(keys.refresh_pk(token_hash), keys.REFRESH_SK)
         return _token_from(item) if item else None
 
     def rotate_refresh_token(
@@ -447,7 +404,7 @@ class DynamoStore:
                 {
                     "Update": {
                         "TableName": self.table,
-                        "Key": _key(f"REFRESH#{old_hash}", "REFRESH"),
+                        "Key": _key(keys.refresh_pk(old_hash), keys.REFRESH_SK),
                         "UpdateExpression": "SET used = :true",
                         "ConditionExpression": (
                             "attribute_exists(pk) AND used = :false AND expires_at > :now"
@@ -464,7 +421,7 @@ class DynamoStore:
                 {
                     "Update": {
                         "TableName": self.table,
-                        "Key": _key(f"FAMILY#{new.family_id}", "FAMILY"),
+                        "Key": _key(keys.family_pk(new.family_id), keys.FAMILY_SK),
                         "UpdateExpression": (
                             "SET expires_at = :exp, user_id = :user, revoked = :false"
                         ),
@@ -501,13 +458,13 @@ class DynamoStore:
             values[":exp"] = {"N": str(expires_at)}
         self.client.update_item(
             TableName=self.table,
-            Key=_key(f"FAMILY#{family_id}", "FAMILY"),
+            Key=_key(keys.family_pk(family_id), keys.FAMILY_SK),
             UpdateExpression=update,
             ExpressionAttributeValues=values,
         )
 
     def is_family_revoked(self, family_id: str) -> bool:
-        item = self._get(f"FAMILY#{family_id}", "FAMILY")
+        item = self._get(keys.family_pk(family_id), keys.FAMILY_SK)
         return item is not None and bool(from_item(item).get("revoked"))
 
     # -- counters --------------------------------------------------------------------------
@@ -558,18 +515,18 @@ class DynamoStore:
     # -- health ----------------------------------------------------------------------------
 
     def ping(self) -> None:
-        self.client.get_item(TableName=self.table, Key=_key("HEALTH", "HEALTH"))
+        self.client.get_item(TableName=self.table, Key=_key(keys.HEALTH_PK, keys.HEALTH_SK))
 
     def runner_heartbeats(self) -> list[RunnerHeartbeat]:
         response = self.client.query(
             TableName=self.table,
             KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": "RUNNERS"}},
+            ExpressionAttributeValues={":pk": {"S": keys.RUNNERS_PK}},
         )
         beats = []
         for item in response.get("Items", []):
             v = from_item(item)
-            runner_id = v.get("runner_id") or str(v["sk"]).removeprefix("RUNNER#")
+            runner_id = v.get("runner_id") or str(v["sk"]).removeprefix(keys.runner_sk(""))
             beats.append(
                 RunnerHeartbeat(
                     runner_id=runner_id,

@@ -59,6 +59,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
+from chalicelib import keys
 from runner.masking import SecretMasker
 from runner.sandbox import Sandbox
 
@@ -240,7 +241,7 @@ def state_key(project_id: str, deployment_id: str) -> str:
     for name, value in (("project_id", project_id), ("deployment_id", deployment_id)):
         if not _ID_PATTERN.match(value):
             raise ValueError(f"{name}: {value!r} is not a valid id")
-    return f"tfstate/{project_id}/{deployment_id}.tfstate"
+    return keys.state_key(project_id, deployment_id)
 
 
 def lock_key(state_object_key: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from chalicelib import keys
 from chalicelib.models.jobs import AnalysisSummary, AppSummary
 from chalicelib.models.profile import StackProfile
 from runner.errors import PermanentJobError, TransientJobError
@@ -33,7 +34,7 @@ class AnalyzePayload(BaseModel):
 
 
 def report_key(project_id: str, job_id: str) -> str:
-    return f"reports/{project_id}/{job_id}.json"
+    return keys.report_key(project_id, job_id)
 
 
 def summarize(profile: StackProfile) -> AnalysisSummary:
@@ -69,7 +70,7 @@ def _engine(
 
 
 def _checked_key(ctx: JobContext, payload: AnalyzePayload) -> str:
-    prefix = f"uploads/{ctx.message.project_id}/"
+    prefix = keys.uploads_prefix(ctx.message.project_id)
     name = payload.key[len(prefix) :] if payload.key.startswith(prefix) else ""
     if not _UPLOAD_NAME.match(name):
         # A message must never make the runner read another project's objects.

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from chalicelib import keys
 from chalicelib.models.jobs import JobMessage, JobRecord
 from runner.clients import RunnerClients
 from runner.errors import JobCancelledError
@@ -200,7 +201,7 @@ class JobLogSink:
 
     @property
     def prefix(self) -> str:
-        return f"logs/{self._project_id}/{self._job_id}/attempt-{self._attempt}/"
+        return keys.attempt_logs_prefix(self._project_id, self._job_id, self._attempt)
 
     def write(self, line: str) -> None:
         line = line.rstrip("\n")
@@ -224,7 +225,7 @@ class JobLogSink:
             self._size = 0
             self._first_at = None
             self._part += 1
-            key = f"{self.prefix}part-{self._part:04d}.log"
+            key = keys.log_part_key(self._project_id, self._job_id, self._attempt, self._part)
             body = ("\n".join(lines) + "\n").encode()
             self._s3.put_object(
                 Bucket=self._bucket, Key=key, Body=body, ContentType="text/plain; charset=utf-8"

@@ -19,15 +19,16 @@ own interrupt handling and the job ends ``cancelled`` (or is handed back). A war
 stop of the runner interrupts a plan (it is handed back and planned again) but
 lets an apply finish, because an interrupted apply leaves half-made infrastructure.
 
-How the job maps onto the deployment's states (for the API): plan job
-``queued``/``running``/``planned`` = deployment ``queued``/``planning``/``planned``;
-apply job ``running``/``succeeded`` = ``applying``/``applied``; a plan job that
-``succeeded`` applied at once (``auto_approve``) or had nothing to change.
+The deployment's state (``chalicelib.deploy_state``) comes from the job's status and
+two attributes this module writes: ``phase`` (``planning``, ``planned``, ``applying``,
+``applied``; written when it changes, and again with the outcome) and ``error_code``
+(``plan_stale``: the saved plan no longer matches the state).
 """
 
 from __future__ import annotations
 
 import contextvars
+import json
 import os
 import threading
 import time
@@ -35,7 +36,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from chalicelib import keys
 from chalicelib.models.deployments import TerraformJobPayload, plan_object_key
+from chalicelib.store.jobs import DynamoJobStore, JobStore
 from runner.errors import (
     JobCancelledError,
     JobDeferredError,
@@ -127,18 +130,23 @@ def handle_apply(ctx: JobContext) -> JobResult:
     payload = _payload(ctx)
     if not payload.plan_key:
         raise PermanentJobError("an apply job needs the plan_key of a saved plan", "bad_payload")
-    expected_prefix = f"plans/{ctx.message.project_id}/{payload.deployment_id}/"
+    expected_prefix = keys.plans_prefix(ctx.message.project_id, payload.stack)
     if not payload.plan_key.startswith(expected_prefix) or ".." in payload.plan_key:
         raise PermanentJobError("plan_key is not a plan of this deployment", "bad_payload")
     with _TerraformJob(ctx, payload) as job:
         job.fetch_plan(payload.plan_key)
         job.init()
+        set_phase(ctx, "applying")
         ctx.progress(40, "applying the saved plan")
         outputs = job.apply()
         _delete_quietly(ctx, payload.plan_key)
         _delete_quietly(ctx, payload.plan_key + ".lock.hcl")
         ctx.progress(100, "applied")
-        result = JobResult(status="succeeded", result={"outputs": outputs, "applied": True})
+        result = JobResult(
+            status="succeeded",
+            result={"outputs": outputs, "applied": True},
+            attributes={"phase": "applied"},
+        )
     return job.with_timings(result)
 
 
@@ -153,14 +161,21 @@ def _plan_steps(
     ctx: JobContext, job: _TerraformJob, payload: TerraformJobPayload, destroy: bool
 ) -> JobResult:
     job.init()
+    set_phase(ctx, "planning")
     ctx.progress(25, "planning the destruction" if destroy else "planning")
     has_changes = job.plan(destroy)
     summary = job.summary(destroy)
     ctx.progress(50, summary.headline)
     summary_dict = summary.model_dump(mode="json")
     if not has_changes:
-        return JobResult(status="succeeded", summary=summary_dict, result={"changes": False})
+        return JobResult(
+            status="succeeded",
+            summary=summary_dict,
+            result={"changes": False},
+            attributes={"phase": "applied"},
+        )
     if payload.auto_approve:
+        set_phase(ctx, "applying")
         ctx.progress(60, "applying (auto-approve)")
         outputs = job.apply()
         ctx.progress(100, "applied")
@@ -168,6 +183,7 @@ def _plan_steps(
             status="succeeded",
             summary=summary_dict,
             result={"changes": True, "applied": True, "outputs": outputs},
+            attributes={"phase": "applied"},
         )
     plan_key = job.store_plan()
     ctx.progress(100, "planned: waiting for approval")
@@ -175,7 +191,32 @@ def _plan_steps(
         status="planned",
         summary=summary_dict,
         result={"changes": True, "plan_key": plan_key, "plan_created_at": ctx.clock()},
+        attributes={"phase": "planned"},
     )
+
+
+def set_phase(ctx: JobContext, phase: str | None = None, **more: Any) -> None:
+    """Write the deployment phase (``error_code``, ``resources``) on the job item now.
+
+    Never raises: a lost lease is the heartbeat's to see, and the outcome writes the
+    final phase again."""
+    given = ctx.services.get("jobs")
+    store: JobStore = (
+        given
+        if isinstance(given, JobStore)
+        else DynamoJobStore(ctx.clients.dynamodb, ctx.settings.table)
+    )
+    try:
+        store.note_terraform(
+            ctx.message.project_id,
+            ctx.message.job_id,
+            ctx.settings.runner_id,
+            ctx.clock(),
+            phase=phase,
+            **more,
+        )
+    except Exception:
+        log.warning("could not write the job's phase", extra={"phase": phase}, exc_info=True)
 
 
 def _payload(ctx: JobContext) -> TerraformJobPayload:
@@ -203,6 +244,7 @@ class _TerraformJob:
         self.ws: TerraformWorkspace | None = None
         self._watcher: _Watcher | None = None
         self.slot_acquired_at: float | None = None
+        self.resources: list[str] | None = None
         self.slot_released_at: float | None = None
         runner = self.services.runner
         self.run = RunContext(
@@ -214,7 +256,7 @@ class _TerraformJob:
 
     def __enter__(self) -> _TerraformJob:
         self.ctx.stop.raise_if_cancelled()
-        key = state_key(self.ctx.message.project_id, self.payload.deployment_id)
+        key = state_key(self.ctx.message.project_id, self.payload.stack)
         self.lease = _acquire(self.ctx, self.services, key)
         self.slot_acquired_at = self.ctx.clock()
         try:
@@ -233,6 +275,10 @@ class _TerraformJob:
                 self._watcher.stop()
             if self.ws is not None:
                 self.ws.remove()
+                # What the stack holds now, for the API (never read from the state there).
+                self.resources = self._read_resources()
+                if exc is not None and self.resources is not None:
+                    set_phase(self.ctx, resources=self.resources)
         finally:
             if self.lease is not None:
                 self.services.semaphore.release(self.lease)
@@ -242,10 +288,13 @@ class _TerraformJob:
             self._translate(exc)
 
     def with_timings(self, result: JobResult) -> JobResult:
-        """Record on the job when it held its Terraform slot (epoch seconds)."""
+        """Record on the job when it held its Terraform slot (epoch seconds), and what the
+        stack's state held at the end."""
         result.attributes.update(
             terraform_started_at=self.slot_acquired_at, terraform_ended_at=self.slot_released_at
         )
+        if self.resources is not None:
+            result.attributes["resources"] = self.resources
         return result
 
     def _translate(self, exc: BaseException) -> None:
@@ -263,6 +312,10 @@ class _TerraformJob:
                 raise TransientJobError(
                     f"the state is locked by another run: {exc.message}"[:4000], "state_locked"
                 ) from exc
+            if "Saved plan is stale" in exc.message:
+                # Terraform's own words: the state changed since the plan. Told to the API as
+                # an explicit code (``deploy_state`` words a retried apply's stale plan).
+                set_phase(self.ctx, "applying", error_code="plan_stale")
             raise PermanentJobError(
                 f"terraform {exc.command} failed: {exc.message}"[:4000], "terraform_failed"
             ) from exc
@@ -282,12 +335,12 @@ class _TerraformJob:
             root = _terraform_root(download, payload.terraform_root)
             backend = StateBackend(
                 bucket=ctx.settings.bucket,
-                key=state_key(project_id, payload.deployment_id),
+                key=state_key(project_id, payload.stack),
                 region=ctx.settings.region,
                 endpoint_url=ctx.settings.endpoint_url,
             )
             self._check_policy(root)
-            return self.services.runner.workspace(payload.deployment_id, root, backend)
+            return self.services.runner.workspace(payload.stack, root, backend)
         except BundleError as exc:
             raise PermanentJobError(str(exc), "invalid_bundle") from None
         finally:
@@ -360,13 +413,29 @@ class _TerraformJob:
             name: {"value": out.value, "sensitive": out.sensitive} for name, out in outputs.items()
         }
 
+    def _read_resources(self) -> list[str] | None:
+        """Addresses of the resources the stack's state holds now (we still hold the slot, so
+        no run of ours changes it); None when the state cannot be read."""
+        ctx = self.ctx
+        key = state_key(ctx.message.project_id, self.payload.stack)
+        s3 = ctx.clients.s3
+        try:
+            body = s3.get_object(Bucket=ctx.settings.bucket, Key=key)["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            return []
+        except Exception:
+            log.warning("could not read the stack's state", exc_info=True)
+            return None
+        try:
+            return state_addresses(json.loads(body))
+        except ValueError:
+            return None
+
     def store_plan(self) -> str:
         """Save the plan and its dependency lock file for the approval (server-side encrypted)."""
         assert self.ws is not None
         ctx = self.ctx
-        key = plan_object_key(
-            ctx.message.project_id, self.payload.deployment_id, ctx.message.job_id
-        )
+        key = plan_object_key(ctx.message.project_id, self.payload.stack, ctx.message.job_id)
         _put(ctx, key, (self.ws.path / PLAN_FILE).read_bytes())
         lock = self.ws.path / LOCK_FILE
         if lock.is_file():
@@ -460,9 +529,25 @@ def _acquire(ctx: JobContext, services: TerraformServices, resource: str) -> Slo
 # --------------------------------------------------------------------------- bundle files
 
 
+def state_addresses(state: dict[str, Any]) -> list[str]:
+    """The managed resources' addresses in a Terraform state (``module.m.type.name[key]``)."""
+    addresses = []
+    for res in state.get("resources", []):
+        if res.get("mode") != "managed":
+            continue
+        base = f"{res.get('type')}.{res.get('name')}"
+        if res.get("module"):
+            base = f"{res['module']}.{base}"
+        for inst in res.get("instances", []):
+            key = inst.get("index_key")
+            suffix = "" if key is None else (f"[{key}]" if isinstance(key, int) else f'["{key}"]')
+            addresses.append(base + suffix)
+    return sorted(addresses)
+
+
 def download_bundle(s3: Any, bucket: str, project_id: str, bundle_id: str, dest: Path) -> Path:
     """Copy ``bundles/<project_id>/<bundle_id>/**`` into ``dest`` (refusing unsafe names)."""
-    prefix = f"bundles/{project_id}/{bundle_id}/"
+    prefix = keys.bundle_files_prefix(project_id, bundle_id)
     paginator = s3.get_paginator("list_objects_v2")
     objects = [
         obj

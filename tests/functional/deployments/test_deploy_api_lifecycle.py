@@ -162,7 +162,7 @@ def test_plan_approve_apply_with_the_cost_beside_the_plan(api: DeployApi) -> Non
     payload = TerraformJobPayload.model_validate(job.payload)
     _, project, _ = api.call("GET", f"/projects/{project_id}")
     assert payload.external_id == project["external_id"]
-    assert (payload.deployment_id, payload.bundle_id, payload.role_arn, payload.region) == (
+    assert (payload.stack, payload.bundle_id, payload.role_arn, payload.region) == (
         "main",
         bundle_id,
         ROLE_ARN,

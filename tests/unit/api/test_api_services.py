@@ -143,25 +143,3 @@ def test_rate_limiter_window_buckets_and_headers() -> None:
     assert limiter.hit("other-user").remaining == 2
     clock.now = window_end
     assert limiter.hit("u").remaining == 2
-
-
-def test_delete_guards_can_refuse() -> None:
-    from chalicelib.errors import ConflictError
-
-    ctx = make_context()
-    alice = users.signup(ctx, "a@x.io", PASSWORD).user_id
-    busy = projects.create(ctx, alice, "busy")
-    idle = projects.create(ctx, alice, "idle")
-
-    def guard(_ctx: object, project: object) -> None:
-        if getattr(project, "name", "") == "busy":
-            raise ConflictError("a deployment is live")
-
-    projects.register_delete_guard(guard)
-    try:
-        with pytest.raises(ConflictError):
-            projects.delete(ctx, alice, busy.project_id)
-        projects.delete(ctx, alice, idle.project_id)
-        assert [p.name for p in projects.list_owned(ctx, alice)] == ["busy"]
-    finally:
-        projects._delete_guards.remove(guard)

@@ -10,11 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from chalicelib.deploy_state import derive_status
 from chalicelib.models.deployments_api import DeploymentCreate
 from chalicelib.models.jobs import JobRecord
 from chalicelib.services.bundles_upload import BundleRefusedError, unpack_bundle
 from chalicelib.services.deployment_logs import mask
-from chalicelib.services.deployments import derive_status, order_outputs
+from chalicelib.services.deployment_views import order_outputs
 
 NOW = 1_800_000_000.0
 ITEM: dict[str, Any] = {"created_at_epoch": NOW - 5}
@@ -32,17 +33,16 @@ def job(status: str, **extra: Any) -> JobRecord:
         (None, None, {}, "queued"),
         (None, None, {"created_at_epoch": NOW - 3600}, "failed"),  # never queued
         (job("queued"), None, {}, "queued"),
-        (job("running", progress_message="terraform init"), None, {}, "planning"),
-        (job("running", progress_message="applying (auto-approve)"), None, {}, "applying"),
+        (job("running", phase="planning"), None, {}, "planning"),
+        (job("running", progress_message="applying (auto-approve)"), None, {}, "planning"),
+        (job("running", phase="applying"), None, {}, "applying"),
         (
-            job(
-                "running", progress=100, progress_message="applied", payload={"auto_approve": True}
-            ),
+            job("running", progress=100, phase="applied", payload={"auto_approve": True}),
             None,
             {},
             "applying",  # applied in place; the outcome is written next
         ),
-        (job("running", progress=100, progress_message="planned: waiting"), None, {}, "planning"),
+        (job("running", progress=100, phase="planned"), None, {}, "planning"),
         (job("planned"), None, {}, "planned"),
         (job("planned"), None, {"cancelled_at": "t"}, "cancelled"),
         (job("planned"), None, {"apply_job_id": "a", "approved_at_epoch": NOW}, "applying"),
@@ -71,12 +71,13 @@ def test_a_failed_plan_carries_the_jobs_error() -> None:
 
 def test_an_apply_whose_retry_finds_its_plan_stale_says_it_was_interrupted() -> None:
     error = {"code": "terraform_failed", "message": "Error: Saved plan is stale"}
-    apply = job("failed", attempts=2, error=error)
+    apply = job("failed", attempts=2, error=error, error_code="plan_stale")  # the runner's code
     derived = derive_status({**ITEM, "apply_job_id": "a"}, job("planned"), apply, NOW)
     assert derived.status == "failed" and derived.error is not None
     assert derived.error.code == "apply_interrupted" and "deploy again" in derived.error.message
     first_try = derive_status({**ITEM, "apply_job_id": "a"}, job("planned"),
-                              job("failed", attempts=1, error=error), NOW)  # fmt: skip
+                              job("failed", attempts=1, error=error, error_code="plan_stale"),
+                              NOW)  # fmt: skip
     assert first_try.error is not None and first_try.error.code == "terraform_failed"
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from chalicelib.deploy_state import derive_status
 from chalicelib.models.jobs import JobRecord
-from chalicelib.services.deployments import derive_status
 from runner.jobs.context import ProgressReporter
 
 
@@ -196,37 +196,20 @@ def test_close_never_raises() -> None:
     assert calls == [10, 20]
 
 
-def test_the_auto_approve_apply_shows_as_applying_without_a_progress_threshold() -> None:
-    """What the API derives from the item once the trailing update has landed (this
-    replaced the API's old rule 'an auto-approve plan job at 60 % counts as applying')."""
-    item: dict[str, Any] = {}
-    clock, scheduler = FakeClock(), FakeScheduler()
-    progress = ProgressReporter(
-        lambda p, m: item.update(progress=p, progress_message=m), clock=clock, schedule=scheduler
-    )
-    progress(50, "plan: 1 to add, 0 to change, 0 to destroy")
-    clock.now = 0.01
-    progress(60, "applying (auto-approve)")
+def test_the_auto_approve_apply_shows_as_applying_from_the_phase_not_the_message() -> None:
+    """The API derives ``applying`` from the job's explicit ``phase`` (written at once by
+    the Terraform job), never from the (throttled) progress message."""
 
-    def state() -> str:
+    def state(**item: Any) -> str:
         job = JobRecord.model_validate(
-            {
-                "job_id": "j",
-                "project_id": "p",
-                "kind": "plan",
-                "status": "running",
-                "payload": {"auto_approve": True},
-                **item,
-            }
+            {"job_id": "j", "project_id": "p", "kind": "plan", "status": "running", **item}
         )
         return derive_status({"created_at_epoch": 0}, job, None, 1.0).status
 
-    assert state() == "planning"  # for at most a second
-    clock.now = 1.0
-    scheduler.fire()
-    assert state() == "applying"
-    progress(100, "applied")
-    assert state() == "applying"  # until the worker writes the outcome
+    assert state(progress_message="applying (auto-approve)") == "planning"  # text means nothing
+    assert state(phase="planning", progress_message="applying (auto-approve)") == "planning"
+    assert state(phase="applying", progress_message="plan: 1 to add") == "applying"
+    assert state(phase="applied", progress=100) == "applying"  # until the worker writes the outcome
 
 
 def test_the_default_timer_delivers_the_trailing_update() -> None:

@@ -9,10 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from chalicelib.models.deployments import (
-    InvalidTransitionError,
     TerraformJobPayload,
-    can_transition,
-    check_transition,
     plan_object_key,
 )
 from runner.terraform import (
@@ -208,16 +205,6 @@ def test_error_message_drops_the_diagnostic_frame() -> None:
     )
     assert result.error_message() == "Error: Invalid multi-line string"
     assert CommandResult("plan", 3, 0.1).error_message() == "exit code 3"
-
-
-def test_deployment_state_transitions() -> None:
-    assert can_transition("queued", "planning")
-    assert can_transition("planning", "applying")  # auto_approve
-    assert can_transition("planned", "cancelled")
-    assert not can_transition("applied", "applying")
-    assert not can_transition("queued", "applied")
-    with pytest.raises(InvalidTransitionError, match="'failed' to 'planning'"):
-        check_transition("failed", "planning")
 
 
 def test_concurrency_and_provisioner_settings(tmp_path: Path) -> None:

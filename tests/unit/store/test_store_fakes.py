@@ -1,0 +1,41 @@
+"""The item stores' logic on the in-memory fakes (the same scenarios run on DynamoDB in
+tests/functional/store/test_store_dynamodb.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from chalicelib.store.expressions import Placeholders, Update, attr, item_absent
+from chalicelib.store.registry import Stores, memory_stores
+from tests.support.store_scenarios import SCENARIOS
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
+def test_store_scenario_on_the_fakes(scenario: Callable[[Stores], None]) -> None:
+    scenario(memory_stores())
+
+
+def test_conditions_render_with_placeholders_only() -> None:
+    ph = Placeholders()
+    condition = item_absent() | (attr("status").eq("running") & attr("lease_until").lt(5))
+    assert condition.render(ph) == "(attribute_not_exists(#n0) OR (#n1 = :v0 AND #n2 < :v1))"
+    assert ph.names == {"#n0": "pk", "#n1": "status", "#n2": "lease_until"}
+    assert ph.values == {":v0": {"S": "running"}, ":v1": {"N": "5"}}
+
+
+def test_conditions_hold_as_dynamodb_evaluates_them() -> None:
+    running = attr("status").eq("running")
+    assert not running.holds(None) and not running.holds({"status": 1})
+    assert attr("n").lt(5).holds({"n": 4.5}) and not attr("n").lt(5).holds({"n": "4"})
+    assert attr("x").ne(1).holds({}) and item_absent().holds(None)
+
+
+def test_updates_render_and_apply_alike() -> None:
+    update = Update().set("a", 1).set_default("since", 5).add("n", 2).remove("ttl")
+    assert update.render(Placeholders()) == (
+        "SET #n0 = :v0, #n1 = if_not_exists(#n1, :v1), #n2 = if_not_exists(#n2, :v2) + :v3"
+        " REMOVE #n3"
+    )
+    assert update.apply({"since": 1, "ttl": 9}) == {"a": 1, "since": 1, "n": 2}
