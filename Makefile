@@ -50,7 +50,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m mypy app.py chalicelib scripts devtools
-	cd ec2-runner && ../$(BIN)/python -m mypy runner
+	cd ec2-runner && ../$(BIN)/python -m mypy --config-file ../pyproject.toml runner
 
 fmt: venv
 	$(BIN)/ruff format .

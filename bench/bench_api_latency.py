@@ -12,7 +12,7 @@ Clients send back to back by default (a closed loop: the dev server's queue is
 measured too); --think-ms adds a pause per client between requests.
 With its own stack it also prints `aws_calls_per_request`: the AWS (emulator) round
 trips each route makes, counted in-process with chalice's test client on the same
-emulator (tests/support/aws_calls.py; tests/functional/api/test_k_call_budget.py
+emulator (tests/support/aws_calls.py; tests/functional/api/test_api_aws_call_budget.py
 holds the same figures as a budget).
 Run: .venv/bin/python bench/bench_api_latency.py [--clients 10 --seconds 30 --think-ms 0]
 """

@@ -111,7 +111,7 @@ class DynamoItems(ItemStore):
     def __init__(
         self, client: Any, table: str, sleep: Callable[[float], None] = time.sleep
     ) -> None:
-        self.client = client
+        self.dynamodb = client
         self.table = table
         self._sleep = sleep
 
@@ -127,15 +127,15 @@ class DynamoItems(ItemStore):
         return request
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        response = self.client.get_item(TableName=self.table, Key=key(pk, sk), ConsistentRead=True)
+        response = self.dynamodb.get_item(TableName=self.table, Key=key(pk, sk), ConsistentRead=True)
         item = response.get("Item")
         return from_item(item) if item else None
 
     def _put(self, item: dict[str, Any], condition: Condition | None = None) -> bool:
         request = self._with({"TableName": self.table, "Item": to_item(item)}, condition)
         try:
-            self.client.put_item(**request)
-        except self.client.exceptions.ConditionalCheckFailedException:
+            self.dynamodb.put_item(**request)
+        except self.dynamodb.exceptions.ConditionalCheckFailedException:
             return False
         return True
 
@@ -148,16 +148,16 @@ class DynamoItems(ItemStore):
             update,
         )
         try:
-            response = self.client.update_item(**request)
-        except self.client.exceptions.ConditionalCheckFailedException:
+            response = self.dynamodb.update_item(**request)
+        except self.dynamodb.exceptions.ConditionalCheckFailedException:
             return None
         return from_item(response.get("Attributes", {}))
 
     def _delete(self, pk: str, sk: str, condition: Condition | None = None) -> bool:
         request = self._with({"TableName": self.table, "Key": key(pk, sk)}, condition)
         try:
-            self.client.delete_item(**request)
-        except self.client.exceptions.ConditionalCheckFailedException:
+            self.dynamodb.delete_item(**request)
+        except self.dynamodb.exceptions.ConditionalCheckFailedException:
             return False
         return True
 
@@ -177,7 +177,7 @@ class DynamoItems(ItemStore):
             request["ConsistentRead"] = True
         items: list[dict[str, Any]] = []
         while True:
-            page = self.client.query(**request)
+            page = self.dynamodb.query(**request)
             items.extend(from_item(item) for item in page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 return items
@@ -200,10 +200,10 @@ class DynamoItems(ItemStore):
         """A TransactionConflict (another transaction on the same item in flight) is retried
         with jittered backoff; a failed condition is raised at once."""
         items = [self._operation(op) for op in operations]
-        exceptions = self.client.exceptions
+        exceptions = self.dynamodb.exceptions
         for attempt in range(TRANSACTION_ATTEMPTS):
             try:
-                self.client.transact_write_items(TransactItems=items)
+                self.dynamodb.transact_write_items(TransactItems=items)
                 return
             except exceptions.TransactionCanceledException as exc:
                 codes = _cancellation_codes(exc)

@@ -444,7 +444,12 @@ def test_runner_killed_during_an_apply_fails_it_with_a_reason_and_frees_the_stac
         90,
         "the apply job to start",
     )
-    time.sleep(3)  # inside Terraform's apply by now (its slow step sleeps 60 s)
+    # Inside Terraform's apply: its slow step has printed (and then sleeps 60 s).
+    wait_for(
+        lambda: "slow-started" in str(api.ok("GET", path + "/logs")["text"]),
+        90,
+        "the slow provisioner to start",
+    )
     ddb = boto3.client(
         "dynamodb",
         endpoint_url=stack.emulator_url,

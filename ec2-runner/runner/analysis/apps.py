@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from chalicelib.models.profile import App, Evidence, Framework, Port, ValueSource
 from runner.analysis.context import (
@@ -421,7 +421,9 @@ def _is_test_file(rel: str) -> bool:
     )
 
 
-def _resolve_port(ctx, draft: Draft, web_proc, dockerfiles, compose, infra: Infra) -> Port | None:
+def _resolve_port(
+    ctx: Any, draft: Draft, web_proc: Any, dockerfiles: Any, compose: Any, infra: Infra
+) -> Port | None:
     path = draft.cand.path
     code = [h for h in draft.hints_of("port") if not _is_test_file(h.file)]
     findings: list[PortFinding] = []
@@ -504,7 +506,7 @@ def _resolve_port(ctx, draft: Draft, web_proc, dockerfiles, compose, infra: Infr
     )
 
 
-def _expose_warning(draft: Draft, port: Port, dockerfiles) -> None:
+def _expose_warning(draft: Draft, port: Port, dockerfiles: Any) -> None:
     if port.source in ("dockerfile", "framework_default"):
         return
     for d in dockerfiles:
@@ -520,7 +522,7 @@ def _expose_warning(draft: Draft, port: Port, dockerfiles) -> None:
 
 
 def _health(
-    ctx: Context, draft: Draft, dockerfiles
+    ctx: Context, draft: Draft, dockerfiles: Any
 ) -> tuple[str | None, list[Evidence], str | None]:
     """(path, evidence, confidence): a route the app really serves, else ``/`` for web apps."""
     routes = [(p, ev) for p, ev in app_routes(ctx, draft) if not _is_test_file(ev.file) and p]

@@ -25,6 +25,7 @@ import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from runner.analysis.errors import ArchiveRefusedError
 
@@ -117,7 +118,7 @@ class _Writer:
         limits: ArchiveLimits,
         archive_size: int,
         memory_budget: int = 0,
-        keep=None,
+        keep: Any = None,
     ) -> None:
         self.dest = dest
         self.limits = limits
@@ -190,7 +191,7 @@ class _Writer:
                 "compression_ratio", name, f"total ratio above {limits.max_total_ratio:g}"
             )
 
-    def write_file(self, rel: str, name: str, stream, compressed_size: int | None) -> None:
+    def write_file(self, rel: str, name: str, stream: Any, compressed_size: int | None) -> None:
         key = rel
         if key in self._dirs:
             raise ArchiveRefusedError("unwritable", name, "path conflicts with a folder")
@@ -239,7 +240,7 @@ class _Writer:
             self.contents[key] = b"".join(chunks)
             self.in_memory += written
 
-    def _open_disk(self, rel: str, name: str):
+    def _open_disk(self, rel: str, name: str) -> Any:
         self._make_disk_dir(rel.rpartition("/")[0], name)
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
         try:
@@ -268,7 +269,7 @@ def read_archive(
     limits: ArchiveLimits | None = None,
     *,
     memory_budget: int = 64 * _MIB,
-    keep=None,
+    keep: Any = None,
 ) -> ArchiveContents:
     """Read every member with all checks; small archives stay in memory (fast, nothing
     written), the excess beyond ``memory_budget`` is written under ``spill_dir``."""
@@ -404,7 +405,7 @@ def _extract_tar(archive_path: Path, writer: _Writer, mode: str) -> None:
 class _CappedReader:
     """A stream that refuses to deliver more than ``cap`` decompressed bytes in total."""
 
-    def __init__(self, stream, cap: int) -> None:
+    def __init__(self, stream: Any, cap: int) -> None:
         self.stream = stream
         self.cap = cap
         self.total = 0
@@ -419,7 +420,7 @@ class _CappedReader:
         return data
 
 
-def _read_tar_members(stream, writer: _Writer) -> None:
+def _read_tar_members(stream: Any, writer: _Writer) -> None:
     with tarfile.open(fileobj=stream, mode="r|") as tf:
         for member in tf:
             name = member.name

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from chalicelib.models.profile import (
     Confidence,
@@ -360,7 +361,7 @@ def _merge(found: list[_Found], confidence: str) -> list[Service]:
     return out
 
 
-def _env_file_services(text: str):
+def _env_file_services(text: str) -> Iterator[Any]:
     for m in re.finditer(
         r"^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*[\"']?([^\s\"'#]*)",
         text,
@@ -474,7 +475,7 @@ def workers(ctx: Context, infra: Infra, apps: list[Finished]) -> list[Worker]:
     return [out[k] for k in sorted(out)]
 
 
-def _python_workers(draft) -> list[WorkerFinding]:
+def _python_workers(draft: Any) -> list[WorkerFinding]:
     deps = draft.cand.deps
     out = []
     if "celery" in deps:

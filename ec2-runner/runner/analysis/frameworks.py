@@ -4,6 +4,7 @@ the dependencies that reveal a backing service."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from chalicelib.models.profile import Evidence
 from runner.analysis.context import Draft
@@ -130,7 +131,7 @@ def _matches(pattern: str, name: str) -> bool:
     return name == pattern
 
 
-def find_dep(draft: Draft, patterns: tuple[str, ...]):
+def find_dep(draft: Draft, patterns: tuple[str, ...]) -> Any:
     for pattern in patterns:
         if pattern.endswith("*"):
             for name in sorted(draft.cand.deps):
@@ -169,7 +170,7 @@ def detect_framework(draft: Draft, ecosystem: str | None = None) -> FrameworkSpe
     return None
 
 
-def _import_of(spec: FrameworkSpec, imports: dict):
+def _import_of(spec: FrameworkSpec, imports: dict[str, Any]) -> Any:
     for pattern in spec.imports:
         for name in sorted(imports):
             if _matches(pattern, name):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from chalicelib.models.profile import ExistingFile
 from runner.analysis.context import Context, in_fixture_dir, line_in, parent_dir
@@ -52,7 +53,7 @@ class Infra:
     fly_ports: list[tuple[str, int, int]] = field(default_factory=list)  # (file, port, line)
 
 
-def _safe_yaml(text: str):
+def _safe_yaml(text: str) -> Any:
     if len(text) > _MAX_YAML:
         return None
     import yaml  # only when a YAML file is parsed: its import is a cost of every process
@@ -283,7 +284,7 @@ def _other(ctx: Context, rel: str, name: str, infra: Infra) -> ExistingFile | No
     return ExistingFile(type=kind, file=rel, details=details)
 
 
-def _infra_file(ctx: Context, f, infra: Infra) -> None:
+def _infra_file(ctx: Context, f: Any, infra: Infra) -> None:
     rel = f.rel
     name = rel.rsplit("/", 1)[-1]
     directory = parent_dir(rel)

@@ -10,6 +10,8 @@ Laravel's ``routes/api.php``).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from typing import Any
 
 from chalicelib.models.profile import Evidence
 from runner.analysis.context import Context, Draft
@@ -59,7 +61,7 @@ def _stem(rel: str) -> str:
     return base
 
 
-def _lines(text: str):
+def _lines(text: str) -> Iterator[Any]:  # (line number, text)
     for number, line in enumerate(text.splitlines(), 1):
         if not line.lstrip().startswith(_COMMENT):
             yield number, line

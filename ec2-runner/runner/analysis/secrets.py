@@ -12,6 +12,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from runner.analysis.hints import LineIndex
 
@@ -250,7 +251,7 @@ def scan_secrets(rel: str, data: bytes) -> list[Secret]:
     return sorted(found.values(), key=lambda s: (s.line, s.type))
 
 
-def _url_secret(data: bytes, pos: int, add) -> None:
+def _url_secret(data: bytes, pos: int, add: Any) -> None:
     after = pos + 3
     if data.startswith(b"hooks.slack.com", after):
         m = _SLACK_WEBHOOK.match(data, after)

@@ -21,6 +21,6 @@ def test_store_scenario_on_dynamodb(
         endpoint_url=local_resources.endpoint_url,
         region_name="us-east-1",
         aws_access_key_id="test",
-        aws_secret_access_key="test",  # noqa: S106 - the emulator's
+        aws_secret_access_key="test",
     )
     scenario(dynamo_stores(client, local_resources.table))

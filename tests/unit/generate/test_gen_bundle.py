@@ -316,29 +316,6 @@ def test_static_sites_build_with_their_own_tool(profile, build_image, step) -> N
         assert froms[0].startswith(build_image) and step in dockerfile
 
 
-def test_ecs_composes_database_url_with_the_password_percent_encoded() -> None:
-    import os
-    import subprocess
-    from urllib.parse import unquote, urlsplit
-
-    from tests.golden.helpers import decode_hcl_string
-
-    ecs = bundle_for(sp.flask_postgres(), "ecs-fargate").files["infra/ecs.tf"]
-    literal = re.search(r'command\s+= \["/bin/sh", "-c", ("(?:[^"\\]|\\.)*")\]', ecs).group(1)
-    script = decode_hcl_string(literal)
-    assert script.endswith("exec /bin/sh -c 'gunicorn --bind 0.0.0.0:$PORT app:app'")
-    password = "p@ss:/w#rd?%& 'é\"$x`"
-    probe = script.replace("exec /bin/sh -c 'gunicorn --bind 0.0.0.0:$PORT app:app'",
-                           'printf %s "$DATABASE_URL"')  # fmt: skip
-    env = {"PATH": os.environ["PATH"], "DB_USER": "app", "DB_PASSWORD": password,
-           "DB_HOST": "db.internal", "DB_PORT": "5432", "DB_NAME": "app"}  # fmt: skip
-    url = subprocess.run(["/bin/sh", "-c", probe], env=env, capture_output=True, text=True,
-                         check=True).stdout  # fmt: skip
-    parts = urlsplit(url)
-    assert parts.scheme == "postgresql" and parts.hostname == "db.internal" and parts.port == 5432
-    assert unquote(parts.password) == password and parts.username == "app"
-
-
 def test_ec2_domain_gets_https_through_caddy() -> None:
     request = TemplateRequest(
         analysis_id="a1", target="ec2", options=TemplateOptions(domain="api.example.com")

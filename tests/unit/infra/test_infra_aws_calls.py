@@ -15,6 +15,7 @@ from tests.unit.infra.aws_calls import (
     AmbiguousCallError,
     all_aws_calls,
     iam_actions,
+    loaded_files,
     reachable_aws_calls,
 )
 from tests.unit.infra.infra_support import REPO_ROOT, documented_s3_prefixes, load_hcl
@@ -193,9 +194,23 @@ def _runner_statements() -> dict[str, dict[str, Any]]:
     return {statement["sid"]: statement for statement in document["statement"]}  # allows
 
 
+def _runner_sources() -> tuple[list[Path], list[Path], list[Path]]:
+    """The runner's modules (every one counts as loaded), the chalicelib files they may load
+    (the item stores are shared), and the import roots."""
+    runner_files = sorted((REPO_ROOT / "ec2-runner" / "runner").rglob("*.py"))
+    shared = sorted((REPO_ROOT / "chalicelib").rglob("*.py"))
+    return runner_files, shared, [REPO_ROOT / "ec2-runner", REPO_ROOT]
+
+
+def _runner_calls() -> list[Any]:
+    """The AWS calls the runner can make: all of its own, and those of the shared stores
+    its code reaches."""
+    runner_files, shared, roots = _runner_sources()
+    return all_aws_calls(runner_files) + reachable_aws_calls(runner_files, shared, roots)
+
+
 def test_runner_policy_allows_every_aws_call_the_runner_makes() -> None:
-    runner_dir = REPO_ROOT / "ec2-runner" / "runner"
-    calls = all_aws_calls(sorted(runner_dir.rglob("*.py")))
+    calls = _runner_calls()
     assert calls, "expected the runner to call AWS"
     granted = {
         action
@@ -212,6 +227,8 @@ def _literal_partition_keys(paths: list[Path]) -> set[str]:
     or a module constant), with f-string holes filled with "x"."""
 
     def text(node: ast.AST, constants: dict[str, str]) -> str | None:
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            return constants.get(f"{node.value.id}.{node.attr}")  # keys.RUNNERS_PK
         if isinstance(node, ast.Dict) and len(node.keys) == 1:
             return text(node.values[0], constants)  # {"S": ...}
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -222,10 +239,20 @@ def _literal_partition_keys(paths: list[Path]) -> set[str]:
             return constants.get(node.id)
         return None
 
+    keys_module = ast.parse((REPO_ROOT / "chalicelib" / "keys.py").read_text())
+    shared = {
+        f"keys.{target.id}": statement.value.value
+        for statement in keys_module.body
+        if isinstance(statement, ast.Assign)
+        and isinstance(statement.value, ast.Constant)
+        and isinstance(statement.value.value, str)
+        for target in statement.targets
+        if isinstance(target, ast.Name)
+    }
     keys: set[str] = set()
     for path in paths:
         tree = ast.parse(path.read_text())
-        constants = {
+        constants = shared | {
             target.id: statement.value.value
             for statement in tree.body
             if isinstance(statement, ast.Assign)
@@ -271,8 +298,7 @@ RUNNER_PLATFORM_ACTIONS = {
 
 
 def test_runner_policy_holds_nothing_the_runner_does_not_need() -> None:
-    runner_dir = REPO_ROOT / "ec2-runner" / "runner"
-    needed = {a for call in all_aws_calls(sorted(runner_dir.rglob("*.py"))) for a in call.actions}
+    needed = {a for call in _runner_calls() for a in call.actions}
     granted = {
         action
         for statement in _runner_statements().values()
@@ -295,15 +321,17 @@ def test_runner_policy_covers_the_partitions_and_prefixes_the_runner_uses() -> N
     for key in (job_pk("p1"), SEMAPHORE_PK, "RUNNERS"):
         assert allowed(key), key
     assert not allowed("USER#u1") and not allowed("REFRESH#x")
-    literal_keys = _literal_partition_keys(
-        sorted((REPO_ROOT / "ec2-runner" / "runner").rglob("*.py"))
-    )
+    literal_keys = _literal_partition_keys(loaded_files(*_runner_sources()))
     assert "RUNNERS" in literal_keys
     for key in literal_keys:
         assert allowed(key), f"the runner writes partition {key!r}, which its policy denies"
 
-    runner_text = "\n".join(
-        p.read_text() for p in sorted((REPO_ROOT / "ec2-runner" / "runner").rglob("*.py"))
+    runner_text = "\n".join(  # its own code and the keys it spells through chalicelib.keys
+        p.read_text()
+        for p in [
+            *sorted((REPO_ROOT / "ec2-runner" / "runner").rglob("*.py")),
+            REPO_ROOT / "chalicelib" / "keys.py",
+        ]
     )
     readable = set(config["locals"]["runner_s3_read_prefixes"]) | set(
         config["locals"]["runner_s3_write_prefixes"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from typing import Any
 
 from chalicelib.models.profile import Evidence
 from runner.analysis.context import (
@@ -220,7 +221,9 @@ def _lock_versions(ctx: Context, directory: str, names: set[str], deps: dict[str
                     deps[key].version = clean_version(info["version"])
 
 
-def _runtime(ctx, directory, names, cand, project, poetry, pipfile) -> None:
+def _runtime(
+    ctx: Any, directory: Any, names: Any, cand: Any, project: Any, poetry: Any, pipfile: Any
+) -> None:
     for fname in (".python-version", "runtime.txt"):
         if fname in names:
             text = (ctx.read(join(directory, fname)) or "").strip().splitlines()
@@ -274,7 +277,7 @@ def _pick_entry(draft: Draft, hints: list[Hint]) -> Hint | None:
     if not hints:
         return None
 
-    def key(h):
+    def key(h: Hint) -> tuple[int, int, str, int]:
         name = h.file.rsplit("/", 1)[-1]
         rank = _ENTRY_PRIORITY.index(name) if name in _ENTRY_PRIORITY else len(_ENTRY_PRIORITY)
         return (h.file.count("/"), rank, h.file, h.line)
