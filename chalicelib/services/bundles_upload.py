@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import io
 import stat
-import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -169,6 +167,8 @@ def _check_and_unpack(ctx: AppContext, record: UploadedBundle) -> UploadedBundle
     def put(entry: tuple[str, bytes]) -> None:
         s3.put_object(Bucket=bucket, Key=prefix + entry[0], Body=entry[1])
 
+    from concurrent.futures import ThreadPoolExecutor  # here: keeps `import app` small
+
     with ThreadPoolExecutor(max_workers=PUT_THREADS) as pool:
         list(pool.map(put, files.items()))  # list(): re-raises the first failure
     return _transition(ctx, record, "ready", {"size": size, "files": sorted(files)})
@@ -206,6 +206,8 @@ def unpack_bundle(data: bytes, terraform_root: str | None = None) -> dict[str, b
     A single top folder (``my-stack/``) is entered. The Terraform root (``terraform_root``,
     else ``infra/`` when it holds ``*.tf``, else the top) must hold a ``.tf`` file.
     """
+    import zipfile  # here: keeps `import app` small
+
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         entries = archive.infolist()

@@ -17,7 +17,6 @@ from chalicelib.models.deployments_api import DeploymentOut, JobRef, OutputOut
 from chalicelib.models.jobs import JobRecord
 from chalicelib.services.deployment_bundles import BundleRef
 from chalicelib.services.ids import iso
-from chalicelib.store.semaphore import line_place
 
 
 def order_outputs(outputs: dict[str, Any]) -> list[OutputOut]:
@@ -142,6 +141,8 @@ class DeploymentViews:
 
     def queue_place(self, job_id: str | None) -> dict[str, Any]:
         """Place in line, live: the semaphore's waiters, read as the runner reads them."""
+        from chalicelib.store.semaphore import line_place
+
         slots = self.ctx.settings.max_concurrent_deployments
         line = self.ctx.stores.semaphore.line(self.ctx.clock(), slots)
         place = line_place(line, job_id or "", slots)

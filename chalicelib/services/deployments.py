@@ -43,7 +43,6 @@ from chalicelib.services.deployment_errors import (
 from chalicelib.services.deployment_views import DeploymentViews, plan_created_at, progress_of
 from chalicelib.services.ids import iso, new_id, new_job_id
 from chalicelib.services.long_poll import long_poll
-from chalicelib.store.deployments import StackTakenError
 from chalicelib.store.records import ProjectRecord
 
 DEAD_LEASE_GRACE_S = 30  # a running job's lease this far past: its runner is gone
@@ -167,6 +166,8 @@ class DeploymentService:
             item["target"] = bundle.target
         if request_id:
             item["request_id"] = request_id
+        from chalicelib.store.deployments import StackTakenError
+
         try:
             self.store.create(item, previous)
         except StackTakenError as exc:

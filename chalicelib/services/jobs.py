@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from chalicelib.context import AppContext
 from chalicelib.errors import AutoStackError, NotFoundError
@@ -18,7 +18,9 @@ from chalicelib.models.jobs import JobMessage, JobRecord
 from chalicelib.services.ids import new_job_id
 from chalicelib.services.long_poll import long_poll
 from chalicelib.store.codec import timestamp
-from chalicelib.store.jobs import DynamoJobStore, JobStore, is_queued, is_running, lease_expired
+
+if TYPE_CHECKING:  # the store loads on first use: ``import app`` stays small
+    from chalicelib.store.jobs import JobStore
 
 __all__ = ["CancelOutcome", "EnqueueError", "JobService", "for_context", "get_job", "new_job_id"]
 
@@ -44,7 +46,11 @@ class JobService:
         clock: Callable[[], float] = time.time,
         store: JobStore | None = None,
     ):
-        self._store = store if store is not None else DynamoJobStore(dynamodb, table)
+        if store is None:
+            from chalicelib.store.jobs import DynamoJobStore
+
+            store = DynamoJobStore(dynamodb, table)
+        self._store = store
         self._sqs = sqs
         self._queue_url = queue_url
         self._clock = clock
@@ -113,6 +119,8 @@ class JobService:
         A running job whose lease ran out (its runner died, and none took it over yet) is
         cancelled here: nothing would ever read its flag.
         """
+        from chalicelib.store.jobs import is_queued, is_running, lease_expired
+
         now = self._clock()
         if self._store.cancel_if(project_id, job_id, is_queued(), now, queued_message):
             return "cancelled_queued"

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import io
 import json
-import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pydantic import ValidationError
@@ -67,6 +65,8 @@ def _content_type(path: str) -> str:
 
 def zip_files(files: dict[str, str]) -> bytes:
     """The bundle as a zip: sorted paths, fixed dates, rw-r--r-- (scripts rwxr-xr-x)."""
+    import zipfile  # here: keeps `import app` small
+
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(files):
@@ -148,6 +148,8 @@ def create(
 
     keys = [key for key, _, _ in uploads]
     try:
+        from concurrent.futures import ThreadPoolExecutor  # here: keeps `import app` small
+
         with ThreadPoolExecutor(max_workers=UPLOAD_THREADS) as pool:
             list(pool.map(put, uploads))  # list(): re-raises the first failure
     except Exception:

@@ -127,7 +127,9 @@ class DynamoItems(ItemStore):
         return request
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        response = self.dynamodb.get_item(TableName=self.table, Key=key(pk, sk), ConsistentRead=True)
+        response = self.dynamodb.get_item(
+            TableName=self.table, Key=key(pk, sk), ConsistentRead=True
+        )
         item = response.get("Item")
         return from_item(item) if item else None
 
