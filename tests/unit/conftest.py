@@ -29,6 +29,8 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
     if _seen is not None and event in _FORBIDDEN:
         if event == "socket.connect" and args and _is_local_socket(args[1]):
             return
+        if event == "ctypes.dlopen" and args and args[0] is None:
+            return  # `import ctypes` opens the running process itself
         _seen.append(f"{_FORBIDDEN[event]} ({event} {str(args)[:120]})")
 
 
