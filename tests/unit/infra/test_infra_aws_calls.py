@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import re
 import textwrap
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -198,10 +199,12 @@ def _runner_sources() -> tuple[list[Path], list[Path], list[Path]]:
     """The runner's modules (every one counts as loaded), the chalicelib files they may load
     (the item stores are shared), and the import roots."""
     runner_files = sorted((REPO_ROOT / "ec2-runner" / "runner").rglob("*.py"))
-    shared = sorted((REPO_ROOT / "chalicelib").rglob("*.py"))
+    chalicelib = REPO_ROOT / "chalicelib"
+    shared = [*sorted((chalicelib / "store").glob("*.py")), chalicelib / "keys.py"]
     return runner_files, shared, [REPO_ROOT / "ec2-runner", REPO_ROOT]
 
 
+@lru_cache(maxsize=1)
 def _runner_calls() -> list[Any]:
     """The AWS calls the runner can make: all of its own, and those of the shared stores
     its code reaches."""
