@@ -30,11 +30,14 @@ Cancellation
     ``runner.jobs.terraform_jobs``).
 
 Credentials
-    Terraform gets a small, explicit environment: the runner's AWS credentials
-    (they serve the state backend and the provider's AssumeRole), ``TF_VAR_*``
-    for the deployment's variables (``role_arn``, ``external_id``, ``region``),
-    and Terraform's own settings. Nothing else of the runner's environment
-    (settings, keys) reaches Terraform or a provisioner.
+    Terraform never gets the runner's credentials. Its environment is small and
+    explicit: the job's own short AWS session (``RunContext.credentials``, see
+    ``runner.job_session``: that stack's state and lock, the deploy role with the
+    project's ExternalId, nothing else), fresh for each command and masked in the
+    logs; ``TF_VAR_*`` for the deployment's variables (``role_arn``,
+    ``external_id``, ``region``); the region; the instance metadata service turned
+    off for the SDK; and Terraform's own settings. Nothing else of the runner's
+    environment (settings, keys, profiles, credential files) reaches Terraform.
 """
 
 from __future__ import annotations
@@ -82,19 +85,12 @@ _PASSTHROUGH_ENV = (
     "TZ",
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
     "AWS_REGION",
     "AWS_DEFAULT_REGION",
     "AWS_CA_BUNDLE",
-    "AWS_SHARED_CREDENTIALS_FILE",
-    "AWS_CONFIG_FILE",
-    "AWS_PROFILE",
-    "AWS_EC2_METADATA_DISABLED",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
 )
+# The only variables a credential source may set (a job session's keys).
+CREDENTIAL_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 _STDERR_TAIL_LINES = 200
 TIMEOUT_REASON = "command timeout"  # the interrupt reason when a command ran too long
 
@@ -150,6 +146,9 @@ class TerraformSettings:
     # The read-only provider mirror (AUTOSTACK_TF_PLUGIN_DIR, default /opt/tf-plugins when
     # present): the only place providers come from; None: built-in providers only.
     plugin_mirror_dir: Path | None = None
+    # The role each job's session is a scoped session of (runner.job_session); None
+    # only in the test stage: Terraform then gets no AWS credentials at all.
+    session_role_arn: str | None = None
 
     @property
     def workspaces_dir(self) -> Path:
@@ -189,6 +188,7 @@ class TerraformSettings:
             allow_provisioners=_flag(environ, "AUTOSTACK_TERRAFORM_ALLOW_PROVISIONERS"),
             slot_retry_s=min(30, _positive_int(environ, "AUTOSTACK_TERRAFORM_SLOT_RETRY_S", 10)),
             plugin_mirror_dir=_plugin_mirror(environ),
+            session_role_arn=_session_role(environ),
         )
 
 
@@ -203,6 +203,24 @@ def _plugin_mirror(environ: Mapping[str, str]) -> Path | None:
             raise TerraformSettingsError(f"AUTOSTACK_TF_PLUGIN_DIR: {raw!r} is not a folder")
         return path
     return DEFAULT_PLUGIN_MIRROR if DEFAULT_PLUGIN_MIRROR.is_dir() else None
+
+
+def _session_role(environ: Mapping[str, str]) -> str | None:
+    """AUTOSTACK_TERRAFORM_SESSION_ROLE_ARN: required outside the test stage (without it
+    Terraform would have no credentials)."""
+    raw = (environ.get("AUTOSTACK_TERRAFORM_SESSION_ROLE_ARN") or "").strip()
+    if raw:
+        if not re.match(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$", raw):
+            raise TerraformSettingsError(
+                f"AUTOSTACK_TERRAFORM_SESSION_ROLE_ARN: {raw!r} is not an IAM role ARN"
+            )
+        return raw
+    if environ.get("AUTOSTACK_STAGE") in ("local", "prod"):
+        raise TerraformSettingsError(
+            "missing setting: AUTOSTACK_TERRAFORM_SESSION_ROLE_ARN is required (the role whose "
+            "scoped sessions Terraform jobs run with)"
+        )
+    return None
 
 
 def _positive(environ: Mapping[str, str], name: str, default: float) -> float:
@@ -618,8 +636,13 @@ class TerraformRunner:
         _interrupt_when_parent_dies()
         self.sandbox.preexec()
 
-    def environment(self, variables: Mapping[str, str] | None = None) -> dict[str, str]:
-        """The whole environment Terraform gets (see the module doc)."""
+    def environment(
+        self,
+        variables: Mapping[str, str] | None = None,
+        credentials: Mapping[str, str] | None = None,
+    ) -> dict[str, str]:
+        """The whole environment Terraform gets (see the module doc); ``credentials``
+        are the job session's variables (``CREDENTIAL_ENV`` only)."""
         env = {name: self._environ[name] for name in _PASSTHROUGH_ENV if name in self._environ}
         env.setdefault("PATH", os.defpath)
         env.update(
@@ -628,7 +651,13 @@ class TerraformRunner:
             TF_INPUT="0",
             CHECKPOINT_DISABLE="1",
             TF_CLI_CONFIG_FILE=str(self.settings.work_root / CLI_CONFIG_FILE),
+            # The SDK must not fall back to the instance's own role.
+            AWS_EC2_METADATA_DISABLED="true",
         )
+        for name, value in (credentials or {}).items():
+            if name not in CREDENTIAL_ENV:
+                raise ValueError(f"credentials: {name!r} is not a credential variable")
+            env[name] = value
         if self.sandbox.enabled:
             env["HOME"] = "/tmp"  # noqa: S108 (the sandbox's own tmpfs; the runner's is hidden)
         for name, value in (variables or {}).items():
@@ -733,7 +762,7 @@ class TerraformRunner:
         result = CommandResult(command=command, exit_code=-1, duration_s=0.0)
         try:
             with open(out_path, "wb") as out_w, open(err_path, "wb") as err_w:
-                env = self.environment(run.variables)
+                env = self.environment(run.variables, self._credentials(run))
                 self.sandbox.prepare_writable(workdir)
                 argv = self.sandbox.wrap(argv, workdir=workdir, env=env, writable=[workdir])
                 process = subprocess.Popen(
@@ -765,6 +794,16 @@ class TerraformRunner:
             out_path.unlink(missing_ok=True)
             err_path.unlink(missing_ok=True)
         return result
+
+    @staticmethod
+    def _credentials(run: RunContext) -> dict[str, str]:
+        """The job session's variables for one command, masked in its logs from now on."""
+        if run.credentials is None:
+            return {}
+        creds = dict(run.credentials.environment())
+        for value in creds.values():
+            run.masker.add(value)
+        return creds
 
     def _follow(
         self,
@@ -828,6 +867,14 @@ class RunContext:
     masker: SecretMasker
     variables: dict[str, str] = field(default_factory=dict)  # TF_VAR_<name>
     token: CancelToken = field(default_factory=CancelToken)
+    # The job's AWS session (runner.job_session.JobSession); None: no AWS credentials.
+    credentials: CredentialSource | None = None
+
+
+class CredentialSource(Protocol):
+    """Gives the AWS credential variables for one Terraform command."""
+
+    def environment(self) -> Mapping[str, str]: ...
 
 
 def deployment_variables(role_arn: str, external_id: str, region: str) -> dict[str, str]:
