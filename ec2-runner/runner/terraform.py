@@ -493,7 +493,7 @@ def _bundle_files(source: Path) -> list[Path]:
                 raise BundleError(f"{rel}: links are not allowed in a bundle")
             if dirname == ".terraform":
                 raise BundleError(f"{rel}: a bundle must not contain Terraform's working data")
-            if dirname == "terraform.d":
+            if dirname in ("terraform.d", ".terraform.d"):
                 raise BundleError(
                     f"{rel}: a bundle must not ship providers or plugins; providers come only "
                     "from AutoStack's read-only mirror"
@@ -1000,9 +1000,10 @@ _libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") el
 def cli_config(mirror: Path | None) -> str:
     """Terraform's CLI config: no checkpoint calls; providers only from the read-only
     mirror, never the network nor a bundle's own ``terraform.d`` (an explicit
-    ``provider_installation`` turns the implied local mirrors off). The mirror is also the
-    plugin cache, so init links the provider instead of copying hundreds of MB into each
-    workspace, and no job can write a cache that a later job would run."""
+    ``provider_installation`` turns the implied local mirrors off). No plugin cache: init
+    links the mirror's unpacked provider into the workspace instead of copying hundreds of
+    MB (naming the mirror as the cache too makes init fail: "cannot install ... to
+    itself"), and no job can write a cache that a later job would run."""
     lines = ["disable_checkpoint = true"]
     if mirror is None:
         # Built-in providers only: an empty mirror refuses every other provider.
@@ -1010,7 +1011,6 @@ def cli_config(mirror: Path | None) -> str:
     else:
         path = _hcl_string(str(mirror))
         lines += [
-            f"plugin_cache_dir = {path}",
             "provider_installation {",
             f"  filesystem_mirror {{\n    path = {path}\n  }}",
             "}",

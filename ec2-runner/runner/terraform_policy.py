@@ -96,13 +96,53 @@ class PolicyViolation:
 class BundlePolicy:
     allow_provisioners: bool = False
     allowed_providers: frozenset[str] = ALLOWED_PROVIDERS
+    # The read-only provider mirror a bundle's lock file is checked against (None: skip).
+    plugin_mirror: Path | None = None
 
 
 def check_bundle(root: Path, policy: BundlePolicy) -> list[PolicyViolation]:
-    """Every violation in the root module at ``root`` and the local modules it calls."""
+    """Every violation in the root module at ``root`` and the local modules it calls,
+    and in its dependency lock file."""
     checker = _Checker(root.resolve(), policy)
     checker.check_module(checker.root, bindings={}, depth=0)
+    checker.check_lock_file()
     return _unique(checker.found)
+
+
+LOCK_FILE = ".terraform.lock.hcl"
+_package_hashes: dict[tuple[str, int, int], str] = {}
+
+
+def package_hash(package_dir: Path) -> str:
+    """Terraform's ``h1:`` hash of an unpacked provider package (dirhash Hash1: SHA-256 of
+    the sorted "<sha256>  <relative path>" lines), cached per folder and change time."""
+    import base64
+    import hashlib
+
+    info = package_dir.stat()
+    key = (str(package_dir), info.st_mtime_ns, info.st_ino)
+    if key in _package_hashes:
+        return _package_hashes[key]
+    lines = []
+    for dirpath, _dirnames, filenames in os.walk(package_dir):
+        for name in filenames:
+            path = Path(dirpath) / name
+            digest = hashlib.sha256()
+            with open(path, "rb") as handle:
+                for chunk in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(chunk)
+            lines.append((path.relative_to(package_dir).as_posix(), digest.hexdigest()))
+    summary = "".join(f"{digest}  {rel}\n" for rel, digest in sorted(lines))
+    value = "h1:" + base64.b64encode(hashlib.sha256(summary.encode()).digest()).decode()
+    _package_hashes[key] = value
+    return value
+
+
+def _platform() -> str:
+    import platform
+
+    machine = platform.machine().lower()
+    return "linux_" + {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
 
 
 def scan_sources(root: Path, allow_provisioners: bool = False) -> list[PolicyViolation]:
@@ -305,6 +345,50 @@ class _Checker:
 
     def add(self, file: str, line: int, message: str) -> None:
         self.found.append(PolicyViolation(file, line, message))
+
+    # -- the dependency lock file --------------------------------------------------------
+
+    def check_lock_file(self) -> None:
+        """A bundle's ``.terraform.lock.hcl`` may only pin allowed providers, at versions
+        and hashes of AutoStack's own mirror (else init would use, or fail on, others)."""
+        path = self.root / LOCK_FILE
+        if not path.is_file():
+            return
+        module = _Module(self.root, ".", [], {}, {}, {})
+        for block in _read_hcl(path, LOCK_FILE):
+            if block.type != "provider" or not block.labels:
+                continue
+            source = provider_source(block.labels[0])
+            if source not in self.policy.allowed_providers:
+                self.add(LOCK_FILE, block.line, _provider_message(source))
+                continue
+            mirror = self.policy.plugin_mirror
+            version_attr, hashes_attr = block.attrs.get("version"), block.attrs.get("hashes")
+            versions = self.evaluate(version_attr.expr, module, {}) if version_attr else None
+            hashes = self.evaluate(hashes_attr.expr, module, {}) if hashes_attr else None
+            version = versions[0] if versions and len(versions) == 1 else None
+            listed = hashes[0] if hashes and len(hashes) == 1 else None
+            if mirror is None:
+                continue
+            if not isinstance(version, str) or not isinstance(listed, list):
+                self.add(LOCK_FILE, block.line, f"{source}: unreadable version or hashes")
+                continue
+            package = mirror.joinpath(*source.split("/"), version, _platform())
+            if not package.is_dir():
+                self.add(
+                    LOCK_FILE,
+                    block.line,
+                    f"{source} {version} is not in AutoStack's provider mirror; remove "
+                    f"{LOCK_FILE} from the bundle (AutoStack locks the providers it has)",
+                )
+            elif package_hash(package) not in listed:
+                self.add(
+                    LOCK_FILE,
+                    block.line,
+                    f"{source} {version}: the lock file names other hashes than AutoStack's "
+                    f"provider mirror ({package_hash(package)}); remove {LOCK_FILE} from "
+                    "the bundle",
+                )
 
     # -- modules ----------------------------------------------------------------------
 

@@ -313,9 +313,11 @@ class _TerraformJob:
         """Refuse what must not run on the runner (``runner.terraform_policy``)."""
         settings = self.services.runner.settings
         try:
-            violations = check_bundle(
-                root, BundlePolicy(allow_provisioners=settings.allow_provisioners)
+            policy = BundlePolicy(
+                allow_provisioners=settings.allow_provisioners,
+                plugin_mirror=settings.plugin_mirror_dir,
             )
+            violations = check_bundle(root, policy)
         except PolicyCheckError as exc:
             raise BundleError(str(exc)) from None
         for violation in violations:
