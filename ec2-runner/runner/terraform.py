@@ -606,9 +606,24 @@ class CommandResult:
 
 @dataclass(frozen=True)
 class OutputValue:
-    value: Any  # None when sensitive: a sensitive output is never shown
+    value: Any  # None when sensitive (never shown) or too large (see ``omitted``)
     sensitive: bool
     type: Any = None
+    omitted: str | None = None  # why a non-sensitive value is not shown
+
+
+MAX_OUTPUT_VALUE_BYTES = 16 * 1024  # one output's JSON, as stored on the job item
+MAX_OUTPUTS_BYTES = 64 * 1024  # all outputs of a job together
+
+
+def _mask_value(value: Any, masker: SecretMasker) -> Any:
+    if isinstance(value, str):  # masking is per line (PEM blocks span lines)
+        return "\n".join(masker.mask(line) for line in value.split("\n"))
+    if isinstance(value, list):
+        return [_mask_value(v, masker) for v in value]
+    if isinstance(value, dict):
+        return {k: _mask_value(v, masker) for k, v in value.items()}
+    return value
 
 
 @dataclass(frozen=True)
@@ -743,14 +758,23 @@ class TerraformRunner:
             self.run(ws.path, ["output", "-json", "-no-color"], run, capture_stdout=True)
         )
         raw = json.loads(result.stdout or "{}")
-        return {
-            name: OutputValue(
-                value=None if item.get("sensitive") else item.get("value"),
-                sensitive=bool(item.get("sensitive")),
-                type=item.get("type"),
+        outputs: dict[str, OutputValue] = {}
+        budget = MAX_OUTPUTS_BYTES
+        for name, item in sorted(raw.items()):
+            sensitive = bool(item.get("sensitive"))
+            # A sensitive value never leaves the runner; the others are masked (a bundle can
+            # echo whatever its sandbox saw) and bounded (they are stored on the job item).
+            value = None if sensitive else _mask_value(item.get("value"), run.masker)
+            size = len(json.dumps(value))
+            omitted = None
+            if size > MAX_OUTPUT_VALUE_BYTES or size > budget:
+                value, omitted = None, f"not shown: {size} bytes, over AutoStack's output limit"
+            else:
+                budget -= size
+            outputs[name] = OutputValue(
+                value=value, sensitive=sensitive, type=item.get("type"), omitted=omitted
             )
-            for name, item in raw.items()
-        }
+        return outputs
 
     # -- one command -------------------------------------------------------------------
 

@@ -375,7 +375,9 @@ class _TerraformJob:
         self.services.runner.apply(self.ws, self.run)
         outputs = self.services.runner.outputs(self.ws, self.run)
         return {
-            name: {"value": out.value, "sensitive": out.sensitive} for name, out in outputs.items()
+            name: {"value": out.value, "sensitive": out.sensitive}
+            | ({"omitted": out.omitted} if out.omitted else {})
+            for name, out in outputs.items()
         }
 
     def store_plan(self) -> str:
