@@ -141,7 +141,10 @@ class Sandbox:
             # process in it. A cancel is a SIGINT to the command itself (``command_pid``).
             # No --new-session: the runner already starts bwrap in a session of its own.
             "--die-with-parent",
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",  # noqa: S108 (its own)
+            "--proc", "/proc", "--dev", "/dev",
+            # Its own /tmp, writable by the sandbox uid (providers put their plugin socket
+            # there; as root a plain tmpfs would be root's 0755 and every provider fails).
+            "--perms", "1777", "--tmpfs", "/tmp",  # noqa: S108 (its own)
             "--clearenv",
         ]  # fmt: skip
         args += ["--perms", "0755", "--dir", "/etc"]  # else 0700 and TLS roots unreadable

@@ -51,6 +51,16 @@ def test_init_links_the_aws_provider_from_the_read_only_mirror(tmp_path: Path) -
     installed = folder / ".terraform/providers/registry.terraform.io/hashicorp/aws/5.100.0"
     assert (installed / "linux_amd64").is_symlink()  # linked, not 675 MB copied
     assert (installed / "linux_amd64").resolve() == AWS_PACKAGE
+    # The provider process starts inside the sandbox (as 65534, its plugin socket in the
+    # sandbox's own /tmp) and serves its schema.
+    (folder / "bucket.tf").write_text(
+        'provider "aws" {\n  region = "us-east-1"\n}\n'
+        'resource "aws_s3_bucket" "b" {\n  bucket = "sandboxed"\n}\n'
+    )
+    validated = runner.run(
+        folder, ["validate", "-no-color"], RunContext(lines.append, SecretMasker())
+    )
+    assert validated.exit_code == 0, lines[-20:]
     # The lock file Terraform wrote names the mirror's own hash: the same as ours.
     assert package_hash(AWS_PACKAGE) in (folder / LOCK_FILE).read_text()
     # And a bundle shipping exactly that lock file passes the policy.
