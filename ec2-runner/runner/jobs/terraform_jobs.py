@@ -46,14 +46,15 @@ from runner.errors import (
     PermanentJobError,
     TransientJobError,
 )
+from runner.job_session import JobScope, JobSession, JobSessionError, JobSessionIssuer, session_name
 from runner.jobs.context import JobContext, JobResult
 from runner.logging import get_logger
 from runner.plan_summary import PlanSummaryError, summarize_plan
 from runner.semaphore import SlotLease, SlotLostError, TerraformSemaphore
 from runner.terraform import (
+    LIMIT_CODES,
     LOCK_FILE,
     PLAN_FILE,
-    TIMEOUT_REASON,
     BundleError,
     CancelToken,
     RunContext,
@@ -87,6 +88,9 @@ class TerraformServices:
     runner: TerraformRunner
     semaphore: TerraformSemaphore
     defer_delay_s: int = DEFER_DELAY_S
+    # Issues each job's scoped AWS session (runner.job_session); None: Terraform gets no
+    # AWS credentials (only in the test stage: the setting is required elsewhere).
+    sessions: JobSessionIssuer | None = None
 
 
 def services_for(ctx: JobContext) -> TerraformServices:
@@ -101,6 +105,12 @@ def services_for(ctx: JobContext) -> TerraformServices:
             if not os.environ.get("AUTOSTACK_TERRAFORM_DIR"):  # beside the runner's work
                 settings = replace(settings, work_root=ctx.settings.work_dir / "terraform")
             runner = _cached["runner"] = TerraformRunner(settings)
+            role = settings.session_role_arn
+            _cached["sessions"] = (
+                JobSessionIssuer.for_runner(role, ctx.settings.region, ctx.settings.endpoint_url)
+                if role
+                else None
+            )
     semaphore = TerraformSemaphore(
         ctx.clients.dynamodb,
         ctx.settings.table,
@@ -111,7 +121,10 @@ def services_for(ctx: JobContext) -> TerraformServices:
         clock=ctx.clock,
     )
     return TerraformServices(
-        runner=runner, semaphore=semaphore, defer_delay_s=runner.settings.slot_retry_s
+        runner=runner,
+        semaphore=semaphore,
+        defer_delay_s=runner.settings.slot_retry_s,
+        sessions=_cached.get("sessions"),
     )
 
 
@@ -252,6 +265,7 @@ class _TerraformJob:
             masker=runner.masker([payload.external_id]),
             variables=deployment_variables(payload.role_arn, payload.external_id, payload.region),
             token=self.token,
+            credentials=_job_session(ctx, payload, self.services.sessions),
         )
 
     def __enter__(self) -> _TerraformJob:
@@ -300,8 +314,8 @@ class _TerraformJob:
     def _translate(self, exc: BaseException) -> None:
         """Terraform's outcomes -> the worker's outcomes (raised from the with block)."""
         if isinstance(exc, TerraformCancelledError):
-            if exc.reason == TIMEOUT_REASON:
-                raise PermanentJobError(str(exc), "terraform_timeout") from exc
+            if exc.reason in LIMIT_CODES:  # a sandbox limit: time, output, workspace size
+                raise PermanentJobError(str(exc), LIMIT_CODES[exc.reason]) from exc
             reason = self.ctx.stop.reason
             if reason == "cancel":
                 raise JobCancelledError(f"cancelled: {exc}") from exc
@@ -321,6 +335,8 @@ class _TerraformJob:
             ) from exc
         if isinstance(exc, BundleError | PlanSummaryError):
             raise PermanentJobError(str(exc), "invalid_bundle") from exc
+        if isinstance(exc, JobSessionError):  # STS did not answer: try again later
+            raise TransientJobError(str(exc), "session_unavailable") from exc
 
     # -- steps -----------------------------------------------------------------------
 
@@ -350,9 +366,11 @@ class _TerraformJob:
         """Refuse what must not run on the runner (``runner.terraform_policy``)."""
         settings = self.services.runner.settings
         try:
-            violations = check_bundle(
-                root, BundlePolicy(allow_provisioners=settings.allow_provisioners)
+            policy = BundlePolicy(
+                allow_provisioners=settings.allow_provisioners,
+                plugin_mirror=settings.plugin_mirror_dir,
             )
+            violations = check_bundle(root, policy)
         except PolicyCheckError as exc:
             raise BundleError(str(exc)) from None
         for violation in violations:
@@ -410,7 +428,9 @@ class _TerraformJob:
         self.services.runner.apply(self.ws, self.run)
         outputs = self.services.runner.outputs(self.ws, self.run)
         return {
-            name: {"value": out.value, "sensitive": out.sensitive} for name, out in outputs.items()
+            name: {"value": out.value, "sensitive": out.sensitive}
+            | ({"omitted": out.omitted} if out.omitted else {})
+            for name, out in outputs.items()
         }
 
     def _read_resources(self) -> list[str] | None:
@@ -507,6 +527,26 @@ class _Watcher:
                     job.ctx.log.write("warning: the Terraform slot lease was lost")
                 except Exception:  # a missed renewal is retried at the next beat
                     log.warning("renewing the Terraform slot failed", exc_info=True)
+
+
+def _job_session(
+    ctx: JobContext, payload: TerraformJobPayload, issuer: JobSessionIssuer | None
+) -> JobSession | None:
+    """The job's scoped AWS session (``runner.job_session``): Terraform's only credentials."""
+    if issuer is None:
+        return None
+    try:
+        scope = JobScope(
+            bucket=ctx.settings.bucket,
+            state_key=state_key(ctx.message.project_id, payload.deployment_id),
+            deploy_role_arn=payload.role_arn,
+            external_id=payload.external_id,
+        )
+        if scope.deploy_role_arn == issuer.role_arn:
+            raise JobSessionError("role_arn: the deploy role cannot be AutoStack's own role")
+    except (JobSessionError, ValueError) as exc:
+        raise PermanentJobError(str(exc), "bad_payload") from None
+    return JobSession(issuer, scope, session_name(ctx.message.job_id))
 
 
 def _acquire(ctx: JobContext, services: TerraformServices, resource: str) -> SlotLease:

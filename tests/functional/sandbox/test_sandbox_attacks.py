@@ -170,7 +170,7 @@ def test_a_provider_binary_shipped_in_the_bundle_is_refused_and_never_run(
     assert not marker.exists()
     # And no plugin cache exists that a job could have written for later jobs.
     config = (runner.settings.work_root / "terraformrc").read_text()
-    assert "provider_installation" in config and "plugin-cache" not in config
+    assert "provider_installation" in config and "plugin_cache_dir" not in config
 
 
 def test_a_file_past_the_size_cap_stops_the_writer(runner: TerraformRunner) -> None:
@@ -208,3 +208,11 @@ def test_the_sandbox_check_fails_clearly_without_bubblewrap(tmp_path: Path) -> N
         Sandbox(bwrap=str(tmp_path / "no-bwrap")).check()
     with pytest.raises(SandboxError, match="only in the test stage"):
         Sandbox.for_runner([], {"AUTOSTACK_STAGE": "prod", "AUTOSTACK_TERRAFORM_SANDBOX": "none"})
+
+
+def test_the_sandbox_exists_on_this_machine() -> None:
+    """Fails, never skips, where bubblewrap is missing: Terraform must not run without it."""
+    assert shutil.which("bwrap"), (
+        "bubblewrap (bwrap) is missing: install the package 'bubblewrap' (make sysdeps)"
+    )
+    Sandbox.for_runner([], {"AUTOSTACK_STAGE": "prod"}).check()

@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 
 from devtools.local_resources import REGION, LocalResources
+from runner.job_session import JobScope, JobSession, JobSessionIssuer
 from runner.terraform import (
     RunContext,
     StateBackend,
@@ -54,6 +55,7 @@ class TerraformHarness:
     runner: TerraformRunner
     tmp: Path
     environ: dict[str, str]
+    sessions: JobSessionIssuer  # Terraform's only credentials: a scoped job session
 
     def s3(self) -> Any:
         return boto3.client(
@@ -72,9 +74,19 @@ class TerraformHarness:
             endpoint_url=self.resources.endpoint_url,
         )
 
-    def context(self, secrets: tuple[str, ...] = (), **variables: str) -> RunContext:
+    def context(
+        self, secrets: tuple[str, ...] = (), deployment_id: str = "dep1", **variables: str
+    ) -> RunContext:
         merged = deployment_variables(ROLE_ARN, EXTERNAL_ID, REGION) | variables
-        return RunContext(on_line=LogSink(), masker=self.runner.masker(secrets), variables=merged)
+        scope = JobScope(
+            self.resources.bucket, state_key("proj1", deployment_id), ROLE_ARN, EXTERNAL_ID
+        )
+        return RunContext(
+            on_line=LogSink(),
+            masker=self.runner.masker(secrets),
+            variables=merged,
+            credentials=JobSession(self.sessions, scope, "autostack-test"),
+        )
 
     def object_keys(self) -> list[str]:
         listing = self.s3().list_objects_v2(Bucket=self.resources.bucket)
@@ -102,4 +114,14 @@ def make_harness(
         allow_provisioners=allow_provisioners,  # most test bundles sleep in local-exec
     )
     runner = TerraformRunner(settings, environ=environ)
-    return TerraformHarness(local_resources, runner, tmp_path, environ)
+    sessions = JobSessionIssuer(
+        boto3.client(
+            "sts",
+            endpoint_url=local_resources.endpoint_url,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        ),
+        local_resources.session_role_arn,
+    )
+    return TerraformHarness(local_resources, runner, tmp_path, environ, sessions)

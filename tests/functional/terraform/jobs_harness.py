@@ -118,7 +118,9 @@ class JobsHarness:
             attempt=1,
             receive_count=1,
             services={
-                "terraform": TerraformServices(runner=self.tf.runner, semaphore=self.semaphore())
+                "terraform": TerraformServices(
+                    runner=self.tf.runner, semaphore=self.semaphore(), sessions=self.tf.sessions
+                )
             },
         )
 

@@ -15,6 +15,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 sys.path[:0] = [str(ROOT), str(ROOT / "ec2-runner")]
 
+import boto3  # noqa: E402
+
+from devtools.local_resources import RUNNER_ROLE_NAME, create_runner_role  # noqa: E402
+from runner.job_session import JobScope, JobSession, JobSessionIssuer  # noqa: E402
 from runner.masking import SecretMasker  # noqa: E402
 from runner.terraform import (  # noqa: E402
     RunContext,
@@ -40,7 +44,20 @@ def main() -> None:
     source = write_bundle(work / "bundle", SLOW_APPLY)
     backend = StateBackend(bucket, state_key("proj1", "killed"), "us-east-1", endpoint)
     ws = runner.workspace("killed", source, backend)
-    run = RunContext(on_line=lambda line: print(line, flush=True), masker=SecretMasker())
+    sts = boto3.client(
+        "sts",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    issuer = JobSessionIssuer(sts, create_runner_role(endpoint, RUNNER_ROLE_NAME))
+    scope = JobScope(bucket, backend.key, "arn:aws:iam::123456789012:role/deploy", "ext-1")
+    run = RunContext(
+        on_line=lambda line: print(line, flush=True),
+        masker=SecretMasker(),
+        credentials=JobSession(issuer, scope, "autostack-job-killed"),
+    )
     runner.init(ws, run)
     runner.plan(ws, run)
     runner.apply(ws, run)

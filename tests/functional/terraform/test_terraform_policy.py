@@ -119,6 +119,6 @@ def test_the_plan_job_refuses_a_bundle_with_a_provisioner(
         HandlerRegistry().resolve("plan")(ctx)
     assert refused.value.code == "invalid_bundle"
     assert 'provisioner "local-exec" is not allowed' in refused.value.message
-    assert "refused: main.tf:1:" in jobs.log_text(ctx)
+    assert "refused: main.tf:2: terraform_data.x: provisioner" in jobs.log_text(ctx)
     assert not [k for k in jobs.tf.object_keys() if k.startswith(("tfstate/", "plans/"))]
     assert jobs.semaphore().holders() == []

@@ -77,6 +77,14 @@ def test_a_child_left_holding_the_output_does_not_hold_up_the_runner(tmp_path: P
     assert result.exit_code == 0 and lines == ["done"]
 
 
+class _StaticSession:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+
+    def environment(self) -> dict[str, str]:
+        return self.env
+
+
 def test_stderr_is_streamed_masked_and_kept_for_the_error(tmp_path: Path) -> None:
     executable = fake_terraform(
         tmp_path, 'echo "out $SECRET_TOKEN"\necho "Error: bad $SECRET_TOKEN" >&2\nexit 1\n'
@@ -95,10 +103,12 @@ def test_stderr_is_streamed_masked_and_kept_for_the_error(tmp_path: Path) -> Non
     runner_with_token = TerraformRunner(
         TerraformSettings(work_root=tmp_path / "tf2"),
         executable=fake_terraform(tmp_path, 'echo "Error: $AWS_SESSION_TOKEN" >&2\nexit 1\n'),
-        environ={"PATH": "/usr/bin:/bin", "AWS_SESSION_TOKEN": "tok-123456"},
+        environ={"PATH": "/usr/bin:/bin"},
     )
     lines.clear()
-    run = RunContext(on_line=lines.append, masker=runner_with_token.masker())
+    # The job session's credentials reach Terraform, and are masked in what it prints.
+    session = _StaticSession({"AWS_SESSION_TOKEN": "tok-123456"})
+    run = RunContext(on_line=lines.append, masker=runner_with_token.masker(), credentials=session)
     result = runner_with_token.run(tmp_path, ["plan"], run)
     assert lines == ["Error: ****"]
     assert result.error_message() == "Error: ****"

@@ -166,15 +166,28 @@ def test_terraform_gets_only_an_explicit_environment(tmp_path: Path) -> None:
         executable=BinaryExecutable("/bin/true"),
         environ={
             "PATH": "/usr/bin",
-            "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
+            "AWS_ACCESS_KEY_ID": "AKIARUNNERKEY",
+            "AWS_SECRET_ACCESS_KEY": "runner-secret",
+            "AWS_PROFILE": "runner",
+            "AWS_SHARED_CREDENTIALS_FILE": "/root/.aws/credentials",
             "AWS_ENDPOINT_URL": "http://emulator",
             "AUTOSTACK_JWT_KEY": "runner-only",
             "TF_CLI_CONFIG_FILE": "/root/.terraformrc",
         },
     )
     env = runner.environment(deployment_variables("arn:role", "ext", "us-east-1"))
-    assert env["AWS_ACCESS_KEY_ID"] == "AKIAEXAMPLE"
+    # Never the runner's credentials: without a job session Terraform has none at all.
+    assert {name for name in env if name.startswith("AWS_")} == {"AWS_EC2_METADATA_DISABLED"}
+    assert env["AWS_EC2_METADATA_DISABLED"] == "true"
     assert "AUTOSTACK_JWT_KEY" not in env and "AWS_ENDPOINT_URL" not in env
+    session = {
+        "AWS_ACCESS_KEY_ID": "ASIASESSION",
+        "AWS_SECRET_ACCESS_KEY": "s",
+        "AWS_SESSION_TOKEN": "t",
+    }
+    assert runner.environment({}, session).items() >= session.items()
+    with pytest.raises(ValueError, match="credentials"):
+        runner.environment({}, {"AWS_PROFILE": "runner"})
     assert env["TF_VAR_role_arn"] == "arn:role"
     assert env["TF_VAR_external_id"] == "ext"
     assert env["TF_VAR_region"] == "us-east-1"
