@@ -128,11 +128,14 @@ class Settings:
     )
     max_body_bytes: int = _setting("AUTOSTACK_MAX_BODY_BYTES", 1024 * 1024, _positive_int)
 
-    # Rate limits: fixed windows counted in DynamoDB. "default" is every
-    # authenticated request; "status" is cheap job-status reads (see README).
+    # Rate limits: fixed windows counted in DynamoDB. "default" is every authenticated
+    # request that changes something; "read" other reads; "status" job-status reads and
+    # their long polls (see README).
     rate_limit: int = _setting("AUTOSTACK_RATE_LIMIT", 50, _positive_int)
     rate_window_s: int = _setting("AUTOSTACK_RATE_WINDOW_S", 900, _positive_int)
     status_rate_limit: int = _setting("AUTOSTACK_STATUS_RATE_LIMIT", 600, _positive_int)
+    # Cheap reads (GET /me, lists, single items): counted apart from mutations.
+    read_rate_limit: int = _setting("AUTOSTACK_READ_RATE_LIMIT", 300, _positive_int)
     login_max_per_email: int = _setting("AUTOSTACK_LOGIN_MAX_PER_EMAIL", 10, _positive_int)
     login_max_per_ip: int = _setting("AUTOSTACK_LOGIN_MAX_PER_IP", 30, _positive_int)
     login_window_s: int = _setting("AUTOSTACK_LOGIN_WINDOW_S", 900, _positive_int)
@@ -171,7 +174,11 @@ class Settings:
 
     def rate_limit_for(self, bucket: str) -> int:
         """Requests allowed per window in a rate-limit bucket."""
-        limits = {"default": self.rate_limit, "status": self.status_rate_limit}
+        limits = {
+            "default": self.rate_limit,
+            "read": self.read_rate_limit,
+            "status": self.status_rate_limit,
+        }
         try:
             return limits[bucket]
         except KeyError:
