@@ -38,6 +38,13 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError(f"must be at least 0, got {value}")
+    return value
+
+
 def _domains(raw: str) -> tuple[str, ...]:
     """A comma-separated list of email domains ("example.com, @corp.example")."""
     domains = []
@@ -113,6 +120,9 @@ class Settings:
     jwt_audience: str = _setting("AUTOSTACK_JWT_AUDIENCE", "autostack-api")
     access_token_ttl_s: int = _setting("AUTOSTACK_ACCESS_TOKEN_TTL_S", 900, _positive_int)
     refresh_token_ttl_s: int = _setting("AUTOSTACK_REFRESH_TOKEN_TTL_S", 7 * 86400, _positive_int)
+    # A refresh token presented again this soon after its rotation gets the same successor
+    # back (a lost answer), instead of revoking the login (chalicelib.auth.refresh_grace).
+    refresh_reuse_grace_s: int = _setting("AUTOSTACK_REFRESH_REUSE_GRACE_S", 30, _non_negative_int)
 
     # scrypt cost: n=2**14, r=8, p=1 uses 16 MiB per hash (memory-hard) and ~40-60 ms.
     scrypt_n: int = _setting("AUTOSTACK_SCRYPT_N", 2**14, _positive_int)
