@@ -89,6 +89,9 @@ def command(fn: Callable[..., dict[str, Any] | None]) -> Callable[..., None]:
                 )
             else:
                 run.out.err.print(f"\n{message} ({hint})", markup=False)
+        except KeyboardInterrupt:
+            code = EXIT_INTERRUPTED
+            run.out.err.print("\ninterrupted; what was started on the server goes on", markup=False)
         except click.exceptions.Abort:
             code = RefusedError("cancelled at the prompt").exit_code
             run.out.error(RefusedError("cancelled at the prompt"))
