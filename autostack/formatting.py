@@ -64,7 +64,7 @@ def target_rows(bundle: dict[str, Any]) -> list[dict[str, Any]]:
                 "monthly_usd": estimate.get("monthly_usd"),
                 "monthly_free_tier_usd": estimate.get("monthly_free_tier_usd"),
                 "recommended": target == recommended,
-                "why": "; ".join(recommendation.get("reasons") or [])
+                "why": " ".join(recommendation.get("reasons") or [])
                 if target == recommended
                 else "; ".join(estimate.get("why_not") or []),
             }
