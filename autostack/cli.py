@@ -232,11 +232,16 @@ def _role_arn(run: Run, settings: flows.ProjectFile, role_arn: str | None, role:
     return str(chosen)
 
 
+def _can_confirm(run: Run, yes: bool) -> None:
+    """Before anything is created: a run that will need a confirmation must be able to ask."""
+    if not yes and not run.interactive:
+        raise UsageError("confirmation needed", hint="pass --yes to go ahead without a prompt")
+
+
 def _confirm(run: Run, question: str, yes: bool) -> None:
+    _can_confirm(run, yes)
     if yes:
         return
-    if not run.interactive:
-        raise UsageError("confirmation needed", hint="pass --yes to go ahead without a prompt")
     if not click.confirm(question, default=True, err=True):
         raise RefusedError("not confirmed: nothing was changed")
 
@@ -295,6 +300,7 @@ def _ship(
     new_project: bool,
 ) -> dict[str, Any]:
     started = time.monotonic()
+    _can_confirm(run, yes)
     settings = flows.ProjectFile.load(directory)
     if not new_project:
         settings.require_project()
@@ -466,6 +472,7 @@ def logs(run: Run, directory: Path, follow: bool, deployment_id: str | None) -> 
 @command
 def destroy(run: Run, directory: Path, yes: bool) -> dict[str, Any]:
     """Plan the destruction of the stack, confirm, apply it."""
+    _can_confirm(run, yes)
     settings = flows.ProjectFile.load(directory)
     project_id = settings.require_project()
     session = run.session()

@@ -212,6 +212,36 @@ def test_launch_status_logs_templates_destroy_non_interactive_within_the_rate_li
     assert launch_counts["default"] <= 12, dict(launch_counts)
 
 
+def test_concurrent_processes_with_an_expired_token_share_one_refresh(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    user = User(stack, tmp_path, "expired@example.com")
+    user.json("signup", "--email", user.email, stdin=PASSWORD + "\n")
+    profile_path = user.config / "profile.json"
+    profile = json.loads(profile_path.read_text())
+    profile["access_expires_at"] = 0  # as if 15 minutes had passed
+    profile_path.write_text(json.dumps(profile))
+    first_refresh = profile["refresh_token"]
+
+    processes = [
+        subprocess.Popen(
+            [AUTOSTACK, "whoami", "--json"], env=user.env, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    outputs = [p.communicate(timeout=60)[0] for p in processes]
+
+    assert [p.returncode for p in processes] == [0] * 4
+    assert {json.loads(o)["user"]["email"] for o in outputs} == {user.email}
+    saved = json.loads(profile_path.read_text())
+    assert saved["refresh_token"] != first_refresh and saved["access_expires_at"] > time.time()
+    # The login is alive: the saved refresh token still works (nothing was revoked).
+    assert user.json("whoami")["user"]["email"] == user.email
+    user.json("logout")
+    ended = user.json("whoami", expect=4)
+    assert "autostack login" in ended["error"]["hint"]
+
+
 def test_a_folder_over_10_mb_is_refused_before_anything_is_sent(
     stack: LocalStack, tmp_path: Path
 ) -> None:
@@ -220,6 +250,9 @@ def test_a_folder_over_10_mb_is_refused_before_anything_is_sent(
     app = _write(tmp_path / "big", {"app.py": "print(1)\n"})
     (app / "assets").mkdir()
     (app / "assets" / "video.bin").write_bytes(os.urandom(11 * 1024 * 1024))
+
+    unconfirmed = user.run("launch", str(app))  # a pipe cannot answer the prompt
+    assert unconfirmed.returncode == 2 and "--yes" in unconfirmed.stderr
 
     refused = user.json("launch", str(app), "--yes", expect=3)
 
