@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-
 from typing import TYPE_CHECKING
 
 from chalicelib.auth.tokens import hash_refresh_token

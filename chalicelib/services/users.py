@@ -6,8 +6,8 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from chalicelib.auth.passwords import dummy_hash, hash_password, verify_password
 from chalicelib.auth import refresh_grace
+from chalicelib.auth.passwords import dummy_hash, hash_password, verify_password
 from chalicelib.auth.tokens import hash_refresh_token, new_refresh_token
 from chalicelib.context import AppContext
 from chalicelib.errors import (
