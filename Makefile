@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 .PHONY: run test unit functional e2e lint fmt venv checkov bench clean backup sysdeps dashboard
 
 # The venv is rebuilt when a requirements file changes.
-$(VENV)/.installed: requirements.txt requirements-dev.txt ec2-runner/requirements.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt ec2-runner/requirements.txt requirements-client.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements-dev.txt

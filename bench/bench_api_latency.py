@@ -42,6 +42,7 @@ from tests.support.emulator import free_port  # noqa: E402
 PASSWORD = "benchmark password 1"  # noqa: S105 - a throwaway local user
 OVERRIDES = {
     "AUTOSTACK_RATE_LIMIT": "1000000",
+    "AUTOSTACK_READ_RATE_LIMIT": "1000000",
     "AUTOSTACK_LOGIN_MAX_PER_EMAIL": "1000000",
     "AUTOSTACK_LOGIN_MAX_PER_IP": "1000000",
     "AUTOSTACK_LOG_LEVEL": "WARNING",

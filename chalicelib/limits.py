@@ -8,10 +8,13 @@ Rate limiting: each authenticated request adds 1 to the counter item of its
 (user, bucket, window) with ``count < limit`` as the write's condition, so
 concurrent requests can never pass the limit. Buckets (``Settings.rate_limit_for``):
 
-- ``default`` — every authenticated request (50 per 15 minutes);
-- ``status``  — cheap reads of a job's status (600 per 15 minutes), so that
-  following a long job does not use up the default bucket. Routes that also take
-  a ``wait`` long-poll parameter count one hit per call, however long it waits.
+- ``default`` — every authenticated request that changes something (50 per 15 minutes);
+- ``read``    — other cheap reads: ``GET /me``, lists, single items (300 per 15 minutes),
+  the default bucket of a GET route (``chalicelib.routes.endpoint.rate_bucket_for``);
+- ``status``  — reads of a job's status, its logs and the project's items that clients
+  follow (600 per 15 minutes), so that following a long job does not use up the others.
+  Routes that also take a ``wait`` long-poll parameter count one hit per call, however
+  long it waits.
 
 Window items carry ``expires_at`` (TTL) and are also ignored in code once past.
 """

@@ -38,6 +38,13 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError(f"must be at least 0, got {value}")
+    return value
+
+
 def _domains(raw: str) -> tuple[str, ...]:
     """A comma-separated list of email domains ("example.com, @corp.example")."""
     domains = []
@@ -113,6 +120,9 @@ class Settings:
     jwt_audience: str = _setting("AUTOSTACK_JWT_AUDIENCE", "autostack-api")
     access_token_ttl_s: int = _setting("AUTOSTACK_ACCESS_TOKEN_TTL_S", 900, _positive_int)
     refresh_token_ttl_s: int = _setting("AUTOSTACK_REFRESH_TOKEN_TTL_S", 7 * 86400, _positive_int)
+    # A refresh token presented again this soon after its rotation gets the same successor
+    # back (a lost answer), instead of revoking the login (chalicelib.auth.refresh_grace).
+    refresh_reuse_grace_s: int = _setting("AUTOSTACK_REFRESH_REUSE_GRACE_S", 30, _non_negative_int)
 
     # scrypt cost: n=2**14, r=8, p=1 uses 16 MiB per hash (memory-hard) and ~40-60 ms.
     scrypt_n: int = _setting("AUTOSTACK_SCRYPT_N", 2**14, _positive_int)
@@ -128,11 +138,14 @@ class Settings:
     )
     max_body_bytes: int = _setting("AUTOSTACK_MAX_BODY_BYTES", 1024 * 1024, _positive_int)
 
-    # Rate limits: fixed windows counted in DynamoDB. "default" is every
-    # authenticated request; "status" is cheap job-status reads (see README).
+    # Rate limits: fixed windows counted in DynamoDB. "default" is every authenticated
+    # request that changes something; "read" other reads; "status" job-status reads and
+    # their long polls (see README).
     rate_limit: int = _setting("AUTOSTACK_RATE_LIMIT", 50, _positive_int)
     rate_window_s: int = _setting("AUTOSTACK_RATE_WINDOW_S", 900, _positive_int)
     status_rate_limit: int = _setting("AUTOSTACK_STATUS_RATE_LIMIT", 600, _positive_int)
+    # Cheap reads (GET /me, lists, single items): counted apart from mutations.
+    read_rate_limit: int = _setting("AUTOSTACK_READ_RATE_LIMIT", 300, _positive_int)
     login_max_per_email: int = _setting("AUTOSTACK_LOGIN_MAX_PER_EMAIL", 10, _positive_int)
     login_max_per_ip: int = _setting("AUTOSTACK_LOGIN_MAX_PER_IP", 30, _positive_int)
     login_window_s: int = _setting("AUTOSTACK_LOGIN_WINDOW_S", 900, _positive_int)
@@ -171,7 +184,11 @@ class Settings:
 
     def rate_limit_for(self, bucket: str) -> int:
         """Requests allowed per window in a rate-limit bucket."""
-        limits = {"default": self.rate_limit, "status": self.status_rate_limit}
+        limits = {
+            "default": self.rate_limit,
+            "read": self.read_rate_limit,
+            "status": self.status_rate_limit,
+        }
         try:
             return limits[bucket]
         except KeyError:

@@ -258,6 +258,19 @@ def _run(op: Operation, handler: Callable[..., Any], path_params: dict) -> Respo
     return response
 
 
+# Rate-limit buckets (chalicelib.limits): without an explicit one, a GET counts in "read"
+# (cheap reads: /me, lists, single items) and anything else in "default" (mutations), so
+# looking around never uses up what a user needs to change things.
+AUTO_BUCKET = "auto"
+
+
+def rate_bucket_for(method: str, rate_bucket: str | None) -> str | None:
+    """The bucket a route counts in: ``AUTO_BUCKET`` becomes "read" for GET, else "default"."""
+    if rate_bucket != AUTO_BUCKET:
+        return rate_bucket
+    return "read" if method.upper() == "GET" else "default"
+
+
 def endpoint(
     bp: Blueprint,
     path: str,
@@ -269,7 +282,7 @@ def endpoint(
     response: type[BaseModel] | None = None,
     status: int = 200,
     auth: bool = True,
-    rate_bucket: str | None = "default",
+    rate_bucket: str | None = AUTO_BUCKET,
     tags: tuple[str, ...] = (),
     errors: tuple[int, ...] = (),
     response_schema: dict[str, Any] | None = None,
@@ -277,6 +290,7 @@ def endpoint(
     """Register ``handler(req, **path_params)`` as a route of ``bp`` (see module doc)."""
 
     def decorator(handler: Callable[..., Any]) -> Callable[..., Any]:
+        bucket = rate_bucket_for(method, rate_bucket)
         op = Operation(
             path=path,
             method=method.upper(),
@@ -288,7 +302,7 @@ def endpoint(
             response_model=response,
             status=status,
             auth=auth,
-            rate_bucket=rate_bucket,
+            rate_bucket=bucket,
             error_statuses=errors,
             response_schema=response_schema,
         )

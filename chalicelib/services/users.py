@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
+from chalicelib.auth import refresh_grace
 from chalicelib.auth.passwords import dummy_hash, hash_password, verify_password
 from chalicelib.auth.tokens import hash_refresh_token, new_refresh_token
 from chalicelib.context import AppContext
@@ -102,7 +105,17 @@ def refresh(ctx: AppContext, refresh_token: str) -> Session:
     if old is None or old.expires_at <= now:
         raise invalid
     session, record = _issue_session(ctx, old.user_id, family_id=old.family_id)
-    outcome = ctx.store.rotate_refresh_token(old_hash, record, now)
+    sealed = refresh_grace.seal_successor(refresh_token, session.refresh_token)
+    grace_s = ctx.settings.refresh_reuse_grace_s
+    outcome = ctx.store.rotate_refresh_token(old_hash, record, now, sealed, grace_s)
+    if outcome == "replayed":  # the answer to a refresh was lost: the same successor again
+        replayed = refresh_grace.replayed_successor(ctx.store, refresh_token, now)
+        if replayed is not None:
+            token, successor = replayed
+            return replace(
+                session, refresh_token=token, refresh_expires_in=successor.expires_at - now
+            )
+        outcome = "reused"
     if outcome == "reused":
         raise UnauthorizedError(
             "refresh token already used: every session of this login is revoked",

@@ -63,11 +63,17 @@ class Store(Protocol):
     def get_refresh_token(self, token_hash: str) -> RefreshTokenRecord | None: ...
 
     def rotate_refresh_token(
-        self, old_hash: str, new: RefreshTokenRecord, now: int
+        self,
+        old_hash: str,
+        new: RefreshTokenRecord,
+        now: int,
+        successor_sealed: str | None = None,
+        grace_s: int = 0,
     ) -> RotateOutcome:
-        """Mark ``old_hash`` used and store ``new`` in one step.
+        """Mark ``old_hash`` used (at ``now``, with its successor) and store ``new`` in one step.
 
         "reused": the old token was already used (the family is now revoked);
+        "replayed": it was used less than ``grace_s`` ago (nothing written, not revoked);
         "invalid": unknown, expired or revoked family; nothing written.
         """
 

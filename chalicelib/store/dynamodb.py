@@ -102,6 +102,9 @@ def _token_from(item: dict[str, Any]) -> RefreshTokenRecord:
         family_id=v["family_id"],
         expires_at=int(v["expires_at"]),
         used=bool(v.get("used", False)),
+        used_at=int(v["used_at"]) if v.get("used_at") is not None else None,
+        successor_hash=v.get("successor_hash"),
+        successor_sealed=v.get("successor_sealed") or None,
     )
 
 
@@ -396,7 +399,12 @@ class DynamoStore:
         return _token_from(item) if item else None
 
     def rotate_refresh_token(
-        self, old_hash: str, new: RefreshTokenRecord, now: int
+        self,
+        old_hash: str,
+        new: RefreshTokenRecord,
+        now: int,
+        successor_sealed: str | None = None,
+        grace_s: int = 0,
     ) -> RotateOutcome:
         # Optimistic: one transaction; only a refusal costs a read to learn why.
         codes = self._transact(
@@ -405,7 +413,10 @@ class DynamoStore:
                     "Update": {
                         "TableName": self.table,
                         "Key": _key(keys.refresh_pk(old_hash), keys.REFRESH_SK),
-                        "UpdateExpression": "SET used = :true",
+                        "UpdateExpression": (
+                            "SET used = :true, used_at = :now, successor_hash = :next,"
+                            " successor_sealed = :sealed"
+                        ),
                         "ConditionExpression": (
                             "attribute_exists(pk) AND used = :false AND expires_at > :now"
                             " AND family_id = :family"
@@ -415,6 +426,8 @@ class DynamoStore:
                             ":false": {"BOOL": False},
                             ":now": {"N": str(now)},
                             ":family": {"S": new.family_id},
+                            ":next": {"S": new.token_hash},
+                            ":sealed": {"S": successor_sealed or ""},
                         },
                     }
                 },
@@ -446,6 +459,12 @@ class DynamoStore:
                 and current.used
                 and current.family_id == new.family_id
             ):
+                if (
+                    grace_s > 0
+                    and current.used_at is not None
+                    and 0 <= now - current.used_at <= grace_s
+                ):
+                    return "replayed"
                 self.revoke_refresh_family(current.family_id, current.expires_at)
                 return "reused"
         return "invalid"

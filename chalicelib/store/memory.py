@@ -103,18 +103,31 @@ class MemoryStore:
         return self.tokens.get(token_hash)
 
     def rotate_refresh_token(
-        self, old_hash: str, new: RefreshTokenRecord, now: int
+        self,
+        old_hash: str,
+        new: RefreshTokenRecord,
+        now: int,
+        successor_sealed: str | None = None,
+        grace_s: int = 0,
     ) -> RotateOutcome:
         with self._lock:
             old = self.tokens.get(old_hash)
             if old is None or old.expires_at <= now or old.family_id != new.family_id:
                 return "invalid"
             if old.used:
+                if old.used_at is not None and grace_s > 0 and 0 <= now - old.used_at <= grace_s:
+                    return "replayed"
                 self.families[old.family_id] = True
                 return "reused"
             if self.families.get(old.family_id, False):
                 return "invalid"
-            self.tokens[old_hash] = replace(old, used=True)
+            self.tokens[old_hash] = replace(
+                old,
+                used=True,
+                used_at=now,
+                successor_hash=new.token_hash,
+                successor_sealed=successor_sealed,
+            )
             self.tokens[new.token_hash] = new
             return "rotated"
 

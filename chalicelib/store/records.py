@@ -33,6 +33,11 @@ class RefreshTokenRecord:
     family_id: str
     expires_at: int
     used: bool = False
+    # Set when rotated: when, and the successor (its hash, and the token sealed with a key
+    # only the spent token gives; chalicelib.auth.refresh_grace).
+    used_at: int | None = None
+    successor_hash: str | None = None
+    successor_sealed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -43,4 +48,4 @@ class RunnerHeartbeat:
     current_job: str | None = None
 
 
-RotateOutcome = Literal["rotated", "reused", "invalid"]
+RotateOutcome = Literal["rotated", "reused", "replayed", "invalid"]

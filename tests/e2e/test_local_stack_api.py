@@ -23,7 +23,11 @@ def stack() -> Iterator[LocalStack]:
     local = LocalStack(
         emulator_port=free_port(),
         api_port=free_port(),
-        extra_env={"AUTOSTACK_RATE_LIMIT": str(RATE_LIMIT), "AUTOSTACK_SCRYPT_N": "4096"},
+        extra_env={
+            "AUTOSTACK_RATE_LIMIT": str(RATE_LIMIT),
+            "AUTOSTACK_READ_RATE_LIMIT": str(RATE_LIMIT),  # the walk uses it up with GET /me
+            "AUTOSTACK_SCRYPT_N": "4096",
+        },
         quiet=True,
     )
     local.start()

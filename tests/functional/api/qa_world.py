@@ -145,6 +145,7 @@ def make_world(module_resources: LocalResources) -> Iterator[World]:
         module_resources,
         rate_limit=100_000,
         status_rate_limit=100_000,
+        read_rate_limit=100_000,
         runner_role_arn=RUNNER_ROLE_ARN,
         login_max_per_ip=100_000,
     )

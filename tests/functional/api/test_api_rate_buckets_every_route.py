@@ -1,6 +1,7 @@
 """Every authenticated route counts against the user's rate limit (the documented
-``status`` bucket for cheap reads, ``default`` for everything else), a full window
-answers 429 everywhere, and every route is in /openapi.json with its models.
+``status`` bucket for job status and logs, ``read`` for other reads, ``default`` for
+everything that changes something), a full window answers 429 everywhere, and every route
+is in /openapi.json with its models.
 """
 
 from __future__ import annotations
@@ -35,17 +36,29 @@ def _id(op: Operation) -> str:
 
 
 AUTH_OPS = [op for op in operations() if op.auth]
+BUCKETS = ("default", "read", "status")
 
 
 def test_only_the_listed_routes_are_public_and_every_other_is_rate_limited() -> None:
     public = {(op.method, op.path) for op in operations() if not op.auth}
     assert public == PUBLIC
     for op in AUTH_OPS:
-        assert op.rate_bucket in ("default", "status"), _id(op)
-        # The cheap "status" bucket is for reads only (README: following a job must not
-        # exhaust the default bucket); anything that changes something counts in "default".
-        if op.rate_bucket == "status":
-            assert op.method == "GET", f"{_id(op)}: only reads may use the status bucket"
+        assert op.rate_bucket in BUCKETS, _id(op)
+        # The cheap "status" and "read" buckets are for reads only (README: following a job
+        # or looking around must not exhaust the default bucket); anything that changes
+        # something counts in "default", and every read is counted apart from it.
+        if op.rate_bucket in ("status", "read"):
+            assert op.method == "GET", f"{_id(op)}: only reads may use the {op.rate_bucket} bucket"
+        else:
+            assert op.method != "GET", f"{_id(op)}: a read counts apart from mutations"
+
+
+def test_reads_without_a_declared_bucket_count_in_read() -> None:
+    buckets = {_id(op): op.rate_bucket for op in AUTH_OPS}
+    assert buckets["GET /me"] == "read"
+    assert buckets["GET /projects"] == "read"
+    assert buckets["GET /projects/{project_id}"] == "read"
+    assert buckets["POST /projects"] == "default"
 
 
 def _count(world: World, bucket: str, user_id: str) -> int:
@@ -73,10 +86,10 @@ def _harmless(world: World, op: Operation) -> tuple[str, bytes | None]:
 def test_each_authenticated_route_counts_one_hit_in_its_bucket(world: World, op: Operation) -> None:
     user_id = world.ctx.signer.verify(world.alice, world.ctx.now()).user_id
     path, body = _harmless(world, op)
-    before = {b: _count(world, b, user_id) for b in ("default", "status")}
+    before = {b: _count(world, b, user_id) for b in BUCKETS}
     status, answer, headers = world.api.call(op.method, path, token=world.alice, raw=body)
     assert status < 500, answer
-    after = {b: _count(world, b, user_id) for b in ("default", "status")}
+    after = {b: _count(world, b, user_id) for b in BUCKETS}
     expected = {b: before[b] + (1 if b == op.rate_bucket else 0) for b in before}
     assert after == expected, _id(op)
     assert headers["X-RateLimit-Limit"] == str(world.ctx.settings.rate_limit_for(op.rate_bucket))
@@ -87,7 +100,7 @@ def test_a_full_window_answers_429_on_every_authenticated_route(world: World) ->
     ctx = world.ctx
     user_id = ctx.signer.verify(world.bob, ctx.now()).user_id
     start = window_start(ctx.now(), ctx.settings.rate_window_s)
-    for bucket in ("default", "status"):
+    for bucket in BUCKETS:
         limit = ctx.settings.rate_limit_for(bucket)
         ctx.aws.dynamodb.put_item(
             TableName=ctx.settings.table,

@@ -14,7 +14,9 @@ from tests.functional.api.test_api_limits import concurrently
 @pytest.fixture
 def api_settings(local_resources: LocalResources) -> Settings:
     """Small limits for this module (overrides the conftest fixture)."""
-    return settings_for(local_resources, rate_limit=5, login_max_per_email=3, login_max_per_ip=50)
+    return settings_for(
+        local_resources, rate_limit=5, read_rate_limit=5, login_max_per_email=3, login_max_per_ip=50
+    )
 
 
 def test_rate_limit_429_with_headers(api: Api, api_context: AppContext) -> None:

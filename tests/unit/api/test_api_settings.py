@@ -42,6 +42,7 @@ def test_overrides_and_buckets() -> None:
     s = load_settings({**REQUIRED, "AUTOSTACK_RATE_LIMIT": "7", "AUTOSTACK_RUNNER_REQUIRED": "yes"})
     assert s.rate_limit_for("default") == 7
     assert s.rate_limit_for("status") == 600
+    assert s.rate_limit_for("read") == 300
     assert s.runner_required is True
     with pytest.raises(SettingsError):
         s.rate_limit_for("nope")

@@ -1,0 +1,3 @@
+from autostack.cli import main
+
+main()

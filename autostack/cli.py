@@ -1,0 +1,591 @@
+"""The ``autostack`` command: from a folder to a live URL.
+
+Exit codes: 0 ok, 1 failed, 2 usage, 3 refused (a limit, a conflict, too big, a declined
+prompt, not available on this server), 4 not found or not signed in, 130 Ctrl-C while
+following (the deployment goes on; ``autostack logs -f`` resumes).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import time
+import webbrowser
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from autostack import __version__, flows, formatting
+from autostack.config import ProfileStore, config_dir, resolve_api
+from autostack.errors import (
+    EXIT_OK,
+    CliError,
+    NotAvailableError,
+    NotFoundError,
+    RefusedError,
+    UsageError,
+)
+from autostack.output import Output
+from autostack.session import Session
+
+EXIT_INTERRUPTED = 130
+DEFAULT_REGION = "us-east-1"
+
+
+@dataclass
+class Run:
+    """What one command works with: where it writes, its session, what it collected."""
+
+    out: Output
+    api_option: str | None
+    environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    result: dict[str, Any] = field(default_factory=dict)
+    _session: Session | None = None
+
+    @property
+    def interactive(self) -> bool:
+        return sys.stdin.isatty() and not self.out.json_mode
+
+    def store(self) -> ProfileStore:
+        return ProfileStore(config_dir(self.environ))
+
+    def session(self) -> Session:
+        if self._session is None:
+            store = self.store()
+            api = resolve_api(self.api_option, self.environ, store.load())
+            if not api:
+                raise UsageError(
+                    "no API URL",
+                    hint="pass --api URL or set AUTOSTACK_API (`make run` prints the local one)",
+                )
+            self._session = Session(store, api)
+        return self._session
+
+
+def command(fn: Callable[..., dict[str, Any] | None]) -> Callable[..., None]:
+    """Common options (--json, --api) and one way out: the JSON document or the error line."""
+
+    @click.option("--json", "json_mode", is_flag=True, help="One JSON document on stdout.")
+    @click.option("--api", "api_option", metavar="URL", help="The API (else $AUTOSTACK_API).")
+    @functools.wraps(fn)
+    def wrapper(json_mode: bool, api_option: str | None, **kwargs: Any) -> None:
+        run = Run(out=Output(json_mode), api_option=api_option)
+        code = EXIT_OK
+        try:
+            result = fn(run, **kwargs) or {}
+            if json_mode:
+                run.out.document(result)
+        except flows.FollowInterruptedError as stopped:
+            code = EXIT_INTERRUPTED
+            message = "stopped following; the deployment keeps running on the server"
+            hint = "resume with `autostack logs -f`"
+            if json_mode:
+                run.out.document(
+                    {**run.result, "interrupted": True, "deployment_id": stopped.deployment_id}
+                )
+            else:
+                run.out.err.print(f"\n{message} ({hint})", markup=False)
+        except KeyboardInterrupt:
+            code = EXIT_INTERRUPTED
+            run.out.err.print("\ninterrupted; what was started on the server goes on", markup=False)
+        except click.exceptions.Abort:
+            code = RefusedError("cancelled at the prompt").exit_code
+            run.out.error(RefusedError("cancelled at the prompt"))
+        except CliError as error:
+            code = error.exit_code
+            run.out.error(error)
+        sys.exit(code)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="autostack")
+def main() -> None:
+    """AutoStack from the command line: `autostack signup`, then `autostack launch ./myapp`.
+
+    Exit codes: 0 ok, 1 failed, 2 usage, 3 refused, 4 not found or not signed in,
+    130 interrupted while following (the deployment goes on).
+    """
+
+
+# -- identity --------------------------------------------------------------------------------
+
+
+def _password(run: Run, confirm: bool) -> str:
+    from_env = run.environ.get("AUTOSTACK_PASSWORD")
+    if from_env:
+        return from_env
+    if sys.stdin.isatty():
+        return str(click.prompt("Password", hide_input=True, confirmation_prompt=confirm, err=True))
+    line = sys.stdin.readline().rstrip("\n")
+    if not line:
+        raise UsageError("no password", hint="set AUTOSTACK_PASSWORD or pipe it on stdin")
+    return line
+
+
+def _email(run: Run, email: str | None) -> str:
+    if email:
+        return email
+    if run.interactive:
+        return str(click.prompt("Email", err=True))
+    raise UsageError("no email", hint="pass --email")
+
+
+def _login(run: Run, email: str, password: str) -> dict[str, Any]:
+    session = run.session()
+    answer = session.call("POST", "/auth/login", {"email": email, "password": password}, auth=False)
+    profile = session.sign_in(email, answer)
+    run.out.say(f"signed in as {email} at {session.api_url}")
+    return {"email": email, "api": profile.api, "signed_in": True}
+
+
+@main.command()
+@click.option("--email", help="Your email address.")
+@command
+def signup(run: Run, email: str | None) -> dict[str, Any]:
+    """Create an account and sign in (password: $AUTOSTACK_PASSWORD or stdin)."""
+    email = _email(run, email)
+    password = _password(run, confirm=True)
+    user = run.session().call(
+        "POST", "/auth/signup", {"email": email, "password": password}, auth=False
+    )
+    run.out.say(f"account created for {user['email']}")
+    return {"user": user, **_login(run, user["email"], password)}
+
+
+@main.command()
+@click.option("--email", help="Your email address.")
+@command
+def login(run: Run, email: str | None) -> dict[str, Any]:
+    """Sign in (password: $AUTOSTACK_PASSWORD or stdin); the tokens are saved (mode 0600)."""
+    return _login(run, _email(run, email), _password(run, confirm=False))
+
+
+@main.command()
+@command
+def logout(run: Run) -> dict[str, Any]:
+    """Sign out: the login's tokens are revoked on the server and forgotten here."""
+    session = run.session()
+    token = session.sign_out()
+    if token:
+        session.call("POST", "/auth/logout", {"refresh_token": token}, auth=False)
+    run.out.say("signed out" if token else "not signed in")
+    return {"signed_in": False}
+
+
+@main.command()
+@command
+def whoami(run: Run) -> dict[str, Any]:
+    """Who is signed in, where."""
+    session = run.session()
+    me = session.call("GET", "/me")
+    run.out.say(f"{me['email']} at {session.api_url} ({me['project_count']} projects)")
+    return {"user": me, "api": session.api_url}
+
+
+# -- launch and deploy ---------------------------------------------------------------------
+
+_dir_argument = click.argument(
+    "directory",
+    required=False,
+    default=".",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+)
+
+
+def _choose_target(run: Run, bundle: dict[str, Any], target: str | None) -> str:
+    rows = formatting.target_rows(bundle)
+    run.result["targets"] = rows
+    run.out.heading("\nTargets (monthly, list price / after the free tier; * recommended):")
+    run.out.targets(rows)
+    recommended = str(bundle["recommendation"]["target"])
+    if target:
+        return target
+    if run.interactive:
+        names = [row["target"] for row in rows]
+        return str(click.prompt("Target", type=click.Choice(names), default=recommended, err=True))
+    return recommended
+
+
+def _role_arn(run: Run, settings: flows.ProjectFile, role_arn: str | None, role: dict) -> str:
+    run.out.heading("\nDeploy role (in your AWS account):")
+    run.out.pairs(
+        [
+            ("trusts", str(role.get("runner_role_arn"))),
+            ("ExternalId", str(role.get("external_id"))),
+        ]
+    )
+    chosen = role_arn or settings.get("role_arn")
+    if not chosen and run.interactive:
+        for line in role.get("instructions") or []:
+            run.out.say(f"  - {line}")
+        chosen = click.prompt("Role ARN", err=True)
+    if not chosen:
+        raise UsageError(
+            "no deploy role", hint="pass --role-arn arn:aws:iam::<account>:role/<name>"
+        )
+    return str(chosen)
+
+
+def _can_confirm(run: Run, yes: bool) -> None:
+    """Before anything is created: a run that will need a confirmation must be able to ask."""
+    if not yes and not run.interactive:
+        raise UsageError("confirmation needed", hint="pass --yes to go ahead without a prompt")
+
+
+def _confirm(run: Run, question: str, yes: bool) -> None:
+    _can_confirm(run, yes)
+    if yes:
+        return
+    if not click.confirm(question, default=True, err=True):
+        raise RefusedError("not confirmed: nothing was changed")
+
+
+def _plan_then_apply(
+    run: Run,
+    session: Session,
+    project_id: str,
+    deployment: dict[str, Any],
+    yes: bool,
+    question: str,
+) -> dict[str, Any]:
+    """Follow to the plan, show it in words, confirm, approve, follow to the end."""
+    settings_id = deployment["id"]
+    run.result["deployment_id"] = settings_id
+    deployment, read = flows.follow(
+        session, run.out, project_id, settings_id, stop_when_planned=True
+    )
+    if deployment["status"] == "planned":
+        run.out.heading("\nThe plan:")
+        for line in formatting.plan_lines(deployment.get("plan")):
+            run.out.say(f"  {line}")
+        cost = deployment.get("cost") or {}
+        if cost.get("monthly_usd") is not None:
+            run.out.say(f"  estimated cost: {formatting.money(cost['monthly_usd'])} a month")
+        try:
+            _confirm(run, question, yes)
+        except (RefusedError, click.exceptions.Abort):
+            session.call("POST", f"/projects/{project_id}/deployments/{settings_id}/cancel")
+            raise
+        session.call("POST", f"/projects/{project_id}/deployments/{settings_id}/approve")
+        deployment, _ = flows.follow(
+            session, run.out, project_id, settings_id, stop_when_planned=False, after=read
+        )
+    run.result["deployment"] = deployment
+    if deployment["status"] in ("failed", "cancelled"):
+        error = deployment.get("error") or {}
+        raise CliError(
+            f"the deployment {deployment['status']}: {error.get('message', 'see the log')}",
+            hint="`autostack logs` shows the whole log",
+            details={"deployment": deployment},
+        )
+    return deployment
+
+
+def _ship(
+    run: Run,
+    directory: Path,
+    *,
+    target: str | None,
+    region: str | None,
+    role_arn: str | None,
+    bundle_dir: Path | None,
+    yes: bool,
+    stack: str,
+    new_project: bool,
+) -> dict[str, Any]:
+    started = time.monotonic()
+    _can_confirm(run, yes)
+    settings = flows.ProjectFile.load(directory)
+    if not new_project:
+        settings.require_project()
+    packed = flows.pack_folder(run.out, directory)  # refused before anything is sent
+    session = run.session()
+    session.access_token()  # signed in? (say so before creating anything)
+    project = flows.ensure_project(session, run.out, settings)
+    project_id = project["id"]
+    run.result["project"] = project
+    uploaded = flows.upload(session, project_id, packed)
+    run.result["upload_id"] = uploaded["id"]
+    job = flows.analyze(session, run.out, project_id, uploaded["id"])
+    run.result["analysis"] = {k: job.get(k) for k in ("id", "status", "summary")}
+    lines = formatting.stack_lines(job)
+    run.result["stack"] = dict(lines)
+    run.out.heading("\nYour stack:")
+    run.out.pairs(lines)
+
+    region = region or settings.get("region") or DEFAULT_REGION
+    wanted = target or (None if new_project else settings.get("target"))
+    bundle = flows.generate(session, project_id, job["id"], wanted, region)
+    chosen = _choose_target(run, bundle, wanted)
+    if chosen != bundle["target"]:
+        bundle = flows.generate(session, project_id, job["id"], chosen, region)
+    run.out.say(f"\ngenerated the {bundle['target']} bundle ({len(bundle['files'])} files)")
+    run.result["bundle_id"] = bundle["id"]
+    run.result["target"] = bundle["target"]
+    deploy_bundle = bundle["id"]
+    if bundle_dir is not None:
+        deploy_bundle = flows.upload_bundle(session, run.out, project_id, bundle_dir)
+        run.result["uploaded_bundle_id"] = deploy_bundle
+
+    role = session.call(
+        "GET", f"/projects/{project_id}/deploy-role", params={"bundle_id": bundle["id"]}
+    )
+    arn = _role_arn(run, settings, role_arn, role)
+    settings.data.update(
+        {"target": bundle["target"], "region": region, "role_arn": arn, "stack": stack}
+    )
+    settings.save()
+    created = session.call(
+        "POST",
+        f"/projects/{project_id}/deployments",
+        {"bundle_id": deploy_bundle, "role_arn": arn, "region": region, "stack": stack},
+    )
+    settings.data["deployment_id"] = created["id"]
+    settings.save()
+    run.out.heading(f"\nDeploying ({created['id']}):")
+    deployment = _plan_then_apply(run, session, project_id, created, yes, "Apply this plan?")
+    url = formatting.app_url(deployment)
+    run.result.update(
+        {
+            "url": url,
+            "status": deployment["status"],
+            "elapsed_s": round(time.monotonic() - started, 1),
+            "requests": dict(session.sent),
+        }
+    )
+    run.out.say("")
+    run.out.say(f"{deployment['status']}: {url or '(no app_url output)'}", style="bold green")
+    return run.result
+
+
+_deploy_options = [
+    click.option("--target", type=click.Choice(["static", "lambda", "ec2", "ecs-fargate"])),
+    click.option("--region", help=f"AWS region (default {DEFAULT_REGION})."),
+    click.option("--role-arn", help="The role AutoStack deploys with in your account."),
+    click.option(
+        "--bundle",
+        "bundle_dir",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        help="Deploy your own Terraform from this folder instead of the generated bundle.",
+    ),
+    click.option("--stack", default="main", show_default=True, help="The Terraform state."),
+    click.option("--yes", "-y", is_flag=True, help="Apply without asking (for scripts)."),
+]
+
+
+def _with(options: list[Callable[..., Any]]) -> Callable[..., Any]:
+    def apply(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return apply
+
+
+@main.command()
+@_dir_argument
+@_with(_deploy_options)
+@command
+def launch(run: Run, directory: Path, **options: Any) -> dict[str, Any]:
+    """Pack DIRECTORY, analyze it, pick a target, generate, plan, confirm, apply: the URL."""
+    return _ship(run, directory, new_project=True, **options)
+
+
+@main.command()
+@_dir_argument
+@_with(_deploy_options)
+@command
+def deploy(run: Run, directory: Path, **options: Any) -> dict[str, Any]:
+    """Deploy new source from DIRECTORY to its existing project and stack."""
+    return _ship(run, directory, new_project=False, **options)
+
+
+# -- looking at things ------------------------------------------------------------------------
+
+_dir_option = click.option(
+    "--dir",
+    "directory",
+    default=".",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The app's folder (where .autostack.json is).",
+)
+
+
+def _latest(run: Run, project_id: str, action: str | None = None) -> dict[str, Any]:
+    listed = run.session().call("GET", f"/projects/{project_id}/deployments")["deployments"]
+    for deployment in listed:
+        if action is None or deployment["action"] == action:
+            return dict(deployment)
+    raise NotFoundError("no deployment yet", hint="run `autostack launch`")
+
+
+@main.command()
+@_dir_option
+@command
+def status(run: Run, directory: Path) -> dict[str, Any]:
+    """The project's newest deployment: its state and URL."""
+    settings = flows.ProjectFile.load(directory)
+    project_id = settings.require_project()
+    project = run.session().call("GET", f"/projects/{project_id}")
+    deployment = _latest(run, project_id)
+    url = formatting.app_url(deployment)
+    run.out.pairs(
+        [
+            ("project", f"{project['name']} ({project_id})"),
+            ("deployment", formatting.deployment_line(deployment)),
+            ("url", url or "-"),
+        ]
+    )
+    return {"project": project, "deployment": deployment, "url": url}
+
+
+@main.command()
+@_dir_option
+@click.option("--follow", "-f", is_flag=True, help="Keep following until it settles.")
+@click.option("--deployment", "deployment_id", help="A deployment id (default: the newest).")
+@command
+def logs(run: Run, directory: Path, follow: bool, deployment_id: str | None) -> dict[str, Any]:
+    """The newest deployment's Terraform log (-f: follow it live)."""
+    project_id = flows.ProjectFile.load(directory).require_project()
+    session = run.session()
+    deployment_id = deployment_id or _latest(run, project_id)["id"]
+    run.result["deployment_id"] = deployment_id
+    if follow:
+        final, _ = flows.follow(session, run.out, project_id, deployment_id, stop_when_planned=True)
+        return {"deployment": final}
+    answer = session.call(
+        "GET", f"/projects/{project_id}/deployments/{deployment_id}/logs", params={"after": 0}
+    )
+    run.out.log_text(answer["text"])
+    return {"deployment_id": deployment_id, **answer}
+
+
+@main.command()
+@_dir_option
+@click.option("--yes", "-y", is_flag=True, help="Destroy without asking (for scripts).")
+@command
+def destroy(run: Run, directory: Path, yes: bool) -> dict[str, Any]:
+    """Plan the destruction of the stack, confirm, apply it."""
+    _can_confirm(run, yes)
+    settings = flows.ProjectFile.load(directory)
+    project_id = settings.require_project()
+    session = run.session()
+    newest = _latest(run, project_id)
+    created = session.call("POST", f"/projects/{project_id}/deployments/{newest['id']}/destroy", {})
+    run.out.heading(f"Destroying ({created['id']}):")
+    final = _plan_then_apply(run, session, project_id, created, yes, "Destroy all of this?")
+    run.out.say(f"destroyed: {final['status']}")
+    settings.data["deployment_id"] = final["id"]
+    settings.save()
+    return {"deployment": final, "status": final["status"]}
+
+
+@main.command()
+@_dir_option
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Write here."
+)
+@command
+def templates(run: Run, directory: Path, out_dir: Path | None) -> dict[str, Any]:
+    """The generated bundle's files (--out DIR writes them to disk)."""
+    settings = flows.ProjectFile.load(directory)
+    project_id = settings.require_project()
+    session = run.session()
+    listed = session.call("GET", f"/projects/{project_id}/templates")["bundles"]
+    if not listed:
+        raise NotFoundError("no generated bundle yet", hint="run `autostack launch`")
+    bundle = listed[0]
+    if out_dir is None:
+        full = session.call("GET", f"/projects/{project_id}/templates/{bundle['id']}")
+        for name in full["files"]:
+            run.out.say(name)
+        return {"bundle": {k: full[k] for k in ("id", "target", "region", "files")}}
+    link = session.call("GET", f"/projects/{project_id}/templates/{bundle['id']}/download")
+    written = flows.safe_extract(session.get_bytes(link["url"]), out_dir)
+    run.out.say(f"wrote {len(written)} files to {out_dir}")
+    return {"bundle_id": bundle["id"], "out": str(out_dir), "files": written}
+
+
+@main.command()
+@command
+def projects(run: Run) -> dict[str, Any]:
+    """Your projects."""
+    listed = run.session().call("GET", "/projects")
+    run.out.rows(
+        ["id", "name", "created"],
+        [[p["id"], p["name"], p["created_at"]] for p in listed["projects"]],
+    )
+    return dict(listed)
+
+
+@main.command(name="open")
+@_dir_option
+@click.option("--no-browser", is_flag=True, help="Only print the URL.")
+@command
+def open_url(run: Run, directory: Path, no_browser: bool) -> dict[str, Any]:
+    """Print the app's URL (and open it in a browser on a terminal)."""
+    project_id = flows.ProjectFile.load(directory).require_project()
+    deployment = _latest(run, project_id, action="deploy")
+    url = formatting.app_url(deployment)
+    if not url:
+        raise NotFoundError("no URL yet", hint="the newest deployment has no app_url output")
+    if run.out.json_mode:
+        return {"url": url}
+    click.echo(url)
+    if run.out.tty and not no_browser:
+        webbrowser.open(url)
+    return {"url": url}
+
+
+# -- what a newer server brings ---------------------------------------------------------------
+
+
+def _not_yet(run: Run, what: str, path: str) -> dict[str, Any]:
+    session = run.session()
+    document = session.call("GET", "/openapi.json", auth=False)
+    if path in (document.get("paths") or {}):
+        raise NotAvailableError(
+            f"`{what}` is on this server but not in this client yet",
+            hint="upgrade autostack",
+        )
+    raise NotAvailableError(
+        f"`{what}` is not available yet on this server", hint="it comes with the shipping release"
+    )
+
+
+@main.command()
+@command
+def releases(run: Run) -> dict[str, Any]:
+    """Releases of the app (not available yet on this server)."""
+    return _not_yet(run, "releases", "/projects/{project_id}/releases")
+
+
+@main.command()
+@command
+def rollback(run: Run) -> dict[str, Any]:
+    """Roll back to the previous release (not available yet on this server)."""
+    return _not_yet(run, "rollback", "/projects/{project_id}/releases/{release_id}/rollback")
+
+
+@main.group()
+def config() -> None:
+    """App configuration and secrets (not available yet on this server)."""
+
+
+for _name in ("set", "unset", "list"):
+
+    @config.command(name=_name)
+    @click.argument("pairs", nargs=-1)
+    @command
+    def _config(run: Run, pairs: tuple[str, ...], _what: str = _name) -> dict[str, Any]:
+        return _not_yet(run, f"config {_what}", "/projects/{project_id}/config")
+
+
+if __name__ == "__main__":
+    main()
