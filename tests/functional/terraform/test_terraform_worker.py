@@ -74,7 +74,9 @@ def test_five_deployments_at_once_never_run_more_than_two_terraforms(
             base.client("dynamodb"), local_resources.table, runner_id, slots=2, lease_s=20
         )
         services = {
-            "terraform": TerraformServices(runner=tf.runner, semaphore=semaphore, defer_delay_s=1)
+            "terraform": TerraformServices(
+                runner=tf.runner, semaphore=semaphore, defer_delay_s=1, sessions=tf.sessions
+            )
         }
         workers.append(
             Worker(settings, base.clients, Ledger(settings.runner_db), services=services)
@@ -170,7 +172,11 @@ def test_plan_then_apply_through_the_worker_stores_summary_and_outputs_on_the_jo
         settings,
         base.clients,
         Ledger(settings.runner_db),
-        services={"terraform": TerraformServices(runner=base.tf.runner, semaphore=semaphore)},
+        services={
+            "terraform": TerraformServices(
+                runner=base.tf.runner, semaphore=semaphore, sessions=base.tf.sessions
+            )
+        },
     )
     payload = {
         "deployment_id": "web",
