@@ -8,6 +8,7 @@ through an explicit per-language filter from ``escaping``.
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from chalicelib.generate import escaping
 from chalicelib.generate.dockerfiles import COMPOSER_IMAGE, docker_recipe, static_tool
 from chalicelib.generate.hclfmt import align_assignments
 from chalicelib.generate.stack import StackContext
+from chalicelib.models.plan import AppPlan
 from chalicelib.models.templates import CostSummary, Recommendation, Target
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -55,26 +57,89 @@ def environment() -> Any:
                     dexec=escaping.dockerfile_exec,
                     tftpl=escaping.tftpl_escape,
                     ident=escaping.identifier,
+                    hcl_list=lambda items: "[" + ", ".join(map(escaping.hcl_string, items)) + "]",
+                    hcl_map=lambda mapping: (
+                        "{ "
+                        + ", ".join(
+                            f"{escaping.hcl_string(k)} = {escaping.hcl_string(v)}"
+                            for k, v in mapping.items()
+                        )
+                        + " }"
+                    ),
                 )
                 _env = env
     return _env
 
 
-def _with_database_url(ctx: StackContext, command: str) -> str:
-    """``command`` run after composing DATABASE_URL from the DB_* settings ECS injects.
+_DB_FACTS = {"user": "$DB_USER", "host": "$DB_HOST", "port": "$DB_PORT", "db": "$DB_NAME"}
+_TF_DB_FACTS = {
+    "{host}": "aws_db_instance.main.address",
+    "{port}": "tostring(aws_db_instance.main.port)",
+    "{db}": "aws_db_instance.main.db_name",
+    "{user}": "aws_db_instance.main.username",
+}
+_FIXED_DB_ENV = frozenset({"DB_HOST", "DB_PORT", "DB_NAME", "DB_USER"})
+
+
+def database_wiring(plan: AppPlan) -> tuple[list[tuple[str, str]], list[str], dict[str, str]]:
+    """The plan's database variables split by how they are set.
+
+    (name, HCL expression) for plain ones Terraform sets; the names that carry the
+    password (injected from the RDS secret); the templates that embed it (URLs, composed
+    where the password is known: in the container or by the deploy script).
+    """
+    plain: list[tuple[str, str]] = []
+    passwords: list[str] = []
+    urls: dict[str, str] = {}
+    for binding in plan.services:
+        if binding.kind not in ("postgresql", "mysql"):
+            continue
+        for name, template in binding.env.items():
+            if template == "{password}":
+                passwords.append(name)
+            elif "{password}" in template:
+                urls[name] = template
+            elif name not in _FIXED_DB_ENV:
+                expression = _TF_DB_FACTS.get(template)
+                if expression is None:
+                    parts = re.split(r"(\{\w+\})", template)
+                    expression = escaping.hcl_string("".join(
+                        "${" + _TF_DB_FACTS[p] + "}" if p in _TF_DB_FACTS else p
+                        for p in parts
+                    ))  # fmt: skip
+                    expression = expression.replace("$${", "${")
+                plain.append((name, expression))
+    if "DB_PASSWORD" not in passwords:
+        passwords.insert(0, "DB_PASSWORD")
+    return plain, passwords, urls
+
+
+def _with_database_url(ctx: StackContext, command: str, plan: AppPlan | None = None) -> str:
+    """``command`` run after composing the database URLs from the DB_* settings ECS injects.
 
     ECS can inject the password but not build a URL around it, so the container
     does it: every byte of the password is percent-encoded with POSIX tools only
     (od, tr, sed exist in every base image used here).
     """
-    scheme = "postgresql" if ctx.database == "postgres" else "mysql"
     percent_encoded = (
         "$(printf '%s' \"$DB_PASSWORD\" | od -An -tx1 -v | tr -d ' \\n' | sed 's/../%&/g')"
     )
-    return (
-        f'export DATABASE_URL="{scheme}://$DB_USER:{percent_encoded}@$DB_HOST:$DB_PORT/$DB_NAME" '
-        f"&& exec /bin/sh -c {escaping.shell_quote(command)}"
+    scheme = "postgresql" if ctx.database == "postgres" else "mysql"
+    tls = "?sslmode=require" if ctx.database == "postgres" else ""
+    urls = (
+        database_wiring(plan)[2]
+        if plan is not None
+        else {"DATABASE_URL": f"{scheme}://{{user}}:{{password}}@{{host}}:{{port}}/{{db}}{tls}"}
     )
+    exports = [
+        f'export {name}="'
+        + template.replace("{password}", percent_encoded).format(**_DB_FACTS)
+        + '"'
+        for name, template in urls.items()
+    ]
+    if not exports:
+        return command
+    return " && ".join(exports) + f" && exec /bin/sh -c {escaping.shell_quote(command)}"
 
 
 def _compose_services(ctx: StackContext) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
@@ -211,6 +276,19 @@ _SERVICE_OWNED = {
 }
 
 
+def _compose_env(plan: AppPlan, local: dict[str, str]) -> list[tuple[str, str | None]]:
+    """The app's variables for docker-compose: defaults with their value; required settings
+    and secrets by name only (from the .env file when set there, else unset, never "");
+    optional ones are left out. Local service containers set their own."""
+    env: list[tuple[str, str | None]] = []
+    for entry in plan.env:
+        if entry.name in local or entry.kind == "optional":
+            continue
+        env.append((entry.name, entry.value if entry.kind == "default" else None))
+    env += [(s.name, None) for s in plan.secrets if s.name not in local]
+    return env
+
+
 def hosted_zone_of(domain: str) -> str:
     """The zone that most likely holds ``domain``: its parent, or itself at the apex."""
     labels = domain.split(".")
@@ -316,17 +394,18 @@ def _commands(ctx: StackContext, target: Target) -> dict[str, str]:
     }
 
 
-def _dockerfile_values(ctx: StackContext) -> dict[str, Any]:
+def _dockerfile_values(ctx: StackContext, plan: AppPlan) -> dict[str, Any]:
     """What one app's Dockerfile and .dockerignore templates need."""
     recipe = docker_recipe(ctx)
     return {
+        "plan": plan,
         "static_tool": static_tool(ctx) if ctx.family == "static" else "none",
         "images": recipe.images,
         "tool_version": recipe.version,
         "recipe": recipe,
         "composer_image": COMPOSER_IMAGE,
         "php_app_env": "production" if ctx.framework == "laravel" else "prod",
-        "start_command": recipe.start_command,
+        "start_command": plan.start,
         "needs_server_package": recipe.server_package,
     }
 
@@ -367,14 +446,18 @@ def _companion_host_ports(ctx: StackContext) -> dict[str, int]:
 
 def render_files(
     ctx: StackContext,
+    plans: list[AppPlan],
     target: Target,
     recommendation: Recommendation,
     cost: CostSummary,
     warnings: list[str],
 ) -> dict[str, str]:
     env = environment()
-    docker_values = _dockerfile_values(ctx)
+    plan = plans[0]
+    plan_of = {c.name: p for c, p in zip(ctx.companions, plans[1:], strict=True)}
+    docker_values = _dockerfile_values(ctx, plan)
     start_command = docker_values["start_command"]
+    service_env_plain, password_env, database_urls = database_wiring(plan)
     compose_services, local_service_env = _compose_services(ctx)
     prefix = "" if ctx.app_dir == "." else ctx.app_dir + "/"
     this_estimate = next(e for e in cost.targets if e.target == target)
@@ -382,7 +465,7 @@ def render_files(
         {
             "name": "app",
             "ident": "app",
-            "command": _with_database_url(ctx, start_command) if ctx.database else None,
+            "command": _with_database_url(ctx, start_command, plan) if ctx.database else None,
             "web": ctx.app.kind != "worker",
             "port": ctx.port,
             "repo": "aws_ecr_repository.app",
@@ -393,7 +476,7 @@ def render_files(
         {
             "name": f"worker-{w.name}",
             "ident": f"worker_{w.ident}",
-            "command": _with_database_url(ctx, w.command) if ctx.database else w.command,
+            "command": _with_database_url(ctx, w.command, plan) if ctx.database else w.command,
             "web": False,
             "port": ctx.port,
             "repo": f'aws_ecr_repository.companion["{w.owner}"]'
@@ -407,7 +490,8 @@ def render_files(
         other = companion.ctx
         command = None  # the image's own CMD, unless the database URL must be composed first
         if other.database and other.family != "static":
-            command = _with_database_url(other, docker_recipe(other).start_command)
+            other_plan = plan_of[companion.name]
+            command = _with_database_url(other, other_plan.start, other_plan)
         ecs_services.append(
             {
                 "name": companion.name,
@@ -425,6 +509,10 @@ def render_files(
     )
     values: dict[str, Any] = {
         **docker_values,
+        "plans": plans,
+        "service_env_plain": service_env_plain,
+        "password_env": password_env,
+        "database_urls": database_urls,
         "domain": domain,
         "hosted_zone": hosted_zone_of(domain) if domain else None,
         "ctx": ctx,
@@ -437,8 +525,7 @@ def render_files(
         },
         "compose_services": compose_services,
         "local_service_env": local_service_env,
-        # secrets a local container provides are set from it, not from the .env file
-        "compose_secrets": [n for n in ctx.secrets if n not in dict(local_service_env)],
+        "compose_env": _compose_env(plan, dict(local_service_env)),
         "volumes": [f"{s['name']}-data" for s in compose_services if s["volume"]]
         + (["app-data"] if ctx.uses_sqlite else []),
         "storage_env": storage_env_name(ctx),
@@ -493,7 +580,7 @@ def render_files(
     files[f"{prefix}.dockerignore"] = render("docker/dockerignore.j2")
     for companion in ctx.companions:  # each app of a monorepo builds from its own folder
         other = companion.ctx
-        own = {**values, **_dockerfile_values(other), "ctx": other}
+        own = {**values, **_dockerfile_values(other, plan_of[companion.name]), "ctx": other}
         files[f"{other.app_dir}/Dockerfile"] = env.get_template(
             f"docker/{other.family}.Dockerfile.j2"
         ).render(own)

@@ -102,8 +102,9 @@ class SecretEntry(_Model):
     name: str
     kind: SecretKind
     generator: str | None = None
-    """How a ``generated`` secret is made: ``hex32`` (64 hex characters), ``password32``,
-    ``base64-32`` or ``laravel-app-key`` (``base64:`` + 32 random bytes). None otherwise."""
+    """How a ``generated`` secret is made: ``alnum64`` (64 random letters and digits, from
+    Secrets Manager's GetRandomPassword) or ``laravel-app-key`` (``base64:`` + 32 random
+    bytes, Laravel's APP_KEY form). None otherwise."""
     source: str | None = None
 
 
