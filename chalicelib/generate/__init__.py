@@ -30,9 +30,13 @@ class TargetNotSuitableError(Exception):
 
 
 def generate_bundle(
-    profile: StackProfile, request: TemplateRequest, prices: PriceTable | None = None
+    profile: StackProfile,
+    request: TemplateRequest,
+    prices: PriceTable | None = None,
+    project: str | None = None,
 ) -> GeneratedBundle:
-    ctx = build_context(profile, request.options, request.region)
+    """The bundle; ``project`` (the project's name) prefixes every resource name."""
+    ctx = build_context(profile, request.options, request.region, project)
     plans = plans_of(ctx, profile)  # raises ToolchainVersionError before anything is priced
     cost = cost_summary(ctx, prices or load_prices())
     recommendation = recommend(ctx, cost)

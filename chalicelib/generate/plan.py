@@ -47,6 +47,19 @@ _PACKAGE_MANAGERS: dict[str, PackageManager] = {
 }
 
 
+# What installs an app whose analysis named no package manager (its ecosystem's own tool).
+_FAMILY_PACKAGE_MANAGERS = {
+    "python": "pip",
+    "node": "npm",
+    "ruby": "bundler",
+    "php": "composer",
+    "go": "go",
+    "rust": "cargo",
+    "java": "maven",
+    "dotnet": "dotnet",
+}
+
+
 # --- package manager and install -----------------------------------------------------------
 
 
@@ -59,12 +72,14 @@ def package_manager_of(ctx: StackContext) -> PackageManager:
         kind = "pip"
     if ctx.family == "static" and not ctx.build_command:
         return "none"
+    if not kind and ctx.family != "static":
+        kind = _FAMILY_PACKAGE_MANAGERS.get(ctx.family, "")
     return _PACKAGE_MANAGERS.get(kind, "none")
 
 
 def install_commands(ctx: StackContext, pm: PackageManager) -> list[str]:
     """Install the app's dependencies, frozen to the lockfile when there is one."""
-    locked = ctx.app.lockfile is not None
+    locked = has_lockfile(ctx)
     name = ctx.app.name
     match pm:
         case "npm":
@@ -109,6 +124,17 @@ def install_commands(ctx: StackContext, pm: PackageManager) -> list[str]:
             return ["dotnet restore"]
         case _:
             return []
+
+
+_FROZEN = re.compile(r"\bnpm ci\b|--frozen|--immutable|--locked|--deploy")
+
+
+def has_lockfile(ctx: StackContext) -> bool:
+    """A lockfile pins the dependencies (profiles older than ``App.lockfile`` say so through
+    the frozen install command the analysis derived from it)."""
+    if ctx.app.lockfile is not None:
+        return True
+    return bool(_FROZEN.search(ctx.app.install_command or ""))
 
 
 def _lock_above(ctx: StackContext) -> bool:
@@ -223,11 +249,13 @@ PRODUCTION_VALUES = {
     "ASPNETCORE_ENVIRONMENT": "Production",
     "SPRING_PROFILES_ACTIVE": "prod",
     "MIX_ENV": "prod",
-    "DEBUG": "false",
-    "APP_DEBUG": "false",
-    "DJANGO_DEBUG": "False",
-    "FLASK_DEBUG": "0",
 }
+# Sample values that only work on a developer's machine.
+_DEV_SAMPLE = re.compile(
+    r"localhost|127\.0\.0\.1|0\.0\.0\.0|host\.docker\.internal|\.local\b|changeme|change-me|"
+    r"your[-_]|example\.(com|org)|^\s*$",
+    re.I,
+)
 _DEV_VALUE = re.compile(r"^(dev|develop|development|local|test|debug|true|1|yes|on)$", re.I)
 # Keys a framework needs, generated in the user's account: name -> generator.
 _GENERATED_SECRETS = {
@@ -247,6 +275,27 @@ _GENERATED_SECRETS = {
     "APP_SECRET": "alnum64",
     "ENCRYPTION_KEY": "alnum64",
 }
+
+
+GENERATED_SECRET_NAMES = frozenset(_GENERATED_SECRETS)
+
+
+_DEBUG_FLAGS = frozenset({"DEBUG", "APP_DEBUG", "DJANGO_DEBUG", "FLASK_DEBUG"})
+_FALSE_OF = {"1": "0", "true": "false", "True": "False", "TRUE": "FALSE", "yes": "no", "on": "off"}
+
+
+def _production_value(name: str, sample: str | None) -> str | None:
+    """The production value of a mode variable; None when ``name`` is not one or the sample
+    is already a production value (then the usual rules apply)."""
+    if name in _DEBUG_FLAGS:
+        # Off, in the notation the app uses; without a sample the framework's default (off).
+        return _FALSE_OF.get(sample or "") if sample else None
+    production = PRODUCTION_VALUES.get(name)
+    if production is None:
+        return None
+    if sample is None or _DEV_VALUE.match(sample):
+        return production
+    return None
 
 
 def _is_tooling(name: str, files: list[str]) -> bool:
@@ -272,20 +321,28 @@ def environment(
             continue
         if setting.name == "PORT":
             continue
-        production = PRODUCTION_VALUES.get(setting.name)
+        production = _production_value(setting.name, setting.value)
         if production is not None:
             env.append(EnvEntry(name=setting.name, kind="default", value=production, source=source))
-            if setting.value is not None and _DEV_VALUE.match(setting.value):
+            if setting.value is not None and setting.value != production:
                 notes.append(
                     f"{setting.name}: the development fallback {setting.value!r} is not "
                     f"deployed; it is {production!r}."
                 )
             continue
         required = var.required if var else None
-        if required:
+        sample = setting.value
+        usable = sample is not None and not _DEV_SAMPLE.search(sample)
+        if required is False:
+            # The app reads it with a fallback of its own: left unset, never "".
+            env.append(EnvEntry(name=setting.name, kind="optional", value=None, source=source))
+        elif usable:
+            env.append(EnvEntry(name=setting.name, kind="default", value=sample, source=source))
+        elif required:
             env.append(EnvEntry(name=setting.name, kind="required", value=None, source=source))
         else:
-            # A fallback in code (or a sample file's value) stays the app's own: unset.
+            if sample is not None:
+                notes.append(f"{setting.name}: the development value is not deployed; unset.")
             env.append(EnvEntry(name=setting.name, kind="optional", value=None, source=source))
     for name in ctx.secrets:
         var = by_name.get(name)
@@ -397,8 +454,26 @@ def services_of(ctx: StackContext) -> list[ServiceBinding]:
             ServiceBinding(kind="object_storage", env={storage_env_name(ctx): "{bucket}"})
         )
     if ctx.uses_sqlite:
-        bindings.append(ServiceBinding(kind="sqlite", env={}))
+        bindings.append(ServiceBinding(kind="sqlite", env=sqlite_env(ctx)))
     return bindings
+
+
+SQLITE_FILE = "/data/app.sqlite3"
+_SQLITE_PATH_ENV = re.compile(r"SQLITE|^(DB|DATABASE)_(PATH|FILE|FILENAME|NAME)$|^DATA_DIR$")
+
+
+def sqlite_env(ctx: StackContext) -> dict[str, str]:
+    """Point the app's own SQLite setting at the persistent volume (mounted at /data)."""
+    names = [e.name for e in ctx.env]
+    env: dict[str, str] = {}
+    for name in names:
+        if name == "DATA_DIR":
+            env[name] = "/data"
+        elif _SQLITE_PATH_ENV.search(name):
+            env[name] = SQLITE_FILE
+    if not ctx.database and "DATABASE_URL" in {*names, *ctx.secrets}:
+        env["DATABASE_URL"] = f"sqlite:///{SQLITE_FILE}"
+    return env
 
 
 def _service_owned(ctx: StackContext) -> set[str]:
@@ -443,8 +518,9 @@ def plan_for(ctx: StackContext, profile: StackProfile) -> AppPlan:
     env, secrets, env_notes = environment(ctx, profile)
     notes += env_notes
     if ctx.uses_sqlite:
-        notes.append(f"SQLite: the database file lives on the persistent volume at "
-                     f"{SQLITE_DATA_DIR}.")  # fmt: skip
+        pointed = ", ".join(sqlite_env(ctx)) or "none of its settings: keep the file under /data"
+        notes.append(f"SQLite: the persistent volume is mounted at {SQLITE_DATA_DIR}; the app "
+                     f"is pointed at it through {pointed}.")  # fmt: skip
     return AppPlan(
         name=ctx.name,
         app=ctx.app.name,
@@ -461,6 +537,7 @@ def plan_for(ctx: StackContext, profile: StackProfile) -> AppPlan:
         port=ctx.port,
         health_path=ctx.healthcheck_path,
         runtime_files=runtime_files,
+        submodules=ctx.app.submodules,
         static_output=ctx.static_output_dir if ctx.is_static else None,
         env=env,
         secrets=secrets,
@@ -478,7 +555,7 @@ def _compiled_build(ctx: StackContext, go_package: str, rust_binary: str | None)
             "CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o bin/server "
             + escaping.shell_quote(go_package)
         ]
-    locked = " --locked" if ctx.app.lockfile else ""
+    locked = " --locked" if has_lockfile(ctx) else ""
     binary = (
         f"target/release/{rust_binary}"
         if rust_binary
@@ -497,9 +574,11 @@ def _static_build(ctx: StackContext, build: list[str]) -> list[str]:
     return build
 
 
-def build_app_plans(profile: StackProfile, request: TemplateRequest) -> list[AppPlan]:
+def build_app_plans(
+    profile: StackProfile, request: TemplateRequest, project: str | None = None
+) -> list[AppPlan]:
     """One plan per deployed app: the primary app first, then the monorepo's companions."""
-    ctx = build_context(profile, request.options, request.region)
+    ctx = build_context(profile, request.options, request.region, project)
     return plans_of(ctx, profile)
 
 

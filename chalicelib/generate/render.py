@@ -352,16 +352,19 @@ def _commands(ctx: StackContext, target: Target) -> dict[str, str]:
         f'-backend-config="key={state_key}" -backend-config="region={ctx.region}" '
         '-backend-config="use_lockfile=true"'
     )
-    docker_platform = " --platform linux/arm64" if ctx.arm and target == "ec2" else ""
+    docker_platform = platform_flag(ctx, target)
     build_context = escaping.shell_quote(app_dir)
     push_command = (
         'IMAGE="$(terraform -chdir=infra output -raw ecr_repository_url):${GITHUB_SHA}" && '
-        f'docker build{docker_platform} -t "$IMAGE" {build_context} && docker push "$IMAGE"'
+        f"{_SKIP_PUSHED}"
+        f'docker build{docker_platform} -t "$IMAGE" {build_context} && docker push "$IMAGE"; fi'
     )
     if ctx.build_command:  # the Dockerfile's build stage builds the site, whatever the tool
         site_dir = "_site_build"
         build_site_command = (
-            f"docker build --target build -t site-build {build_context} && "
+            "docker build --target build "
+            '--build-arg SITE_URL="$(terraform -chdir=infra output -raw app_url)/" '
+            f"-t site-build {build_context} && "
             'id="$(docker create site-build)" && '
             f'docker cp "$id":{escaping.shell_quote("/app/" + ctx.static_output_dir + "/.")} '
             f'{site_dir} && docker rm "$id"'
@@ -379,19 +382,129 @@ def _commands(ctx: StackContext, target: Target) -> dict[str, str]:
         "aws cloudfront create-invalidation --distribution-id "
         '"$(terraform -chdir=infra output -raw cloudfront_distribution_id)" --paths "/*"'
     )
-    ec2_deploy_command = (
-        "aws ssm send-command --document-name AWS-RunShellScript "
-        '--instance-ids "$(terraform output -raw instance_id)" '
-        '--parameters "commands=[\\"/usr/local/bin/app-deploy ${GITHUB_SHA}\\"]"'
-    )
+    ec2_deploy_script = "\n".join(_EC2_DEPLOY_STEPS)
     return {
         "init_command": init_command,
         "push_command": push_command,
         "upload_command": upload_command,
         "build_site_command": build_site_command,
-        "ec2_deploy_command": ec2_deploy_command,
+        "ec2_deploy_script": ec2_deploy_script,
         "build_image_command": f"docker build{docker_platform} -t app:ci {build_context}",
     }
+
+
+# A re-run of a job pushes the same tag again: ECR tags are immutable, so an image already
+# pushed for this commit is kept (the build is the same source) instead of failing the push.
+_SKIP_PUSHED = (
+    'if docker manifest inspect "$IMAGE" >/dev/null 2>&1; then '
+    'echo "$IMAGE is already pushed"; else '
+)
+# EC2: ask the instance to deploy through SSM, wait for the command and report its result.
+# A new instance's agent may not have registered yet: the send is retried for a while.
+_EC2_DEPLOY_STEPS = (
+    'INSTANCE="$(terraform output -raw instance_id)"',
+    "for attempt in $(seq 1 30); do",
+    '  COMMAND_ID="$(aws ssm send-command --document-name AWS-RunShellScript '
+    '--instance-ids "$INSTANCE" --comment "deploy ${GITHUB_SHA}" '
+    '--parameters "commands=[\\"/usr/local/bin/app-deploy ${GITHUB_SHA}\\"]" '
+    '--query Command.CommandId --output text)" && break',
+    '  echo "The instance is not registered with SSM yet (attempt $attempt); waiting"',
+    "  sleep 10",
+    "done",
+    'test -n "$COMMAND_ID"',
+    'aws ssm wait command-executed --command-id "$COMMAND_ID" --instance-id "$INSTANCE" || true',
+    'STATUS="$(aws ssm get-command-invocation --command-id "$COMMAND_ID" '
+    '--instance-id "$INSTANCE" --query Status --output text)"',
+    'aws ssm get-command-invocation --command-id "$COMMAND_ID" --instance-id "$INSTANCE" '
+    "--query '[StandardOutputContent, StandardErrorContent]' --output text",
+    'echo "Deploy: $STATUS"',
+    'test "$STATUS" = "Success"',
+)
+
+
+# The release function's command: a minimal Lambda runtime that runs $AUTOSTACK_RELEASE once per
+# invocation and reports success or failure. Python images use Python (no wget in Debian slim);
+# the Alpine-based images use busybox wget.
+_RELEASE_RUNTIME_PYTHON = (
+    "exec python -c 'import os, subprocess, urllib.request as u\n"
+    'api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"\n'
+    "while True:\n"
+    '    r = u.urlopen(api + "next"); rid = r.headers["Lambda-Runtime-Aws-Request-Id"]; r.read()\n'
+    '    ok = subprocess.call(["/bin/sh", "-c", os.environ["AUTOSTACK_RELEASE"]]) == 0\n'
+    '    body = b"{}" if ok else b"{\\"errorMessage\\": \\"the release command failed\\"}"\n'
+    '    u.urlopen(u.Request(api + rid + ("/response" if ok else "/error"), data=body,'
+    ' method="POST")).read()\''
+)
+_RELEASE_RUNTIME_WGET = (
+    'API="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation"; while :; do '
+    'ID="$(wget -q -S -O /dev/null "$API/next" 2>&1 | '
+    "sed -n 's/^ *[Ll]ambda-[Rr]untime-[Aa]ws-[Rr]equest-[Ii]d: *//p' | tr -d '\\r')\"; "
+    'if /bin/sh -c "$AUTOSTACK_RELEASE"; then R=response; B="{}"; '
+    'else R=error; B=\'{"errorMessage": "the release command failed"}\'; fi; '
+    'wget -q -O /dev/null --post-data "$B" "$API/$ID/$R"; done'
+)
+
+
+def lambda_url_expressions(urls: dict[str, str]) -> dict[str, str]:
+    """HCL for the database URLs a function gets (the password URL-encoded by Terraform)."""
+    facts = {
+        "{user}": "${aws_db_instance.main.username}",
+        "{password}": "${urlencode(local.db_password)}",
+        "{host}": "${aws_db_instance.main.address}",
+        "{port}": "${aws_db_instance.main.port}",
+        "{db}": "${aws_db_instance.main.db_name}",
+    }
+    out = {}
+    for name, template in urls.items():
+        text = escaping.hcl_string(template)
+        for placeholder, expression in facts.items():
+            text = text.replace(placeholder, expression)
+        out[name] = text
+    return out
+
+
+def _release_steps(target: Target) -> str:
+    """CI: run the release once, after the new image exists and before traffic moves."""
+    if target == "ecs-fargate":
+        return "\n".join(
+            (
+                "terraform apply -input=false -auto-approve "
+                "-target=aws_ecs_task_definition.release",
+                'RELEASE="$(terraform output -json release_task)"',
+                'NETWORK="awsvpcConfiguration={subnets=[$(echo "$RELEASE" | jq -r \'.subnets | '
+                'join(",")\')],securityGroups=[$(echo "$RELEASE" | jq -r .security_group)],'
+                'assignPublicIp=ENABLED}"',
+                'TASK="$(aws ecs run-task --cluster "$(terraform output -raw ecs_cluster)" '
+                '--launch-type FARGATE --task-definition "$(echo "$RELEASE" | jq -r '
+                '.task_definition)" --network-configuration "$NETWORK" --query '
+                "'tasks[0].taskArn' --output text)\"",
+                'aws ecs wait tasks-stopped --cluster "$(terraform output -raw ecs_cluster)" '
+                '--tasks "$TASK"',
+                'CODE="$(aws ecs describe-tasks --cluster "$(terraform output -raw ecs_cluster)" '
+                '--tasks "$TASK" --query \'tasks[0].containers[0].exitCode\' --output text)"',
+                'echo "Release exit code: $CODE"',
+                'test "$CODE" = "0"',
+            )
+        )
+    if target == "lambda":
+        return "\n".join(
+            (
+                "terraform apply -input=false -auto-approve -target=aws_lambda_function.release",
+                'FUNCTION="$(terraform output -raw release_function_name)"',
+                'aws lambda wait function-updated --function-name "$FUNCTION"',
+                'ERROR="$(aws lambda invoke --function-name "$FUNCTION" --cli-read-timeout 900 '
+                '--query FunctionError --output text release.json)"',
+                "cat release.json",
+                'test "$ERROR" = "None"',
+            )
+        )
+    return ""
+
+
+def platform_flag(ctx: StackContext, target: Target) -> str:
+    """Images are built for the target's CPU, whatever runner builds them."""
+    arm = ctx.arm and target == "ec2"
+    return " --platform linux/arm64" if arm else " --platform linux/amd64"
 
 
 def _dockerfile_values(ctx: StackContext, plan: AppPlan) -> dict[str, Any]:
@@ -412,7 +525,7 @@ def _dockerfile_values(ctx: StackContext, plan: AppPlan) -> dict[str, Any]:
 
 def _companion_push_commands(ctx: StackContext, target: Target) -> list[tuple[str, str, str]]:
     """(name, build command, push command) for each companion app's image."""
-    platform = " --platform linux/arm64" if ctx.arm and target == "ec2" else ""
+    platform = platform_flag(ctx, target)
     commands = []
     for companion in ctx.companions:
         folder = escaping.shell_quote(companion.ctx.app_dir)
@@ -424,8 +537,8 @@ def _companion_push_commands(ctx: StackContext, target: Target) -> list[tuple[st
             (
                 companion.name,
                 f"docker build{platform} -t {companion.name}:ci {folder}",
-                f'IMAGE="{repository}:${{GITHUB_SHA}}" && '
-                f'docker build{platform} -t "$IMAGE" {folder} && docker push "$IMAGE"',
+                f'IMAGE="{repository}:${{GITHUB_SHA}}" && {_SKIP_PUSHED}'
+                f'docker build{platform} -t "$IMAGE" {folder} && docker push "$IMAGE"; fi',
             )
         )
     return commands
@@ -511,8 +624,21 @@ def render_files(
         **docker_values,
         "plans": plans,
         "service_env_plain": service_env_plain,
+        "sqlite_env": [
+            (k, v) for b in plan.services if b.kind == "sqlite" for k, v in b.env.items()
+        ],
         "password_env": password_env,
         "database_urls": database_urls,
+        "lambda_url_expressions": lambda_url_expressions(database_urls),
+        "ecs_release_command": (
+            _with_database_url(ctx, " && ".join(plan.release), plan)
+            if ctx.database
+            else " && ".join(plan.release)
+        ),
+        "release_steps": _release_steps(target) if plan.release else "",
+        "lambda_release_runtime": _RELEASE_RUNTIME_PYTHON
+        if plan.toolchain.language == "python"
+        else _RELEASE_RUNTIME_WGET,
         "domain": domain,
         "hosted_zone": hosted_zone_of(domain) if domain else None,
         "ctx": ctx,
@@ -561,7 +687,7 @@ def render_files(
         files["infra/environment.tf"] = hcl("environment.tf")
         files["infra/ecr.tf"] = hcl("ecr.tf")
         files["infra/access.tf"] = hcl("app_access.tf")
-        if target in ("ec2", "ecs-fargate"):
+        if target in ("ec2", "ecs-fargate") or (target == "lambda" and ctx.database):
             files["infra/security_groups.tf"] = hcl("app_sg.tf")
         if _data_services_needed(ctx, target):
             files["infra/data.tf"] = hcl("data.tf")

@@ -157,6 +157,8 @@ class AppPlan(_Model):
     runtime_files: list[str] = Field(default_factory=list)
     """Paths (relative to ``path``) the running app reads, copied into the runtime image of a
     compiled app beside the binary: templates, static, config."""
+    submodules: bool = False
+    """The repository has git submodules (themes, vendored code): checkouts recurse."""
     static_output: str | None = None
     """A static site's build output folder."""
     env: list[EnvEntry] = Field(default_factory=list)

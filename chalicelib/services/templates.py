@@ -118,7 +118,11 @@ def _load_profile(ctx: AppContext, project_id: str, analysis_id: str) -> Any:
 
 
 def create(
-    ctx: AppContext, project_id: str, request: TemplateRequest, request_id: str | None = None
+    ctx: AppContext,
+    project_id: str,
+    request: TemplateRequest,
+    request_id: str | None = None,
+    project_name: str | None = None,
 ) -> BundleRecord:
     """Generate the bundle for ``request`` from its analysis and store it (project checked)."""
     from chalicelib.generate import (
@@ -130,7 +134,7 @@ def create(
 
     profile = _load_profile(ctx, project_id, request.analysis_id)
     try:
-        bundle = generate_bundle(profile, request)
+        bundle = generate_bundle(profile, request, project=project_name)
     except (NoDeployableAppError, TargetNotSuitableError, ToolchainVersionError) as exc:
         raise TemplateGenerationError(
             str(exc), details={"analysis_id": request.analysis_id, "target": request.target}

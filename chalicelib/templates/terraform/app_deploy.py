@@ -51,7 +51,9 @@ def main():
         facts = {"user": urllib.parse.quote(env["DB_USER"], safe=""),
                  "password": urllib.parse.quote(secret["password"], safe=""),
                  "host": env["DB_HOST"], "port": env["DB_PORT"], "db": env["DB_NAME"]}
-        for name, template in cfg.get("database_urls", {}).items():
+        scheme = "postgresql" if cfg.get("db_engine") == "postgres" else "mysql"
+        default = {"DATABASE_URL": scheme + "://{user}:{password}@{host}:{port}/{db}"}
+        for name, template in cfg.get("database_urls", default).items():
             env[name] = template.format(**facts)
     # Values travel in the docker client's environment, never on a command line.
     child_env = dict(os.environ, **env)
