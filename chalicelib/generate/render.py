@@ -29,6 +29,16 @@ _NEVER_PUBLISHED = (".git/*", ".github/*", "infra/*", ".env*", "Dockerfile", ".d
                     "docker-compose.yml")  # fmt: skip
 
 
+def _hcl_map(mapping: dict[str, str]) -> str:
+    """A one-line HCL object of strings (``{}`` when empty, as terraform fmt writes it)."""
+    if not mapping:
+        return "{}"
+    items = ", ".join(
+        f"{escaping.hcl_string(k)} = {escaping.hcl_string(v)}" for k, v in mapping.items()
+    )
+    return "{ " + items + " }"
+
+
 def environment() -> Any:
     """The process-wide jinja2 Environment (built on first use)."""
     global _env
@@ -58,14 +68,7 @@ def environment() -> Any:
                     tftpl=escaping.tftpl_escape,
                     ident=escaping.identifier,
                     hcl_list=lambda items: "[" + ", ".join(map(escaping.hcl_string, items)) + "]",
-                    hcl_map=lambda mapping: (
-                        "{ "
-                        + ", ".join(
-                            f"{escaping.hcl_string(k)} = {escaping.hcl_string(v)}"
-                            for k, v in mapping.items()
-                        )
-                        + " }"
-                    ),
+                    hcl_map=_hcl_map,
                 )
                 _env = env
     return _env
