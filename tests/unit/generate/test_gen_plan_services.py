@@ -60,3 +60,13 @@ def test_ec2_composes_each_url_with_the_password() -> None:
     ec2 = bundle_of(profile("python", framework="django", services=("postgres",)),
                     "ec2").files["infra/ec2.tf"]  # fmt: skip
     assert f'database_urls    = {{ "DATABASE_URL" = "{PG_URL}" }}' in ec2
+
+
+def test_compose_wires_the_local_database_the_same_way_without_tls() -> None:
+    import yaml
+
+    files = bundle_of(profile("jvm", framework="spring-boot", services=("postgres",)),
+                      "ec2").files  # fmt: skip
+    environment = yaml.safe_load(files["docker-compose.yml"])["services"]["app"]["environment"]
+    assert environment["SPRING_DATASOURCE_URL"] == "jdbc:postgresql://postgres:5432/app"
+    assert environment["SPRING_DATASOURCE_PASSWORD"] == "app"
