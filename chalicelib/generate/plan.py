@@ -500,6 +500,9 @@ def plan_for(ctx: StackContext, profile: StackProfile) -> AppPlan:
     recipe = docker_recipe(ctx)
     notes = [*tool_notes]
     install = install_commands(ctx, pm)
+    if recipe.server_package:  # the production server the start command runs
+        installer = "uv pip install" if pm == "uv" else "pip install"
+        install.append(f"{installer} {recipe.server_package}")
     release, release_notes = release_commands(ctx, pm) if not ctx.is_static else ([], [])
     build = [_with_pm(ctx.build_command, pm)] if ctx.build_command else []
     start = recipe.start_command or "true"

@@ -541,7 +541,6 @@ def _dockerfile_values(ctx: StackContext, plan: AppPlan) -> dict[str, Any]:
         "composer_image": COMPOSER_IMAGE,
         "php_app_env": "production" if ctx.framework == "laravel" else "prod",
         "start_command": plan.start,
-        "needs_server_package": recipe.server_package,
     }
 
 
