@@ -33,7 +33,7 @@ def test_plans_are_in_the_answer_and_named_after_the_project(
     assert status == 201, bundle
     (plan,) = bundle["plans"]
     assert plan["name"] == "billing"
-    assert plan["install"] == ["uv sync --frozen --no-dev"]
+    assert plan["install"] == ["uv sync --frozen --no-dev", "uv pip install gunicorn==23.0.0"]
     assert plan["release"] == ["python manage.py migrate --noinput"]
     assert plan["secrets"] == [
         {"name": "DJANGO_SECRET_KEY", "kind": "generated", "generator": "alnum64",
