@@ -85,9 +85,9 @@ def test_hostile_env_default_is_one_map_value(files: dict[str, str]) -> None:
 
 def test_hostile_secret_name_is_a_sanitized_set_member(files: dict[str, str]) -> None:
     text = files["infra/environment.tf"]
-    match = re.search(r"secret_names = toset\(\[(.*)\]\)", text)
-    assert match
-    (name,) = [decode_hcl_string(n.strip()) for n in match.group(1).split(",")]
+    sets = re.findall(r"(?:provided|optional)_secret_names\s*= toset\(\[(.*)\]\)", text)
+    names = [decode_hcl_string(n.strip()) for found in sets for n in found.split(",") if n]
+    (name,) = names
     assert name.startswith("SEC") and re.fullmatch(r"[A-Za-z0-9_]+", name)
 
 
@@ -172,9 +172,16 @@ def test_static_bundle_keeps_hostile_paths_out() -> None:
     workflow = yaml.safe_load(bundle.files[".github/workflows/deploy.yml"])
     steps = workflow["jobs"]["deploy"]["steps"]
     (build,) = [s for s in steps if s.get("name") == "Build the site"]
-    assert build["run"].startswith("docker build --target build -t site-build . && ")
+    assert build["run"].startswith(
+        'docker build --target build --build-arg SITE_URL="$(terraform -chdir=infra output '
+        '-raw app_url)/" -t site-build . && '
+    )
     assert "/app/dist/." in build["run"]  # the hostile output folder fell back to dist
     (upload,) = [s for s in steps if s.get("name", "").startswith("Upload")]
     assert upload["run"].startswith("aws s3 sync _site_build ")
-    run = next(ln for ln in bundle.files["Dockerfile"].splitlines() if ln.startswith("RUN ["))
+    run = next(
+        ln
+        for ln in bundle.files["Dockerfile"].splitlines()
+        if ln.startswith("RUN [") and "npm run build" in ln
+    )
     assert json.loads(run[4:]) == ["/bin/sh", "-c", f"npm run build {HOSTILE}"]
