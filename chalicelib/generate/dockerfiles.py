@@ -15,70 +15,7 @@ from dataclasses import dataclass, field
 from chalicelib.generate import escaping
 from chalicelib.generate.stack import StackContext, safe_relative_path
 
-# Pinned base images per Dockerfile family: (build, runtime) by runtime version.
-_IMAGES: dict[str, dict[str, tuple[str, str]]] = {
-    "python": {
-        v: (f"python:{p}-slim-bookworm", f"python:{p}-slim-bookworm")
-        for v, p in {
-            "3.9": "3.9.21",
-            "3.10": "3.10.16",
-            "3.11": "3.11.11",
-            "3.12": "3.12.8",
-            "3.13": "3.13.1",
-        }.items()
-    },
-    "node": {
-        v: (f"node:{p}-alpine3.20", f"node:{p}-alpine3.20")
-        for v, p in {"18": "18.20.5", "20": "20.18.1", "22": "22.12.0"}.items()
-    },
-    "static": {"22": ("node:22.12.0-alpine3.20", "nginxinc/nginx-unprivileged:1.27.3-alpine3.20")},
-    "go": {"1.23": ("golang:1.23.4-alpine3.20", "alpine:3.20.3")},
-    "java": {
-        "21": ("maven:3.9.9-eclipse-temurin-21-alpine", "eclipse-temurin:21.0.5_11-jre-alpine"),
-        "17": ("maven:3.9.9-eclipse-temurin-17-alpine", "eclipse-temurin:17.0.13_11-jre-alpine"),
-    },
-    "ruby": {
-        v: (f"ruby:{p}-slim-bookworm", f"ruby:{p}-slim-bookworm")
-        for v, p in {"3.2": "3.2.6", "3.3": "3.3.6"}.items()
-    },
-    # FrankenPHP (Caddy with PHP built in): one production server process, no FPM+nginx pair.
-    "php": {v: (f"dunglas/frankenphp:1.3.6-php{v}-bookworm",) * 2 for v in ("8.2", "8.3", "8.4")},
-    "dotnet": {
-        "8.0": (
-            "mcr.microsoft.com/dotnet/sdk:8.0.404-bookworm-slim",
-            "mcr.microsoft.com/dotnet/aspnet:8.0.11-bookworm-slim",
-        ),
-        "9.0": (
-            "mcr.microsoft.com/dotnet/sdk:9.0.101-bookworm-slim",
-            "mcr.microsoft.com/dotnet/aspnet:9.0.0-bookworm-slim",
-        ),
-    },
-    # Any toolchain at least as new as rust-version builds the crate; one pinned release.
-    "rust": {"": ("rust:1.83.0-slim-bookworm", "debian:bookworm-20241202-slim")},
-    "generic": {"": ("debian:bookworm-20241202-slim", "debian:bookworm-20241202-slim")},
-}
-_DEFAULT_VERSION = {
-    "python": "3.12",
-    "node": "22",
-    "static": "22",
-    "go": "1.23",
-    "java": "21",
-    "ruby": "3.3",
-    "php": "8.3",
-    "dotnet": "8.0",
-    "rust": "",
-    "generic": "",
-}
-# Gradle builds with the JDK of the runtime image, so the bytecode level matches it.
-_GRADLE_IMAGES = {"21": "gradle:8.11.1-jdk21-alpine", "17": "gradle:8.11.1-jdk17-alpine"}
-COMPOSER_IMAGE = "composer:2.8.4"
-_STATIC_BUILD_IMAGES = {
-    "node": "node:22.12.0-alpine3.20",
-    "hugo": "alpine:3.20.3",
-    "python": "python:3.12.8-slim-bookworm",
-    "ruby": "ruby:3.3.6-slim-bookworm",
-    "none": "node:22.12.0-alpine3.20",
-}
+COMPOSER_IMAGE = "composer:2.8.12"
 
 _GO_ARTIFACT = re.compile(r"^\s*(?:exec\s+)?(?:\./[\w.-]+|go\s+run\s+\S+)(?=\s|$)")
 _JAR = re.compile(r"^\s*(?:exec\s+)?java\s(?P<opts>.*?)-jar\s+\S+\.jar(?=\s|$)")
@@ -133,23 +70,13 @@ def static_tool(ctx: StackContext) -> str:
     return "node"
 
 
-def _images(ctx: StackContext) -> tuple[dict[str, str], str, bool]:
-    """The base images, the runtime version they carry, and whether it is the app's own."""
-    table = _IMAGES[ctx.family]
-    version = _DEFAULT_VERSION[ctx.family]
-    matched = not ctx.runtime_version or ctx.family in ("static", "rust", "generic")
-    if ctx.runtime_version and ctx.family != "static":
-        wanted = ctx.runtime_version.lstrip("v^~>=< ")
-        for known in table:
-            if known and (wanted == known or wanted.startswith(known + ".")):
-                version, matched = known, True
-                break
-    build, runtime = table[version]
-    if ctx.family == "java" and ctx.package_manager == "gradle":
-        build = _GRADLE_IMAGES[version]
-    if ctx.family == "static":
-        build = _STATIC_BUILD_IMAGES[static_tool(ctx)]
-    return {"build": build, "runtime": runtime}, version, matched
+def _images(ctx: StackContext) -> tuple[dict[str, str], str]:
+    """The base images and the runtime version they carry (see ``toolchains``)."""
+    from chalicelib.generate.toolchains import resolve_toolchain
+
+    toolchain, _ = resolve_toolchain(ctx)
+    build = toolchain.image
+    return {"build": build, "runtime": toolchain.runtime_image or build}, toolchain.version
 
 
 def _php_recipe(ctx: StackContext, recipe: DockerRecipe) -> None:
@@ -224,14 +151,8 @@ def _java_build(ctx: StackContext) -> str:
 
 
 def docker_recipe(ctx: StackContext) -> DockerRecipe:
-    images, version, matched = _images(ctx)
+    images, version = _images(ctx)
     recipe = DockerRecipe(images=images, version=version or "stable", start_command="")
-    if not matched:
-        recipe.roll_forward = ctx.family == "dotnet"  # an older .NET app on a newer runtime
-        recipe.warnings.append(
-            f"The app asks for {ctx.language} {ctx.runtime_version!r}, which has no pinned image "
-            f"here; the image uses {version}. Check that the app runs on it."
-        )
     family, fw = ctx.family, ctx.framework
     if family == "php":
         _php_recipe(ctx, recipe)

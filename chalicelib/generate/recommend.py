@@ -17,6 +17,22 @@ from chalicelib.models.templates import (
 _LAMBDA_LANGUAGES = {"python", "javascript", "typescript", "node", "go", "java", "kotlin", "ruby"}
 
 
+def internet_needs(ctx: StackContext) -> list[str]:
+    """What the app reaches outside the VPC besides its database (then a function in the
+    VPC would need a NAT gateway); empty when it reaches only the database."""
+    from chalicelib.generate.plan import GENERATED_SECRET_NAMES
+
+    needs = []
+    if ctx.object_storage:
+        needs.append("uses an S3 bucket")
+    if ctx.external:
+        needs.append("uses " + ", ".join(e.label for e in ctx.external))
+    third_party = [n for n in ctx.secrets if n not in GENERATED_SECRET_NAMES]
+    if third_party:
+        needs.append("holds keys of outside services (" + ", ".join(third_party[:3]) + ")")
+    return needs
+
+
 def why_not(target: Target, ctx: StackContext) -> list[str]:
     """Plain reasons why ``target`` does not fit the app; empty when it fits."""
     reasons: list[str] = []
@@ -40,10 +56,16 @@ def why_not(target: Target, ctx: StackContext) -> list[str]:
                 f"{ctx.framework} holds long-lived connections (WebSockets), "
                 "which a function behind an HTTP API cannot keep"
             )
-        if ctx.database or ctx.redis:
+        if ctx.redis:
             reasons.append(
-                "reaching the database or cache puts the function in a VPC, where it needs a NAT "
+                "reaching the cache puts the function in a VPC, where it needs a NAT "
                 "gateway (about $33 a month) or VPC endpoints to call AWS"
+            )
+        elif ctx.database and internet_needs(ctx):
+            reasons.append(
+                "it reaches the database inside a VPC and also "
+                + " and ".join(internet_needs(ctx))
+                + ", which from a VPC needs a NAT gateway (about $33 a month)"
             )
         if ctx.language not in _LAMBDA_LANGUAGES and kind != "static":
             reasons.append(f"{ctx.language} apps are not generated for Lambda")
@@ -185,6 +207,13 @@ def estimate_lines(target: Target, ctx: StackContext, prices: PriceTable) -> lis
                 note=f"{seconds * 1000:g} ms average at {opts.lambda_memory_mb} MB",
             ),
             prices.line("API Gateway HTTP API requests", "apigateway.http.requests", requests_m),
+            prices.line(
+                "X-Ray traces (active tracing)",
+                "xray.traces.recorded",
+                requests_m,
+                note="default sampling records the first request each second and 5% of the "
+                "rest: at this volume nearly every request",
+            ),
             _ecr_line(prices),
         ]
     elif target == "ec2":

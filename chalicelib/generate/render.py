@@ -8,6 +8,7 @@ through an explicit per-language filter from ``escaping``.
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from chalicelib.generate import escaping
 from chalicelib.generate.dockerfiles import COMPOSER_IMAGE, docker_recipe, static_tool
 from chalicelib.generate.hclfmt import align_assignments
 from chalicelib.generate.stack import StackContext
+from chalicelib.models.plan import AppPlan
 from chalicelib.models.templates import CostSummary, Recommendation, Target
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -55,26 +57,89 @@ def environment() -> Any:
                     dexec=escaping.dockerfile_exec,
                     tftpl=escaping.tftpl_escape,
                     ident=escaping.identifier,
+                    hcl_list=lambda items: "[" + ", ".join(map(escaping.hcl_string, items)) + "]",
+                    hcl_map=lambda mapping: (
+                        "{ "
+                        + ", ".join(
+                            f"{escaping.hcl_string(k)} = {escaping.hcl_string(v)}"
+                            for k, v in mapping.items()
+                        )
+                        + " }"
+                    ),
                 )
                 _env = env
     return _env
 
 
-def _with_database_url(ctx: StackContext, command: str) -> str:
-    """``command`` run after composing DATABASE_URL from the DB_* settings ECS injects.
+_DB_FACTS = {"user": "$DB_USER", "host": "$DB_HOST", "port": "$DB_PORT", "db": "$DB_NAME"}
+_TF_DB_FACTS = {
+    "{host}": "aws_db_instance.main.address",
+    "{port}": "tostring(aws_db_instance.main.port)",
+    "{db}": "aws_db_instance.main.db_name",
+    "{user}": "aws_db_instance.main.username",
+}
+_FIXED_DB_ENV = frozenset({"DB_HOST", "DB_PORT", "DB_NAME", "DB_USER"})
+
+
+def database_wiring(plan: AppPlan) -> tuple[list[tuple[str, str]], list[str], dict[str, str]]:
+    """The plan's database variables split by how they are set.
+
+    (name, HCL expression) for plain ones Terraform sets; the names that carry the
+    password (injected from the RDS secret); the templates that embed it (URLs, composed
+    where the password is known: in the container or by the deploy script).
+    """
+    plain: list[tuple[str, str]] = []
+    passwords: list[str] = []
+    urls: dict[str, str] = {}
+    for binding in plan.services:
+        if binding.kind not in ("postgresql", "mysql"):
+            continue
+        for name, template in binding.env.items():
+            if template == "{password}":
+                passwords.append(name)
+            elif "{password}" in template:
+                urls[name] = template
+            elif name not in _FIXED_DB_ENV:
+                expression = _TF_DB_FACTS.get(template)
+                if expression is None:
+                    parts = re.split(r"(\{\w+\})", template)
+                    expression = escaping.hcl_string("".join(
+                        "${" + _TF_DB_FACTS[p] + "}" if p in _TF_DB_FACTS else p
+                        for p in parts
+                    ))  # fmt: skip
+                    expression = expression.replace("$${", "${")
+                plain.append((name, expression))
+    if "DB_PASSWORD" not in passwords:
+        passwords.insert(0, "DB_PASSWORD")
+    return plain, passwords, urls
+
+
+def _with_database_url(ctx: StackContext, command: str, plan: AppPlan | None = None) -> str:
+    """``command`` run after composing the database URLs from the DB_* settings ECS injects.
 
     ECS can inject the password but not build a URL around it, so the container
     does it: every byte of the password is percent-encoded with POSIX tools only
     (od, tr, sed exist in every base image used here).
     """
-    scheme = "postgresql" if ctx.database == "postgres" else "mysql"
     percent_encoded = (
         "$(printf '%s' \"$DB_PASSWORD\" | od -An -tx1 -v | tr -d ' \\n' | sed 's/../%&/g')"
     )
-    return (
-        f'export DATABASE_URL="{scheme}://$DB_USER:{percent_encoded}@$DB_HOST:$DB_PORT/$DB_NAME" '
-        f"&& exec /bin/sh -c {escaping.shell_quote(command)}"
+    scheme = "postgresql" if ctx.database == "postgres" else "mysql"
+    tls = "?sslmode=require" if ctx.database == "postgres" else ""
+    urls = (
+        database_wiring(plan)[2]
+        if plan is not None
+        else {"DATABASE_URL": f"{scheme}://{{user}}:{{password}}@{{host}}:{{port}}/{{db}}{tls}"}
     )
+    exports = [
+        f'export {name}="'
+        + template.replace("{password}", percent_encoded).format(**_DB_FACTS)
+        + '"'
+        for name, template in urls.items()
+    ]
+    if not exports:
+        return command
+    return " && ".join(exports) + f" && exec /bin/sh -c {escaping.shell_quote(command)}"
 
 
 def _compose_services(ctx: StackContext) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
@@ -211,6 +276,19 @@ _SERVICE_OWNED = {
 }
 
 
+def _compose_env(plan: AppPlan, local: dict[str, str]) -> list[tuple[str, str | None]]:
+    """The app's variables for docker-compose: defaults with their value; required settings
+    and secrets by name only (from the .env file when set there, else unset, never "");
+    optional ones are left out. Local service containers set their own."""
+    env: list[tuple[str, str | None]] = []
+    for entry in plan.env:
+        if entry.name in local or entry.kind == "optional":
+            continue
+        env.append((entry.name, entry.value if entry.kind == "default" else None))
+    env += [(s.name, None) for s in plan.secrets if s.name not in local]
+    return env
+
+
 def hosted_zone_of(domain: str) -> str:
     """The zone that most likely holds ``domain``: its parent, or itself at the apex."""
     labels = domain.split(".")
@@ -274,16 +352,19 @@ def _commands(ctx: StackContext, target: Target) -> dict[str, str]:
         f'-backend-config="key={state_key}" -backend-config="region={ctx.region}" '
         '-backend-config="use_lockfile=true"'
     )
-    docker_platform = " --platform linux/arm64" if ctx.arm and target == "ec2" else ""
+    docker_platform = platform_flag(ctx, target)
     build_context = escaping.shell_quote(app_dir)
     push_command = (
         'IMAGE="$(terraform -chdir=infra output -raw ecr_repository_url):${GITHUB_SHA}" && '
-        f'docker build{docker_platform} -t "$IMAGE" {build_context} && docker push "$IMAGE"'
+        f"{_SKIP_PUSHED}"
+        f'docker build{docker_platform} -t "$IMAGE" {build_context} && docker push "$IMAGE"; fi'
     )
     if ctx.build_command:  # the Dockerfile's build stage builds the site, whatever the tool
         site_dir = "_site_build"
         build_site_command = (
-            f"docker build --target build -t site-build {build_context} && "
+            "docker build --target build "
+            '--build-arg SITE_URL="$(terraform -chdir=infra output -raw app_url)/" '
+            f"-t site-build {build_context} && "
             'id="$(docker create site-build)" && '
             f'docker cp "$id":{escaping.shell_quote("/app/" + ctx.static_output_dir + "/.")} '
             f'{site_dir} && docker rm "$id"'
@@ -301,39 +382,150 @@ def _commands(ctx: StackContext, target: Target) -> dict[str, str]:
         "aws cloudfront create-invalidation --distribution-id "
         '"$(terraform -chdir=infra output -raw cloudfront_distribution_id)" --paths "/*"'
     )
-    ec2_deploy_command = (
-        "aws ssm send-command --document-name AWS-RunShellScript "
-        '--instance-ids "$(terraform output -raw instance_id)" '
-        '--parameters "commands=[\\"/usr/local/bin/app-deploy ${GITHUB_SHA}\\"]"'
-    )
+    ec2_deploy_script = "\n".join(_EC2_DEPLOY_STEPS)
     return {
         "init_command": init_command,
         "push_command": push_command,
         "upload_command": upload_command,
         "build_site_command": build_site_command,
-        "ec2_deploy_command": ec2_deploy_command,
+        "ec2_deploy_script": ec2_deploy_script,
         "build_image_command": f"docker build{docker_platform} -t app:ci {build_context}",
     }
 
 
-def _dockerfile_values(ctx: StackContext) -> dict[str, Any]:
+# A re-run of a job pushes the same tag again: ECR tags are immutable, so an image already
+# pushed for this commit is kept (the build is the same source) instead of failing the push.
+_SKIP_PUSHED = (
+    'if docker manifest inspect "$IMAGE" >/dev/null 2>&1; then '
+    'echo "$IMAGE is already pushed"; else '
+)
+# EC2: ask the instance to deploy through SSM, wait for the command and report its result.
+# A new instance's agent may not have registered yet: the send is retried for a while.
+_EC2_DEPLOY_STEPS = (
+    'INSTANCE="$(terraform output -raw instance_id)"',
+    "for attempt in $(seq 1 30); do",
+    '  COMMAND_ID="$(aws ssm send-command --document-name AWS-RunShellScript '
+    '--instance-ids "$INSTANCE" --comment "deploy ${GITHUB_SHA}" '
+    '--parameters "commands=[\\"/usr/local/bin/app-deploy ${GITHUB_SHA}\\"]" '
+    '--query Command.CommandId --output text)" && break',
+    '  echo "The instance is not registered with SSM yet (attempt $attempt); waiting"',
+    "  sleep 10",
+    "done",
+    'test -n "$COMMAND_ID"',
+    'aws ssm wait command-executed --command-id "$COMMAND_ID" --instance-id "$INSTANCE" || true',
+    'STATUS="$(aws ssm get-command-invocation --command-id "$COMMAND_ID" '
+    '--instance-id "$INSTANCE" --query Status --output text)"',
+    'aws ssm get-command-invocation --command-id "$COMMAND_ID" --instance-id "$INSTANCE" '
+    "--query '[StandardOutputContent, StandardErrorContent]' --output text",
+    'echo "Deploy: $STATUS"',
+    'test "$STATUS" = "Success"',
+)
+
+
+# The release function's command: a minimal Lambda runtime that runs $AUTOSTACK_RELEASE once per
+# invocation and reports success or failure. Python images use Python (no wget in Debian slim);
+# the Alpine-based images use busybox wget.
+_RELEASE_RUNTIME_PYTHON = (
+    "exec python -c 'import os, subprocess, urllib.request as u\n"
+    'api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"\n'
+    "while True:\n"
+    '    r = u.urlopen(api + "next"); rid = r.headers["Lambda-Runtime-Aws-Request-Id"]; r.read()\n'
+    '    ok = subprocess.call(["/bin/sh", "-c", os.environ["AUTOSTACK_RELEASE"]]) == 0\n'
+    '    body = b"{}" if ok else b"{\\"errorMessage\\": \\"the release command failed\\"}"\n'
+    '    u.urlopen(u.Request(api + rid + ("/response" if ok else "/error"), data=body,'
+    ' method="POST")).read()\''
+)
+_RELEASE_RUNTIME_WGET = (
+    'API="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation"; while :; do '
+    'ID="$(wget -q -S -O /dev/null "$API/next" 2>&1 | '
+    "sed -n 's/^ *[Ll]ambda-[Rr]untime-[Aa]ws-[Rr]equest-[Ii]d: *//p' | tr -d '\\r')\"; "
+    'if /bin/sh -c "$AUTOSTACK_RELEASE"; then R=response; B="{}"; '
+    'else R=error; B=\'{"errorMessage": "the release command failed"}\'; fi; '
+    'wget -q -O /dev/null --post-data "$B" "$API/$ID/$R"; done'
+)
+
+
+def lambda_url_expressions(urls: dict[str, str]) -> dict[str, str]:
+    """HCL for the database URLs a function gets (the password URL-encoded by Terraform)."""
+    facts = {
+        "{user}": "${aws_db_instance.main.username}",
+        "{password}": "${urlencode(local.db_password)}",
+        "{host}": "${aws_db_instance.main.address}",
+        "{port}": "${aws_db_instance.main.port}",
+        "{db}": "${aws_db_instance.main.db_name}",
+    }
+    out = {}
+    for name, template in urls.items():
+        text = escaping.hcl_string(template)
+        for placeholder, expression in facts.items():
+            text = text.replace(placeholder, expression)
+        out[name] = text
+    return out
+
+
+def _release_steps(target: Target) -> str:
+    """CI: run the release once, after the new image exists and before traffic moves."""
+    if target == "ecs-fargate":
+        return "\n".join(
+            (
+                "terraform apply -input=false -auto-approve "
+                "-target=aws_ecs_task_definition.release",
+                'RELEASE="$(terraform output -json release_task)"',
+                'NETWORK="awsvpcConfiguration={subnets=[$(echo "$RELEASE" | jq -r \'.subnets | '
+                'join(",")\')],securityGroups=[$(echo "$RELEASE" | jq -r .security_group)],'
+                'assignPublicIp=ENABLED}"',
+                'TASK="$(aws ecs run-task --cluster "$(terraform output -raw ecs_cluster)" '
+                '--launch-type FARGATE --task-definition "$(echo "$RELEASE" | jq -r '
+                '.task_definition)" --network-configuration "$NETWORK" --query '
+                "'tasks[0].taskArn' --output text)\"",
+                'aws ecs wait tasks-stopped --cluster "$(terraform output -raw ecs_cluster)" '
+                '--tasks "$TASK"',
+                'CODE="$(aws ecs describe-tasks --cluster "$(terraform output -raw ecs_cluster)" '
+                '--tasks "$TASK" --query \'tasks[0].containers[0].exitCode\' --output text)"',
+                'echo "Release exit code: $CODE"',
+                'test "$CODE" = "0"',
+            )
+        )
+    if target == "lambda":
+        return "\n".join(
+            (
+                "terraform apply -input=false -auto-approve -target=aws_lambda_function.release",
+                'FUNCTION="$(terraform output -raw release_function_name)"',
+                'aws lambda wait function-updated --function-name "$FUNCTION"',
+                'ERROR="$(aws lambda invoke --function-name "$FUNCTION" --cli-read-timeout 900 '
+                '--query FunctionError --output text release.json)"',
+                "cat release.json",
+                'test "$ERROR" = "None"',
+            )
+        )
+    return ""
+
+
+def platform_flag(ctx: StackContext, target: Target) -> str:
+    """Images are built for the target's CPU, whatever runner builds them."""
+    arm = ctx.arm and target == "ec2"
+    return " --platform linux/arm64" if arm else " --platform linux/amd64"
+
+
+def _dockerfile_values(ctx: StackContext, plan: AppPlan) -> dict[str, Any]:
     """What one app's Dockerfile and .dockerignore templates need."""
     recipe = docker_recipe(ctx)
     return {
+        "plan": plan,
         "static_tool": static_tool(ctx) if ctx.family == "static" else "none",
         "images": recipe.images,
         "tool_version": recipe.version,
         "recipe": recipe,
         "composer_image": COMPOSER_IMAGE,
         "php_app_env": "production" if ctx.framework == "laravel" else "prod",
-        "start_command": recipe.start_command,
+        "start_command": plan.start,
         "needs_server_package": recipe.server_package,
     }
 
 
 def _companion_push_commands(ctx: StackContext, target: Target) -> list[tuple[str, str, str]]:
     """(name, build command, push command) for each companion app's image."""
-    platform = " --platform linux/arm64" if ctx.arm and target == "ec2" else ""
+    platform = platform_flag(ctx, target)
     commands = []
     for companion in ctx.companions:
         folder = escaping.shell_quote(companion.ctx.app_dir)
@@ -345,8 +537,8 @@ def _companion_push_commands(ctx: StackContext, target: Target) -> list[tuple[st
             (
                 companion.name,
                 f"docker build{platform} -t {companion.name}:ci {folder}",
-                f'IMAGE="{repository}:${{GITHUB_SHA}}" && '
-                f'docker build{platform} -t "$IMAGE" {folder} && docker push "$IMAGE"',
+                f'IMAGE="{repository}:${{GITHUB_SHA}}" && {_SKIP_PUSHED}'
+                f'docker build{platform} -t "$IMAGE" {folder} && docker push "$IMAGE"; fi',
             )
         )
     return commands
@@ -367,14 +559,18 @@ def _companion_host_ports(ctx: StackContext) -> dict[str, int]:
 
 def render_files(
     ctx: StackContext,
+    plans: list[AppPlan],
     target: Target,
     recommendation: Recommendation,
     cost: CostSummary,
     warnings: list[str],
 ) -> dict[str, str]:
     env = environment()
-    docker_values = _dockerfile_values(ctx)
+    plan = plans[0]
+    plan_of = {c.name: p for c, p in zip(ctx.companions, plans[1:], strict=True)}
+    docker_values = _dockerfile_values(ctx, plan)
     start_command = docker_values["start_command"]
+    service_env_plain, password_env, database_urls = database_wiring(plan)
     compose_services, local_service_env = _compose_services(ctx)
     prefix = "" if ctx.app_dir == "." else ctx.app_dir + "/"
     this_estimate = next(e for e in cost.targets if e.target == target)
@@ -382,7 +578,7 @@ def render_files(
         {
             "name": "app",
             "ident": "app",
-            "command": _with_database_url(ctx, start_command) if ctx.database else None,
+            "command": _with_database_url(ctx, start_command, plan) if ctx.database else None,
             "web": ctx.app.kind != "worker",
             "port": ctx.port,
             "repo": "aws_ecr_repository.app",
@@ -393,7 +589,7 @@ def render_files(
         {
             "name": f"worker-{w.name}",
             "ident": f"worker_{w.ident}",
-            "command": _with_database_url(ctx, w.command) if ctx.database else w.command,
+            "command": _with_database_url(ctx, w.command, plan) if ctx.database else w.command,
             "web": False,
             "port": ctx.port,
             "repo": f'aws_ecr_repository.companion["{w.owner}"]'
@@ -407,7 +603,8 @@ def render_files(
         other = companion.ctx
         command = None  # the image's own CMD, unless the database URL must be composed first
         if other.database and other.family != "static":
-            command = _with_database_url(other, docker_recipe(other).start_command)
+            other_plan = plan_of[companion.name]
+            command = _with_database_url(other, other_plan.start, other_plan)
         ecs_services.append(
             {
                 "name": companion.name,
@@ -425,6 +622,23 @@ def render_files(
     )
     values: dict[str, Any] = {
         **docker_values,
+        "plans": plans,
+        "service_env_plain": service_env_plain,
+        "sqlite_env": [
+            (k, v) for b in plan.services if b.kind == "sqlite" for k, v in b.env.items()
+        ],
+        "password_env": password_env,
+        "database_urls": database_urls,
+        "lambda_url_expressions": lambda_url_expressions(database_urls),
+        "ecs_release_command": (
+            _with_database_url(ctx, " && ".join(plan.release), plan)
+            if ctx.database
+            else " && ".join(plan.release)
+        ),
+        "release_steps": _release_steps(target) if plan.release else "",
+        "lambda_release_runtime": _RELEASE_RUNTIME_PYTHON
+        if plan.toolchain.language == "python"
+        else _RELEASE_RUNTIME_WGET,
         "domain": domain,
         "hosted_zone": hosted_zone_of(domain) if domain else None,
         "ctx": ctx,
@@ -437,8 +651,7 @@ def render_files(
         },
         "compose_services": compose_services,
         "local_service_env": local_service_env,
-        # secrets a local container provides are set from it, not from the .env file
-        "compose_secrets": [n for n in ctx.secrets if n not in dict(local_service_env)],
+        "compose_env": _compose_env(plan, dict(local_service_env)),
         "volumes": [f"{s['name']}-data" for s in compose_services if s["volume"]]
         + (["app-data"] if ctx.uses_sqlite else []),
         "storage_env": storage_env_name(ctx),
@@ -474,7 +687,7 @@ def render_files(
         files["infra/environment.tf"] = hcl("environment.tf")
         files["infra/ecr.tf"] = hcl("ecr.tf")
         files["infra/access.tf"] = hcl("app_access.tf")
-        if target in ("ec2", "ecs-fargate"):
+        if target in ("ec2", "ecs-fargate") or (target == "lambda" and ctx.database):
             files["infra/security_groups.tf"] = hcl("app_sg.tf")
         if _data_services_needed(ctx, target):
             files["infra/data.tf"] = hcl("data.tf")
@@ -493,7 +706,7 @@ def render_files(
     files[f"{prefix}.dockerignore"] = render("docker/dockerignore.j2")
     for companion in ctx.companions:  # each app of a monorepo builds from its own folder
         other = companion.ctx
-        own = {**values, **_dockerfile_values(other), "ctx": other}
+        own = {**values, **_dockerfile_values(other, plan_of[companion.name]), "ctx": other}
         files[f"{other.app_dir}/Dockerfile"] = env.get_template(
             f"docker/{other.family}.Dockerfile.j2"
         ).render(own)

@@ -268,12 +268,32 @@ _RESERVED_NAMES = frozenset(
 )
 
 
+def resource_name(project: str | None, app: str) -> str:
+    """The stem of every resource name: the project's name, and the app's when it adds to it,
+    so two projects (or two apps called ``app``) never collide in one account."""
+    app_slug = escaping.slug(app or "app", max_len=20)
+    if not project:
+        return app_slug
+    project_slug = escaping.slug(project, max_len=20)
+    if app_slug in (project_slug, "app") or project_slug.endswith(app_slug):
+        return project_slug
+    if app_slug.startswith(project_slug):
+        return escaping.slug(app_slug, max_len=24)
+    return escaping.slug(f"{project_slug[:14]}-{app_slug}", max_len=24)
+
+
 def build_context(
-    profile: StackProfile, options: TemplateOptions, region: str = "us-east-1"
+    profile: StackProfile,
+    options: TemplateOptions,
+    region: str = "us-east-1",
+    project: str | None = None,
 ) -> StackContext:
     """The primary app's context, with the monorepo's other apps as its companions."""
     primary = pick_app(profile)
     ctx = _app_context(profile, primary, options, region)
+    if project:
+        ctx.name = resource_name(project, primary.name)
+        ctx.ident = escaping.identifier(ctx.name)
     taken = set(_RESERVED_NAMES) | {f"worker-{w.name}" for w in ctx.workers}
     folders = {ctx.app_dir}
     for app in profile.apps:

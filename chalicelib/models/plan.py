@@ -102,8 +102,9 @@ class SecretEntry(_Model):
     name: str
     kind: SecretKind
     generator: str | None = None
-    """How a ``generated`` secret is made: ``hex32`` (64 hex characters), ``password32``,
-    ``base64-32`` or ``laravel-app-key`` (``base64:`` + 32 random bytes). None otherwise."""
+    """How a ``generated`` secret is made: ``alnum64`` (64 random letters and digits, from
+    Secrets Manager's GetRandomPassword) or ``laravel-app-key`` (``base64:`` + 32 random
+    bytes, Laravel's APP_KEY form). None otherwise."""
     source: str | None = None
 
 
@@ -156,6 +157,8 @@ class AppPlan(_Model):
     runtime_files: list[str] = Field(default_factory=list)
     """Paths (relative to ``path``) the running app reads, copied into the runtime image of a
     compiled app beside the binary: templates, static, config."""
+    submodules: bool = False
+    """The repository has git submodules (themes, vendored code): checkouts recurse."""
     static_output: str | None = None
     """A static site's build output folder."""
     env: list[EnvEntry] = Field(default_factory=list)

@@ -177,6 +177,15 @@ class App(_Model):
     start_confidence: Confidence | None = None
     healthcheck_evidence: list[Evidence] = Field(default_factory=list)
     healthcheck_confidence: Confidence | None = None
+    # What the app plan is built from (issue 11); optional additions.
+    lockfile: str | None = None  # the lockfile (path from the archive root) pinning the deps
+    lockfile_kind: str | None = None  # yarn-berry when yarn.lock is a Berry lock, else the tool
+    runtime_source: str | None = None  # the file that declared runtime_version
+    runtime_constraint: str | None = None  # the declaration as written, e.g. ">=3.11,<3.14"
+    dependencies: list[str] = Field(default_factory=list)  # direct dependency names, sorted
+    release_command: str | None = None  # the app's own release step (Procfile release:, prestart)
+    runtime_dirs: list[str] = Field(default_factory=list)  # folders read at run time (templates)
+    submodules: bool = False  # the repository has git submodules (.gitmodules)
 
 
 class Service(_Model):

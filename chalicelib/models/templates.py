@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from chalicelib.models.plan import AppPlan
+
 Target = Literal["static", "lambda", "ec2", "ecs-fargate"]
 TARGETS: tuple[Target, ...] = ("static", "lambda", "ec2", "ecs-fargate")
 
@@ -118,6 +120,7 @@ class GeneratedBundle(_Model):
     target: Target
     region: str
     files: dict[str, str]
+    plans: list[AppPlan] = Field(default_factory=list)  # one per deployed app, primary first
     recommendation: Recommendation
     cost: CostSummary
     warnings: list[str] = Field(default_factory=list)
@@ -133,6 +136,8 @@ class BundleRecord(_Model):
     region: str
     options: TemplateOptions
     files: list[str]
+    # How each app is built, released and run (the app plans); empty in bundles made before.
+    plans: list[AppPlan] = Field(default_factory=list)
     recommendation: Recommendation
     cost: CostSummary
     warnings: list[str] = Field(default_factory=list)

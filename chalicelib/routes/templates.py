@@ -31,8 +31,8 @@ TAGS = ("templates",)
     errors=(404, 409, 422),
 )
 def create_templates(req: ApiRequest, project_id: str) -> BundleRecord:
-    projects.get_owned(req.ctx, req.user_id, project_id)
-    return templates.create(req.ctx, project_id, req.body, req.request_id)
+    project = projects.get_owned(req.ctx, req.user_id, project_id)
+    return templates.create(req.ctx, project_id, req.body, req.request_id, project.name)
 
 
 @endpoint(

@@ -118,15 +118,24 @@ def _load_profile(ctx: AppContext, project_id: str, analysis_id: str) -> Any:
 
 
 def create(
-    ctx: AppContext, project_id: str, request: TemplateRequest, request_id: str | None = None
+    ctx: AppContext,
+    project_id: str,
+    request: TemplateRequest,
+    request_id: str | None = None,
+    project_name: str | None = None,
 ) -> BundleRecord:
     """Generate the bundle for ``request`` from its analysis and store it (project checked)."""
-    from chalicelib.generate import NoDeployableAppError, TargetNotSuitableError, generate_bundle
+    from chalicelib.generate import (
+        NoDeployableAppError,
+        TargetNotSuitableError,
+        ToolchainVersionError,
+        generate_bundle,
+    )
 
     profile = _load_profile(ctx, project_id, request.analysis_id)
     try:
-        bundle = generate_bundle(profile, request)
-    except (NoDeployableAppError, TargetNotSuitableError) as exc:
+        bundle = generate_bundle(profile, request, project=project_name)
+    except (NoDeployableAppError, TargetNotSuitableError, ToolchainVersionError) as exc:
         raise TemplateGenerationError(
             str(exc), details={"analysis_id": request.analysis_id, "target": request.target}
         ) from None
@@ -139,6 +148,7 @@ def create(
         region=bundle.region,
         options=request.options,
         files=sorted(bundle.files),
+        plans=bundle.plans,
         recommendation=bundle.recommendation,
         cost=bundle.cost,
         warnings=bundle.warnings,

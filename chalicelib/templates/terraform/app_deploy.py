@@ -37,15 +37,24 @@ def main():
     for name, parameter in cfg["secrets"].items():
         env[name] = aws("ssm", "get-parameter", "--with-decryption", "--name", parameter,
                         "--query", "Parameter.Value")
+    for name, parameter in cfg.get("optional_secrets", {}).items():
+        try:  # an optional feature's secret: on when the user has set it, else left unset
+            env[name] = aws("ssm", "get-parameter", "--with-decryption", "--name", parameter,
+                            "--query", "Parameter.Value")
+        except subprocess.CalledProcessError:
+            pass
     if cfg.get("db_secret_arn"):
         secret = json.loads(aws("secretsmanager", "get-secret-value", "--secret-id",
                                 cfg["db_secret_arn"], "--query", "SecretString"))
-        env["DB_PASSWORD"] = secret["password"]
-        scheme = "postgresql" if cfg["db_engine"] == "postgres" else "mysql"
-        env["DATABASE_URL"] = "{}://{}:{}@{}:{}/{}".format(
-            scheme, urllib.parse.quote(env["DB_USER"], safe=""),
-            urllib.parse.quote(secret["password"], safe=""), env["DB_HOST"], env["DB_PORT"],
-            env["DB_NAME"])
+        for name in cfg.get("password_env", ["DB_PASSWORD"]):
+            env[name] = secret["password"]
+        facts = {"user": urllib.parse.quote(env["DB_USER"], safe=""),
+                 "password": urllib.parse.quote(secret["password"], safe=""),
+                 "host": env["DB_HOST"], "port": env["DB_PORT"], "db": env["DB_NAME"]}
+        scheme = "postgresql" if cfg.get("db_engine") == "postgres" else "mysql"
+        default = {"DATABASE_URL": scheme + "://{user}:{password}@{host}:{port}/{db}"}
+        for name, template in cfg.get("database_urls", default).items():
+            env[name] = template.format(**facts)
     # Values travel in the docker client's environment, never on a command line.
     child_env = dict(os.environ, **env)
     env_flags = [flag for name in env for flag in ("-e", name)]
@@ -67,6 +76,12 @@ def main():
                            ["/bin/sh", "-c", worker["command"]]))
     for other in companions:
         containers.append((other["name"], [], other["repository_url"] + ":" + tag, []))
+    # The release step (migrations) runs once, to completion, before any container is
+    # replaced: a failure leaves the running version serving.
+    for command in cfg.get("release", []):
+        subprocess.run(["docker", "run", "--rm", "--name", "release", *common[2:], *env_flags,
+                        "--log-opt", "awslogs-stream=release", image, "/bin/sh", "-c", command],
+                       check=True, env=child_env)
     for name, extra, container_image, command in containers:
         subprocess.run(["docker", "rm", "-f", name], check=False, capture_output=True)
         subprocess.run(["docker", "run", "-d", "--name", name, *common, *extra, *env_flags,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from chalicelib.models.profile import App, Evidence, Framework, Port, ValueSource
+from runner.analysis.buildfacts import build_facts
 from runner.analysis.context import (
     FIXTURE_DIRS,
     Candidate,
@@ -360,6 +361,7 @@ def _finish(ctx: Context, infra: Infra, draft: Draft) -> App:
     evidence = [Evidence(file=cand.manifest, detail="manifest")]
     if cand.runtime_evidence is not None:
         evidence.append(cand.runtime_evidence)
+    facts = build_facts(ctx, cand.ecosystem, path)
     return App(
         path=path,
         name=cand.name,
@@ -381,7 +383,24 @@ def _finish(ctx: Context, infra: Infra, draft: Draft) -> App:
         ecosystem=cand.ecosystem,
         install_command=draft.install_command,
         test_command=draft.test_command,
+        lockfile=facts.lockfile,
+        lockfile_kind=facts.lockfile_kind,
+        runtime_source=cand.runtime_evidence.file if cand.runtime_evidence else None,
+        runtime_constraint=_constraint(cand),
+        dependencies=sorted(cand.deps),
+        release_command=facts.release_command,
+        runtime_dirs=facts.runtime_dirs,
+        submodules=ctx.exists(".gitmodules"),
     )
+
+
+def _constraint(cand: Candidate) -> str | None:
+    """The runtime declaration as written (``>=3.11``), not only its first number."""
+    detail = cand.runtime_evidence.detail if cand.runtime_evidence else None
+    for prefix in ("requires-python ", "engines.node "):
+        if detail and detail.startswith(prefix):
+            return detail[len(prefix) :]
+    return cand.runtime_version
 
 
 def _exec_form(cmd: str) -> str:

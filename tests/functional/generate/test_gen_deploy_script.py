@@ -138,3 +138,25 @@ def test_domain_gets_https_through_the_same_caddyfile(tmp_path: Path, companions
     caddyfile = (state / "Caddyfile").read_text()
     assert caddyfile.startswith("shop.example.com {\n")
     assert ("reverse_proxy api:8000" in caddyfile) == bool(companions)
+
+
+def test_release_runs_once_before_any_container_is_replaced(tmp_path: Path) -> None:
+    config = _config(
+        release=["python manage.py migrate --noinput"],
+        password_env=["DB_PASSWORD"],
+        database_urls={
+            "DATABASE_URL": "postgresql://{user}:{password}@{host}:{port}/{db}?sslmode=require"
+        },
+        optional_secrets={"SENTRY_DSN": "/shop/SENTRY_DSN"},
+    )
+    calls, _ = _deploy(tmp_path, config)
+    verbs = [c["args"][:2] for c in calls]
+    release = next(i for i, c in enumerate(calls) if c["args"][:2] == ["run", "--rm"])
+    first_swap = next(i for i, c in enumerate(calls) if c["args"][:2] == ["rm", "-f"])
+    assert release < first_swap, verbs
+    assert calls[release]["args"][-3:] == ["/bin/sh", "-c", "python manage.py migrate --noinput"]
+    assert calls[release]["db_url"] == (
+        "postgresql://app:p%40ss%2Fword@db:5432/app?sslmode=require"
+    )
+    assert "unless-stopped" not in calls[release]["args"]  # a one-off, removed when done
+    assert "SENTRY_DSN" in calls[release]["args"]  # an optional secret that is set is passed

@@ -85,9 +85,9 @@ def test_hostile_env_default_is_one_map_value(files: dict[str, str]) -> None:
 
 def test_hostile_secret_name_is_a_sanitized_set_member(files: dict[str, str]) -> None:
     text = files["infra/environment.tf"]
-    match = re.search(r"secret_names = toset\(\[(.*)\]\)", text)
-    assert match
-    (name,) = [decode_hcl_string(n.strip()) for n in match.group(1).split(",")]
+    sets = re.findall(r"(?:provided|optional)_secret_names\s*= toset\(\[(.*)\]\)", text)
+    names = [decode_hcl_string(n.strip()) for found in sets for n in found.split(",") if n]
+    (name,) = names
     assert name.startswith("SEC") and re.fullmatch(r"[A-Za-z0-9_]+", name)
 
 

@@ -295,7 +295,7 @@ def test_instance_type_validation_matches_the_ami_architecture(
 @pytest.mark.parametrize(
     ("profile", "build_image", "step"),
     [
-        (sp.nextjs_static, "node:", "npm ci"),
+        (sp.nextjs_static, "node:", "npm install"),  # the profile names no lockfile
         (sp.hugo_site, "alpine:", "apk add --no-cache hugo"),
         (sp.mkdocs_site, "python:", "mkdocs"),
         (sp.plain_html, None, None),

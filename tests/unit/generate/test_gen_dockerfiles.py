@@ -33,9 +33,9 @@ def _app_profile(**app: object) -> StackProfile:
 def test_laravel_runs_on_frankenphp_with_its_caches_built_at_start() -> None:
     bundle = bundle_for(sp.laravel_mysql(), "ecs-fargate")
     dockerfile = bundle.files["Dockerfile"]
-    assert "FROM dunglas/frankenphp:1.3.6-php8.2-bookworm AS base" in dockerfile
+    assert "FROM dunglas/frankenphp:1.9.1-php8.2-bookworm AS base" in dockerfile
     assert "RUN install-php-extensions opcache intl zip pdo_mysql redis" in dockerfile
-    assert "COPY --from=composer:2.8.4 /usr/bin/composer /usr/bin/composer" in dockerfile
+    assert "COPY --from=composer:2.8.12 /usr/bin/composer /usr/bin/composer" in dockerfile
     assert "composer install --no-dev" in dockerfile
     assert "APP_ENV=production" in dockerfile and "EXPOSE 8000" in dockerfile
     command = _cmd(dockerfile)[2]
@@ -77,8 +77,8 @@ def test_aspnetcore_publishes_and_runs_on_the_aspnet_runtime() -> None:
     dockerfile = bundle.files["src/Shop.Api/Dockerfile"]
     froms = re.findall(r"^FROM (\S+)", dockerfile, flags=re.M)
     assert froms == [
-        "mcr.microsoft.com/dotnet/sdk:9.0.101-bookworm-slim",
-        "mcr.microsoft.com/dotnet/aspnet:9.0.0-bookworm-slim",
+        "mcr.microsoft.com/dotnet/sdk:9.0.307-bookworm-slim",
+        "mcr.microsoft.com/dotnet/aspnet:9.0.11-bookworm-slim",
     ]
     assert "ENV ASPNETCORE_URLS=http://+:8080 PORT=8080" in dockerfile
     assert "USER $APP_UID" in dockerfile
@@ -92,18 +92,18 @@ def test_aspnetcore_publishes_and_runs_on_the_aspnet_runtime() -> None:
 def test_dotnet_defaults_to_8_and_the_detected_port() -> None:
     profile = _app_profile(language="csharp", framework=Framework(name="aspnetcore"))
     dockerfile = _dockerfile(bundle_for(profile, "ecs-fargate").files)
-    assert "dotnet/aspnet:8.0.11-bookworm-slim" in dockerfile
+    assert "dotnet/aspnet:8.0.22-bookworm-slim" in dockerfile
     assert "ASPNETCORE_URLS=http://+:8080" in dockerfile
 
 
 def test_rust_copies_the_named_binary_and_runs_it_from_the_image() -> None:
     bundle = bundle_for(sp.rust_axum(), "ec2")
     dockerfile = bundle.files["Dockerfile"]
-    assert "cp target/release/edge-api /out/server" in dockerfile
+    assert "cp target/release/edge-api bin/server" in dockerfile
     assert dockerfile.count("cargo build --release") == 1
-    assert _cmd(dockerfile)[2] == "exec /usr/local/bin/server"
-    assert "FROM rust:1.83.0-slim-bookworm AS build" in dockerfile
-    assert "FROM debian:bookworm-20241202-slim" in dockerfile
+    assert _cmd(dockerfile)[2] == "exec ./bin/server"
+    assert "FROM rust:1.91.1-slim-bookworm AS build" in dockerfile
+    assert "FROM debian:bookworm-20251117-slim" in dockerfile
     assert "EXPOSE 3000" in dockerfile and "target/" in bundle.files[".dockerignore"]
 
 
@@ -123,8 +123,8 @@ def test_start_command_arguments_survive_the_rewrite() -> None:
 
 def test_ktor_builds_a_fat_jar_with_the_runtime_jdk() -> None:
     dockerfile = bundle_for(sp.ktor_gradle(), "ec2").files["Dockerfile"]
-    assert "FROM gradle:8.11.1-jdk17-alpine AS build" in dockerfile
-    assert "FROM eclipse-temurin:17.0.13_11-jre-alpine" in dockerfile
+    assert "FROM gradle:8.14.3-jdk17-alpine AS build" in dockerfile
+    assert "FROM eclipse-temurin:17.0.17_10-jre-alpine" in dockerfile
     assert '"./gradlew buildFatJar"' in dockerfile
     assert _cmd(dockerfile)[2] == "exec java -jar /app/app.jar"
 
@@ -157,9 +157,9 @@ def test_go_builds_the_package_the_analysis_found() -> None:
         start_command="./app",
     )
     dockerfile = _dockerfile(bundle_for(profile, "ec2").files)
-    assert "-o /out/server ./cmd/server" in dockerfile
+    assert "-o bin/server ./cmd/server" in dockerfile
     assert "go build -o app" not in dockerfile  # replaced by the recipe's own build
-    assert _cmd(dockerfile)[2] == "exec /usr/local/bin/server"
+    assert _cmd(dockerfile)[2] == "exec ./bin/server"
 
 
 @pytest.mark.parametrize(
@@ -205,15 +205,13 @@ def test_ci_sets_up_the_toolchain_the_tests_need(name, action, version) -> None:
     assert steps[-1]["name"] == "Test"
 
 
-def test_an_unpinned_runtime_version_is_warned_about_and_rolled_forward_on_dotnet() -> None:
+def test_a_runtime_version_without_an_image_is_refused_with_the_fix() -> None:
+    from chalicelib.generate import ToolchainVersionError
+
     profile = _app_profile(
         language="csharp", runtime_version="6.0", framework=Framework(name="aspnetcore")
     )
-    bundle = bundle_for(profile, "ec2")
-    dockerfile = _dockerfile(bundle.files)
-    assert "dotnet/aspnet:8.0.11-bookworm-slim" in dockerfile
-    assert "DOTNET_ROLL_FORWARD=Major" in dockerfile
-    assert any("'6.0'" in w and "uses 8.0" in w for w in bundle.warnings)
+    with pytest.raises(ToolchainVersionError, match=r"dotnet '6.0'.*Supported: 8.0, 9.0.*Fix"):
+        bundle_for(profile, "ec2")
     pinned = bundle_for(sp.aspnetcore_postgres(), "ec2")
     assert "ROLL_FORWARD" not in pinned.files["src/Shop.Api/Dockerfile"]
-    assert not any("no pinned image" in w for w in pinned.warnings)

@@ -24,8 +24,8 @@ def test_every_app_has_its_own_dockerfile_from_its_own_recipe() -> None:
         "apps/jobs/Dockerfile",
         "apps/admin/Dockerfile",
     }  # the CLI tool is not deployed
-    assert "FROM node:22.12.0-alpine3.20 AS build" in files["apps/web/Dockerfile"]
-    assert "FROM python:3.12.8-slim-bookworm AS build" in files["apps/api/Dockerfile"]
+    assert "FROM node:24.11.1-alpine3.22 AS build" in files["apps/web/Dockerfile"]
+    assert "FROM python:3.12.12-slim-bookworm AS build" in files["apps/api/Dockerfile"]
     assert "nginx-unprivileged" in files["apps/admin/Dockerfile"]
     assert "node_modules/" in files["apps/web/.dockerignore"]
     assert "__pycache__/" in files["apps/api/.dockerignore"]
