@@ -220,20 +220,22 @@ def read_tail(path: Path, limit: int = LOG_TAIL_BYTES) -> str:
         return f.read().decode("utf-8", errors="replace")
 
 
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
 def generate_secret(entry: SecretEntry, token_bytes: Callable[[int], bytes]) -> str:
     """A value for a ``generated`` secret, made the way its ``generator`` says."""
-    raw = token_bytes(32)
     match entry.generator:
-        case "hex32" | None:
-            return raw.hex()
-        case "password32":
-            return base64.urlsafe_b64encode(raw).decode()[:32]
-        case "base64-32":
-            return base64.b64encode(raw).decode()
+        case "alnum64" | None:
+            # 64 letters and digits; rejection sampling keeps every character equally likely.
+            out: list[str] = []
+            while len(out) < 64:
+                out.extend(_ALNUM[b % 62] for b in token_bytes(96) if b < 248)
+            return "".join(out[:64])
         case "laravel-app-key":
-            return "base64:" + base64.b64encode(raw).decode()
+            return "base64:" + base64.b64encode(token_bytes(32)).decode()
         case other:
-            raise LocalRuntimeError(f"secrets[{entry.name}].generator: unknown generator {other!r}")
+            raise LocalRuntimeError(f"secrets.{entry.name}.generator: unknown generator {other!r}")
 
 
 def render_wiring(binding: ServiceBinding, endpoint: ServiceEndpoint) -> dict[str, str]:

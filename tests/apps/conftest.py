@@ -94,4 +94,6 @@ def run_plan(
     )
     with tempfile.TemporaryDirectory(prefix=f"autostack-app-{fixture}-") as work:
         with runtime.running(plan, FIXTURE_APPS / fixture, Path(work), inputs) as app:
+            # Seconds per phase, shown by `pytest -rP` (the tier's wall time is watched).
+            print(fixture, {k: round(v, 1) for k, v in app.timings.items()})
             yield app
