@@ -44,9 +44,8 @@ _NOT_LINTED_PREFIX = "hostile"
 
 @cache
 def _golden() -> dict[str, GeneratedBundle]:
-    return {
-        f"golden {p}/{t}": b for (p, t), b in all_bundles().items() if not p.startswith(_NOT_LINTED_PREFIX)
-    }
+    bundles = all_bundles().items()
+    return {f"golden {p}/{t}": b for (p, t), b in bundles if not p.startswith(_NOT_LINTED_PREFIX)}
 
 
 @cache
