@@ -105,7 +105,13 @@ def install_commands(ctx: StackContext, pm: PackageManager) -> list[str]:
             return ["pipenv install --deploy --system" if locked else "pipenv install --system"]
         case "pip":
             command = ctx.app.install_command
-            return [command] if command and command.startswith("pip ") else ["pip install ."]
+            if command and command.startswith("pip "):
+                return [command]
+            # the profile named no file: whichever the app has, at build time
+            return [
+                "if [ -f requirements.txt ]; then pip install -r requirements.txt; "
+                "elif [ -f pyproject.toml ] || [ -f setup.py ]; then pip install .; fi"
+            ]
         case "bundler":
             if locked:
                 return [
@@ -494,6 +500,9 @@ def plan_for(ctx: StackContext, profile: StackProfile) -> AppPlan:
     recipe = docker_recipe(ctx)
     notes = [*tool_notes]
     install = install_commands(ctx, pm)
+    if recipe.server_package:  # the production server the start command runs
+        installer = "uv pip install" if pm == "uv" else "pip install"
+        install.append(f"{installer} {recipe.server_package}")
     release, release_notes = release_commands(ctx, pm) if not ctx.is_static else ([], [])
     build = [_with_pm(ctx.build_command, pm)] if ctx.build_command else []
     start = recipe.start_command or "true"
@@ -514,6 +523,10 @@ def plan_for(ctx: StackContext, profile: StackProfile) -> AppPlan:
             release = ["./bin/sqlx migrate run"]
     if ctx.is_static:
         build = _static_build(ctx, build)
+    elif ctx.family == "java":
+        build = [recipe.java_build]
+    elif ctx.family == "php":
+        build = []  # PHP's build steps read the environment: they run at start (see start)
     notes += release_notes
     env, secrets, env_notes = environment(ctx, profile)
     notes += env_notes

@@ -29,6 +29,16 @@ _NEVER_PUBLISHED = (".git/*", ".github/*", "infra/*", ".env*", "Dockerfile", ".d
                     "docker-compose.yml")  # fmt: skip
 
 
+def _hcl_map(mapping: dict[str, str]) -> str:
+    """A one-line HCL object of strings (``{}`` when empty, as terraform fmt writes it)."""
+    if not mapping:
+        return "{}"
+    items = ", ".join(
+        f"{escaping.hcl_string(k)} = {escaping.hcl_string(v)}" for k, v in mapping.items()
+    )
+    return "{ " + items + " }"
+
+
 def environment() -> Any:
     """The process-wide jinja2 Environment (built on first use)."""
     global _env
@@ -58,14 +68,7 @@ def environment() -> Any:
                     tftpl=escaping.tftpl_escape,
                     ident=escaping.identifier,
                     hcl_list=lambda items: "[" + ", ".join(map(escaping.hcl_string, items)) + "]",
-                    hcl_map=lambda mapping: (
-                        "{ "
-                        + ", ".join(
-                            f"{escaping.hcl_string(k)} = {escaping.hcl_string(v)}"
-                            for k, v in mapping.items()
-                        )
-                        + " }"
-                    ),
+                    hcl_map=_hcl_map,
                 )
                 _env = env
     return _env
@@ -142,7 +145,9 @@ def _with_database_url(ctx: StackContext, command: str, plan: AppPlan | None = N
     return " && ".join(exports) + f" && exec /bin/sh -c {escaping.shell_quote(command)}"
 
 
-def _compose_services(ctx: StackContext) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+def _compose_services(
+    ctx: StackContext, plan: AppPlan | None = None
+) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     services: list[dict[str, Any]] = []
     env: list[tuple[str, str]] = []
     if ctx.database == "postgres":
@@ -259,9 +264,26 @@ def _compose_services(ctx: StackContext) -> tuple[list[dict[str, Any]], list[tup
                 }
             )
             env.append(pair)
+    plan_owned: set[str] = set()
+    if plan is not None and ctx.database:
+        # The plan's wiring (SPRING_DATASOURCE_*, Laravel DB_*, PG*) against the local
+        # container, which speaks no TLS.
+        host = "postgres" if ctx.database == "postgres" else "mysql"
+        port = "5432" if ctx.database == "postgres" else "3306"
+        facts = {"user": "app", "password": "app", "host": host, "port": port, "db": "app"}
+        present = {name for name, _ in env}
+        for binding in plan.services:
+            if binding.kind not in ("postgresql", "mysql"):
+                continue
+            for name, template in binding.env.items():
+                value = template.format(**facts).replace("?sslmode=require", "")
+                value = value.replace("?sslMode=REQUIRED", "")
+                if name not in present and name not in ("DB_SSLMODE", "PGSSLMODE"):
+                    env.append((name, value))
+                    plan_owned.add(name)
     known = {e.name for e in ctx.env} | set(ctx.secrets)
     # Detected env vars with the same name keep their place; service values override them locally.
-    owned = _SERVICE_OWNED | set(names.values())  # local containers stand in for these
+    owned = _SERVICE_OWNED | plan_owned | set(names.values())  # local containers stand in
     return services, [(k, v) for k, v in env if k not in known or k in owned]
 
 
@@ -519,7 +541,6 @@ def _dockerfile_values(ctx: StackContext, plan: AppPlan) -> dict[str, Any]:
         "composer_image": COMPOSER_IMAGE,
         "php_app_env": "production" if ctx.framework == "laravel" else "prod",
         "start_command": plan.start,
-        "needs_server_package": recipe.server_package,
     }
 
 
@@ -571,7 +592,7 @@ def render_files(
     docker_values = _dockerfile_values(ctx, plan)
     start_command = docker_values["start_command"]
     service_env_plain, password_env, database_urls = database_wiring(plan)
-    compose_services, local_service_env = _compose_services(ctx)
+    compose_services, local_service_env = _compose_services(ctx, plan)
     prefix = "" if ctx.app_dir == "." else ctx.app_dir + "/"
     this_estimate = next(e for e in cost.targets if e.target == target)
     ecs_services: list[dict[str, Any]] = [

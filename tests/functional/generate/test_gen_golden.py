@@ -50,6 +50,9 @@ def test_bundle_matches_golden_files(stack: str, target: str | None) -> None:
         "warnings": bundle.warnings,
     }
     actual["_summary.json"] = json.dumps(summary, indent=2, sort_keys=True) + "\n"
+    # the app plans the files render from (what the API answers as ``plans``)
+    plans = [plan.model_dump(mode="json") for plan in bundle.plans]
+    actual["_plans.json"] = json.dumps(plans, indent=2) + "\n"
     folder = GOLDEN / f"{stack}-{bundle.target}"
     if UPDATE:
         shutil.rmtree(folder, ignore_errors=True)

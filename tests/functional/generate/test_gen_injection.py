@@ -172,9 +172,16 @@ def test_static_bundle_keeps_hostile_paths_out() -> None:
     workflow = yaml.safe_load(bundle.files[".github/workflows/deploy.yml"])
     steps = workflow["jobs"]["deploy"]["steps"]
     (build,) = [s for s in steps if s.get("name") == "Build the site"]
-    assert build["run"].startswith("docker build --target build -t site-build . && ")
+    assert build["run"].startswith(
+        'docker build --target build --build-arg SITE_URL="$(terraform -chdir=infra output '
+        '-raw app_url)/" -t site-build . && '
+    )
     assert "/app/dist/." in build["run"]  # the hostile output folder fell back to dist
     (upload,) = [s for s in steps if s.get("name", "").startswith("Upload")]
     assert upload["run"].startswith("aws s3 sync _site_build ")
-    run = next(ln for ln in bundle.files["Dockerfile"].splitlines() if ln.startswith("RUN ["))
+    run = next(
+        ln
+        for ln in bundle.files["Dockerfile"].splitlines()
+        if ln.startswith("RUN [") and "npm run build" in ln
+    )
     assert json.loads(run[4:]) == ["/bin/sh", "-c", f"npm run build {HOSTILE}"]

@@ -2147,3 +2147,69 @@ case(
         ".": {"port": 5001, "port_source": "code", "port_env": "PORT", "healthcheck_path": "/ping"}
     },
 )
+
+
+# --- What the app plan is built from (issue 11) -----------------------------------------
+case(
+    "plan_node_yarn_berry_with_migrate_script",
+    {
+        "package.json": pkg(
+            "orders",
+            deps={"express": "^4.19.0", "knex": "^3.1.0", "pg": "^8.11.0"},
+            scripts={"start": "node server.js", "migrate": "knex migrate:latest"},
+            engines={"node": ">=20 <25"},
+        ),
+        "yarn.lock": '__metadata:\n  version: 8\n  cacheKey: 10\n\n"express@npm:^4.19.0":\n  version: 4.19.2\n',
+        ".yarnrc.yml": "nodeLinker: node-modules\n",
+        "server.js": "const express = require('express');\nconst app = express();\napp.get('/health', (req, res) => res.send('ok'));\napp.listen(process.env.PORT || 3000);\n",
+    },
+    apps={
+        ".": {
+            "lockfile": "yarn.lock",
+            "lockfile_kind": "yarn-berry",
+            "runtime_constraint": ">=20 <25",
+            "runtime_source": "package.json",
+            "release_command": "npm run migrate",
+            "dependencies": ["express", "knex", "pg"],
+            "submodules": False,
+        }
+    },
+)
+case(
+    "plan_fastapi_prestart_and_requires_python",
+    {
+        "pyproject.toml": '[project]\nname = "api"\nversion = "0.1.0"\nrequires-python = ">=3.11,<3.14"\ndependencies = ["fastapi", "uvicorn", "alembic", "sqlalchemy"]\n',
+        "uv.lock": "version = 1\n",
+        "scripts/prestart.sh": "#!/bin/sh\nalembic upgrade head\n",
+        "app/main.py": "from fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.get('/health')\ndef health():\n    return {'ok': True}\n",
+        ".gitmodules": '[submodule "vendor/x"]\n\tpath = vendor/x\n\turl = https://example.com/x.git\n',
+    },
+    apps={
+        ".": {
+            "lockfile": "uv.lock",
+            "lockfile_kind": "uv",
+            "runtime_constraint": ">=3.11,<3.14",
+            "release_command": "sh scripts/prestart.sh",
+            "dependencies": ["alembic", "fastapi", "sqlalchemy", "uvicorn"],
+            "submodules": True,
+        }
+    },
+)
+case(
+    "plan_go_runtime_folders",
+    {
+        "go.mod": "module example.com/site\n\ngo 1.24\n\nrequire github.com/gin-gonic/gin v1.10.0\n",
+        "go.sum": "github.com/gin-gonic/gin v1.10.0 h1:x\n",
+        "main.go": 'package main\n\nimport "github.com/gin-gonic/gin"\n\nfunc main() {\n\tr := gin.Default()\n\tr.LoadHTMLGlob("templates/*")\n\tr.Static("/static", "./static")\n\tr.Run(":8080")\n}\n',
+        "templates/index.html": "<h1>hi</h1>\n",
+        "static/site.css": "body {}\n",
+    },
+    apps={
+        ".": {
+            "lockfile": "go.sum",
+            "runtime_constraint": "1.24",
+            "runtime_dirs": ["templates", "static"],
+            "release_command": None,
+        }
+    },
+)

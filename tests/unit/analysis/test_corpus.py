@@ -22,6 +22,15 @@ _APP_FIELDS = (
     "static_output_dir",
     "install_command",
     "test_command",
+    # what the app plan is built from (issue 11)
+    "lockfile",
+    "lockfile_kind",
+    "runtime_source",
+    "runtime_constraint",
+    "dependencies",
+    "release_command",
+    "runtime_dirs",
+    "submodules",
 )
 
 

@@ -32,6 +32,8 @@ def test_a_profile_gives_one_plan_per_app_that_round_trips() -> None:
     assert len(plans) == 1
     plan = plans[0]
     assert (plan.path, plan.package_manager, plan.port) == (".", "pip", 5000)
-    assert plan.install == ["pip install -r requirements.txt"]
+    # no start command: the plan serves the Flask app with gunicorn, and installs it
+    assert plan.install == ["pip install -r requirements.txt", "pip install gunicorn==23.0.0"]
+    assert plan.start == "gunicorn --bind 0.0.0.0:$PORT app:app"
     assert plan.toolchain.language == "python"
     assert AppPlan.model_validate(plan.model_dump(mode="json")) == plan
