@@ -143,6 +143,16 @@ def has_lockfile(ctx: StackContext) -> bool:
     return bool(_FROZEN.search(ctx.app.install_command or ""))
 
 
+def build_context_of(ctx: StackContext) -> str:
+    """The app's folder, or the workspace root whose lockfile it installs from."""
+    lock = ctx.app.lockfile
+    if not lock or not _lock_above(ctx) or ctx.family not in ("python", "node"):
+        return ctx.app_dir
+    folder = lock.rsplit("/", 1)[0] if "/" in lock else "."
+    inside = ctx.app_dir == folder or folder == "." or ctx.app_dir.startswith(folder + "/")
+    return folder if inside else ctx.app_dir
+
+
 def _lock_above(ctx: StackContext) -> bool:
     """The lockfile lives in a parent folder: the app is a member of a workspace."""
     lock = ctx.app.lockfile or ""
@@ -538,6 +548,7 @@ def plan_for(ctx: StackContext, profile: StackProfile) -> AppPlan:
         name=ctx.name,
         app=ctx.app.name,
         path=ctx.app_dir,
+        context=build_context_of(ctx),
         kind="static" if ctx.is_static else ("worker" if ctx.app.kind == "worker" else "web"),
         framework=ctx.framework,
         toolchain=toolchain,

@@ -364,7 +364,15 @@ def _data_services_needed(ctx: StackContext, target: Target) -> bool:
     return target != "static" and bool(ctx.database or ctx.redis or ctx.object_storage)
 
 
-def _commands(ctx: StackContext, target: Target) -> dict[str, str]:
+def _docker_source(app_dir: str, context: str) -> str:
+    """``docker build`` arguments: the context, and the Dockerfile when it lies deeper."""
+    if context == app_dir:
+        return escaping.shell_quote(app_dir)
+    dockerfile = escaping.shell_quote(f"{app_dir}/Dockerfile")
+    return f"-f {dockerfile} {escaping.shell_quote(context)}"
+
+
+def _commands(ctx: StackContext, target: Target, plan_context: str) -> dict[str, str]:
     """Shell commands for the workflow and README (user values already shell-quoted)."""
     app_dir = ctx.app_dir
     prefix = "" if app_dir == "." else app_dir + "/"
@@ -375,7 +383,7 @@ def _commands(ctx: StackContext, target: Target) -> dict[str, str]:
         '-backend-config="use_lockfile=true"'
     )
     docker_platform = platform_flag(ctx, target)
-    build_context = escaping.shell_quote(app_dir)
+    build_context = _docker_source(app_dir, plan_context)
     push_command = (
         'IMAGE="$(terraform -chdir=infra output -raw ecr_repository_url):${GITHUB_SHA}" && '
         f"{_SKIP_PUSHED}"
@@ -532,8 +540,20 @@ def platform_flag(ctx: StackContext, target: Target) -> str:
 def _dockerfile_values(ctx: StackContext, plan: AppPlan) -> dict[str, Any]:
     """What one app's Dockerfile and .dockerignore templates need."""
     recipe = docker_recipe(ctx)
+    workdir = "/app"
+    if plan.context != plan.path:
+        workdir = "/app/" + (
+            plan.path if plan.context == "." else plan.path[len(plan.context) + 1 :]
+        )
     return {
         "plan": plan,
+        "workdir": workdir,
+        "compose_dockerfile": (
+            None
+            if plan.context == plan.path
+            else (plan.path if plan.context == "." else plan.path[len(plan.context) + 1 :])
+            + "/Dockerfile"
+        ),
         "static_tool": static_tool(ctx) if ctx.family == "static" else "none",
         "images": recipe.images,
         "tool_version": recipe.version,
@@ -544,12 +564,16 @@ def _dockerfile_values(ctx: StackContext, plan: AppPlan) -> dict[str, Any]:
     }
 
 
-def _companion_push_commands(ctx: StackContext, target: Target) -> list[tuple[str, str, str]]:
+def _companion_push_commands(
+    ctx: StackContext, target: Target, contexts: dict[str, str]
+) -> list[tuple[str, str, str]]:
     """(name, build command, push command) for each companion app's image."""
     platform = platform_flag(ctx, target)
     commands = []
     for companion in ctx.companions:
-        folder = escaping.shell_quote(companion.ctx.app_dir)
+        folder = _docker_source(
+            companion.ctx.app_dir, contexts.get(companion.name, companion.ctx.app_dir)
+        )
         repository = (
             "$(terraform -chdir=infra output -json companion_repository_urls | "
             f"jq -r '.[\"{companion.name}\"]')"
@@ -677,10 +701,12 @@ def render_files(
         + (["app-data"] if ctx.uses_sqlite else []),
         "storage_env": storage_env_name(ctx),
         "terraform_version": TERRAFORM_VERSION,
-        **_commands(ctx, target),
+        **_commands(ctx, target, plan.context),
         "ecs_services": ecs_services,
         "web_ports": web_ports,
-        "companion_push_commands": _companion_push_commands(ctx, target),
+        "companion_push_commands": _companion_push_commands(
+            ctx, target, {name: p.context for name, p in plan_of.items()}
+        ),
         "companion_host_ports": _companion_host_ports(ctx),
         "recommendation": recommendation,
         "cost": cost,
@@ -725,6 +751,8 @@ def render_files(
     files["infra/outputs.tf"] = hcl("outputs.tf")
     files[f"{prefix}Dockerfile"] = render(f"docker/{ctx.family}.Dockerfile.j2")
     files[f"{prefix}.dockerignore"] = render("docker/dockerignore.j2")
+    if plan.context != plan.path:  # BuildKit reads <Dockerfile>.dockerignore beside it
+        files[f"{prefix}Dockerfile.dockerignore"] = files[f"{prefix}.dockerignore"]
     for companion in ctx.companions:  # each app of a monorepo builds from its own folder
         other = companion.ctx
         own = {**values, **_dockerfile_values(other, plan_of[companion.name]), "ctx": other}

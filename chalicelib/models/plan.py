@@ -135,6 +135,9 @@ class AppPlan(_Model):
     """The app's own name as the analysis found it."""
     path: str
     """The app's folder in the archive, ``"."`` for the root."""
+    context: str = "."
+    """The folder the image is built from: the app's folder, or the workspace root holding
+    its lockfile (a uv/pnpm/yarn workspace member); commands still run from ``path``."""
     kind: Literal["web", "worker", "static"] = "web"
     framework: str | None = None
     toolchain: Toolchain

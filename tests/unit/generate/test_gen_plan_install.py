@@ -68,3 +68,28 @@ def test_the_ci_test_job_installs_as_the_plan_says() -> None:
     steps = workflow["jobs"]["test"]["steps"]
     assert {"uses": "astral-sh/setup-uv@v6"} in steps
     assert {"name": "Install dependencies", "run": "uv sync --frozen --no-dev"} in steps
+
+
+def test_a_workspace_member_image_builds_from_the_root_that_holds_the_lock() -> None:
+    import yaml
+
+    prof = profile("python", path="services/api", name="api", lockfile="uv.lock",
+                   lockfile_kind="uv", framework="fastapi")  # fmt: skip
+    plan = plan_of(prof)
+    assert (plan.path, plan.context) == ("services/api", ".")
+    files = bundle_of(prof, "ec2").files
+    dockerfile = files["services/api/Dockerfile"]
+    assert dockerfile.count("WORKDIR /app/services/api") == 2  # build and runtime stages
+    assert "services/api/Dockerfile.dockerignore" in files
+    workflow = yaml.safe_load(files[".github/workflows/deploy.yml"])
+    (build,) = [s for s in workflow["jobs"]["build"]["steps"] if s.get("name") == "Build the image"]
+    assert build["run"].endswith("-t app:ci -f services/api/Dockerfile .")
+    app = yaml.safe_load(files["docker-compose.yml"])["services"]["app"]
+    assert app["build"] == {"context": ".", "dockerfile": "services/api/Dockerfile"}
+
+
+def test_an_app_with_its_own_lock_builds_from_its_folder() -> None:
+    prof = profile("node", path="web", name="web", lockfile="web/package-lock.json",
+                   lockfile_kind="npm")  # fmt: skip
+    assert plan_of(prof).context == "web"
+    assert "WORKDIR /app\n" in bundle_of(prof, "ec2").files["web/Dockerfile"]

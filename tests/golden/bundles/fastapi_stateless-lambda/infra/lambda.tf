@@ -47,9 +47,9 @@ resource "aws_cloudwatch_log_group" "api" {
 # Secrets are read from SSM Parameter Store when Terraform applies (a function has no secret
 # injection); Lambda keeps its environment encrypted at rest.
 data "aws_ssm_parameter" "secret" {
-  for_each = local.secret_names
+  for_each = local.secret_parameters
 
-  name            = aws_ssm_parameter.secret[each.key].name
+  name            = local.secret_parameter_names[each.key]
   with_decryption = true
 }
 

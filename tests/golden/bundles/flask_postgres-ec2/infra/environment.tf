@@ -1,8 +1,28 @@
 locals {
-  # Env var names whose values are secrets: kept in SSM Parameter Store, never in these files.
-  secret_names = toset(["SECRET_KEY", "STRIPE_API_KEY"])
+  # Secrets the framework needs: generated here, in your account (never in code or variables).
+  generated_secrets = {
+    "SECRET_KEY" = "alnum64"
+  }
+  # Secrets you provide: set each before the app can start
+  #   aws ssm put-parameter --type SecureString --name /<name>/<SECRET> --value ...
+  provided_secret_names = toset([])
+  # Secrets of optional features: left unset (a placeholder would switch the feature on) until
+  # you set them the same way.
+  optional_secret_names = toset(["STRIPE_API_KEY"])
+  secret_names          = setunion(toset(keys(local.generated_secrets)), local.provided_secret_names)
+  secret_parameters     = { for name in local.secret_names : name => "/${var.name}/${name}" }
+  # The parameter of each secret the app receives (generated ones once they exist).
+  secret_parameter_names = merge(
+    { for name in local.provided_secret_names : name => local.secret_parameters[name] },
+    { for name, parameter in aws_ssm_parameter.generated : name => parameter.name },
+  )
+  optional_secret_parameters = { for name in local.optional_secret_names : name => "/${var.name}/${name}" }
+  secret_arns = merge(
+    { for name in local.provided_secret_names : name => "arn:aws:ssm:${var.region}:${data.aws_caller_identity.current.account_id}:parameter/${var.name}/${name}" },
+    { for name, parameter in aws_ssm_parameter.generated : name => parameter.arn },
+  )
 
-  # Settings that point the app at the services created here.
+  # Settings that point the app at the services created here, the way the app reads them.
   service_environment = {
     DB_HOST         = aws_db_instance.main.address
     DB_PORT         = tostring(aws_db_instance.main.port)
@@ -17,17 +37,29 @@ locals {
   })
 }
 
-resource "aws_ssm_parameter" "secret" {
+# One random value per generated secret, made by AWS in your account when Terraform applies.
+data "aws_secretsmanager_random_password" "generated" {
+  for_each = local.generated_secrets
+
+  password_length     = 64
+  exclude_punctuation = true
+}
+
+resource "aws_ssm_parameter" "generated" {
   #checkov:skip=CKV_AWS_337:SecureString under the AWS-managed SSM key; a customer key costs $1/month.
-  for_each = local.secret_names
+  for_each = local.generated_secrets
 
   name        = "/${var.name}/${each.key}"
-  description = "Secret ${each.key} of ${var.name}; set it with aws ssm put-parameter --overwrite"
+  description = "Secret ${each.key} of ${var.name}, generated at the first apply"
   type        = "SecureString"
-  # A placeholder: the real value is set outside Terraform so it never enters code or variables.
-  value = "replace-me"
+  # Laravel's APP_KEY is base64: and 32 random bytes; the others are 64 random characters.
+  value = {
+    alnum64         = data.aws_secretsmanager_random_password.generated[each.key].random_password
+    laravel-app-key = "base64:${base64encode(substr(data.aws_secretsmanager_random_password.generated[each.key].random_password, 0, 32))}"
+  }[each.value]
 
   lifecycle {
+    # Generated once: later applies keep the value (and any value you rotate in).
     ignore_changes = [value]
   }
 }

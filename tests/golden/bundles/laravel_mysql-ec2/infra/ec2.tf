@@ -75,13 +75,45 @@ resource "aws_ssm_parameter" "runtime_config" {
     log_group      = aws_cloudwatch_log_group.app.name
     port           = 8000
     environment    = local.app_environment
-    secrets        = { for name in local.secret_names : name => aws_ssm_parameter.secret[name].name }
-    db_secret_arn  = aws_db_instance.main.master_user_secret[0].secret_arn
-    db_engine      = "mysql"
+    secrets        = local.secret_parameter_names
+    # Read when set; an unset optional secret leaves its feature off.
+    optional_secrets = local.optional_secret_parameters
+    release          = ["php artisan migrate --force"]
+    password_env     = ["DB_PASSWORD"]
+    database_urls    = {}
+    db_secret_arn    = aws_db_instance.main.master_user_secret[0].secret_arn
+    db_engine        = "mysql"
     workers = [
       { name = "queue", command = "php artisan queue:work" },
     ]
   })
+}
+
+# Only zones that offer the instance type can hold it (not every zone has every type).
+data "aws_ec2_instance_type_offerings" "app" {
+  location_type = "availability-zone"
+
+  filter {
+    name   = "instance-type"
+    values = [var.instance_type]
+  }
+}
+
+data "aws_subnets" "placement" {
+  filter {
+    name   = "vpc-id"
+    values = [data.aws_vpc.default.id]
+  }
+
+  filter {
+    name   = "default-for-az"
+    values = ["true"]
+  }
+
+  filter {
+    name   = "availability-zone"
+    values = data.aws_ec2_instance_type_offerings.app.locations
+  }
 }
 
 resource "aws_instance" "app" {
@@ -89,7 +121,7 @@ resource "aws_instance" "app" {
   #checkov:skip=CKV_AWS_88:The app is served from the instance itself (no load balancer, for cost); the security group opens only 80 and 443.
   ami                    = data.aws_ssm_parameter.ami.value
   instance_type          = var.instance_type
-  subnet_id              = data.aws_subnets.default.ids[0]
+  subnet_id              = sort(data.aws_subnets.placement.ids)[0]
   vpc_security_group_ids = [aws_security_group.app.id]
   iam_instance_profile   = aws_iam_instance_profile.app.name
   ebs_optimized          = true

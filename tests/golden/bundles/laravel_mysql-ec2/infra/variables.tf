@@ -49,7 +49,7 @@ variable "image_tag" {
 
 variable "app_environment" {
   type        = map(string)
-  description = "Plain (non-secret) environment variables of the app; secrets go to SSM Parameter Store."
+  description = "Plain (non-secret) environment variables of the app; secrets go to SSM Parameter Store. Variables the app reads with a fallback of its own are left out (unset)."
   default = {
     "APP_ENV" = "production"
   }

@@ -56,10 +56,13 @@ resource "aws_iam_role_policy" "task_access" {
 }
 
 locals {
+  # Two zones: the load balancer's minimum. Each zone it spans holds a billed public IPv4
+  # address, so it spans two (not every default subnet); the tasks run in the same two.
+  service_subnets       = slice(sort(data.aws_subnets.default.ids), 0, 2)
   container_environment = [for name, value in local.app_environment : { name = name, value = value }]
   container_secrets = concat(
-    [for name in local.secret_names : { name = name, valueFrom = aws_ssm_parameter.secret[name].arn }],
-    [{ name = "DB_PASSWORD", valueFrom = "${aws_db_instance.main.master_user_secret[0].secret_arn}:password::" }],
+    [for name, arn in local.secret_arns : { name = name, valueFrom = arn }],
+    [for name in ["DB_PASSWORD"] : { name = name, valueFrom = "${aws_db_instance.main.master_user_secret[0].secret_arn}:password::" }],
   )
 }
 
@@ -82,7 +85,7 @@ resource "aws_ecs_task_definition" "app" {
     name                   = "app"
     image                  = "${aws_ecr_repository.app.repository_url}:${var.image_tag}"
     essential              = true
-    command                = ["/bin/sh", "-c", "export DATABASE_URL=\"postgresql://$DB_USER:$(printf '%s' \"$DB_PASSWORD\" | od -An -tx1 -v | tr -d ' \\n' | sed 's/../%&/g')@$DB_HOST:$DB_PORT/$DB_NAME\" && exec /bin/sh -c 'npm start'"]
+    command                = ["/bin/sh", "-c", "export DATABASE_URL=\"postgresql://$DB_USER:$(printf '%s' \"$DB_PASSWORD\" | od -An -tx1 -v | tr -d ' \\n' | sed 's/../%&/g')@$DB_HOST:$DB_PORT/$DB_NAME?sslmode=require\" && exec /bin/sh -c 'npm start'"]
     portMappings           = [{ containerPort = 3000, protocol = "tcp" }]
     environment            = local.container_environment
     secrets                = local.container_secrets
@@ -107,10 +110,11 @@ resource "aws_ecs_service" "app" {
   launch_type             = "FARGATE"
   propagate_tags          = "SERVICE"
   enable_ecs_managed_tags = true
-  wait_for_steady_state   = false
+  # Terraform (and so CI) waits until the new tasks are healthy; a failed rollout fails the job.
+  wait_for_steady_state = true
 
   network_configuration {
-    subnets          = data.aws_subnets.default.ids
+    subnets          = local.service_subnets
     security_groups  = [aws_security_group.app.id]
     assign_public_ip = true
   }
@@ -148,7 +152,7 @@ resource "aws_ecs_task_definition" "worker_celery" {
     name                   = "worker-celery"
     image                  = "${aws_ecr_repository.companion["api"].repository_url}:${var.image_tag}"
     essential              = true
-    command                = ["/bin/sh", "-c", "export DATABASE_URL=\"postgresql://$DB_USER:$(printf '%s' \"$DB_PASSWORD\" | od -An -tx1 -v | tr -d ' \\n' | sed 's/../%&/g')@$DB_HOST:$DB_PORT/$DB_NAME\" && exec /bin/sh -c 'celery -A api worker'"]
+    command                = ["/bin/sh", "-c", "export DATABASE_URL=\"postgresql://$DB_USER:$(printf '%s' \"$DB_PASSWORD\" | od -An -tx1 -v | tr -d ' \\n' | sed 's/../%&/g')@$DB_HOST:$DB_PORT/$DB_NAME?sslmode=require\" && exec /bin/sh -c 'celery -A api worker'"]
     environment            = local.container_environment
     secrets                = local.container_secrets
     readonlyRootFilesystem = false
@@ -172,10 +176,11 @@ resource "aws_ecs_service" "worker_celery" {
   launch_type             = "FARGATE"
   propagate_tags          = "SERVICE"
   enable_ecs_managed_tags = true
-  wait_for_steady_state   = false
+  # Terraform (and so CI) waits until the new tasks are healthy; a failed rollout fails the job.
+  wait_for_steady_state = true
 
   network_configuration {
-    subnets          = data.aws_subnets.default.ids
+    subnets          = local.service_subnets
     security_groups  = [aws_security_group.app.id]
     assign_public_ip = true
   }
@@ -205,7 +210,7 @@ resource "aws_ecs_task_definition" "api" {
     name                   = "api"
     image                  = "${aws_ecr_repository.companion["api"].repository_url}:${var.image_tag}"
     essential              = true
-    command                = ["/bin/sh", "-c", "export DATABASE_URL=\"postgresql://$DB_USER:$(printf '%s' \"$DB_PASSWORD\" | od -An -tx1 -v | tr -d ' \\n' | sed 's/../%&/g')@$DB_HOST:$DB_PORT/$DB_NAME\" && exec /bin/sh -c 'uvicorn main:app --host 0.0.0.0 --port $PORT'"]
+    command                = ["/bin/sh", "-c", "export DATABASE_URL=\"postgresql://$DB_USER:$(printf '%s' \"$DB_PASSWORD\" | od -An -tx1 -v | tr -d ' \\n' | sed 's/../%&/g')@$DB_HOST:$DB_PORT/$DB_NAME?sslmode=require\" && exec /bin/sh -c 'uvicorn main:app --host 0.0.0.0 --port $PORT'"]
     portMappings           = [{ containerPort = 8000, protocol = "tcp" }]
     environment            = local.container_environment
     secrets                = local.container_secrets
@@ -230,10 +235,11 @@ resource "aws_ecs_service" "api" {
   launch_type             = "FARGATE"
   propagate_tags          = "SERVICE"
   enable_ecs_managed_tags = true
-  wait_for_steady_state   = false
+  # Terraform (and so CI) waits until the new tasks are healthy; a failed rollout fails the job.
+  wait_for_steady_state = true
 
   network_configuration {
-    subnets          = data.aws_subnets.default.ids
+    subnets          = local.service_subnets
     security_groups  = [aws_security_group.app.id]
     assign_public_ip = true
   }
@@ -271,7 +277,7 @@ resource "aws_ecs_task_definition" "jobs" {
     name                   = "jobs"
     image                  = "${aws_ecr_repository.companion["jobs"].repository_url}:${var.image_tag}"
     essential              = true
-    command                = ["/bin/sh", "-c", "export DATABASE_URL=\"postgresql://$DB_USER:$(printf '%s' \"$DB_PASSWORD\" | od -An -tx1 -v | tr -d ' \\n' | sed 's/../%&/g')@$DB_HOST:$DB_PORT/$DB_NAME\" && exec /bin/sh -c 'python -m jobs'"]
+    command                = ["/bin/sh", "-c", "export DATABASE_URL=\"postgresql://$DB_USER:$(printf '%s' \"$DB_PASSWORD\" | od -An -tx1 -v | tr -d ' \\n' | sed 's/../%&/g')@$DB_HOST:$DB_PORT/$DB_NAME?sslmode=require\" && exec /bin/sh -c 'python -m jobs'"]
     environment            = local.container_environment
     secrets                = local.container_secrets
     readonlyRootFilesystem = false
@@ -295,10 +301,11 @@ resource "aws_ecs_service" "jobs" {
   launch_type             = "FARGATE"
   propagate_tags          = "SERVICE"
   enable_ecs_managed_tags = true
-  wait_for_steady_state   = false
+  # Terraform (and so CI) waits until the new tasks are healthy; a failed rollout fails the job.
+  wait_for_steady_state = true
 
   network_configuration {
-    subnets          = data.aws_subnets.default.ids
+    subnets          = local.service_subnets
     security_groups  = [aws_security_group.app.id]
     assign_public_ip = true
   }
@@ -352,10 +359,11 @@ resource "aws_ecs_service" "admin" {
   launch_type             = "FARGATE"
   propagate_tags          = "SERVICE"
   enable_ecs_managed_tags = true
-  wait_for_steady_state   = false
+  # Terraform (and so CI) waits until the new tasks are healthy; a failed rollout fails the job.
+  wait_for_steady_state = true
 
   network_configuration {
-    subnets          = data.aws_subnets.default.ids
+    subnets          = local.service_subnets
     security_groups  = [aws_security_group.app.id]
     assign_public_ip = true
   }
@@ -423,7 +431,7 @@ resource "aws_lb" "app" {
   load_balancer_type         = "application"
   internal                   = false
   security_groups            = [aws_security_group.alb.id]
-  subnets                    = data.aws_subnets.default.ids
+  subnets                    = local.service_subnets
   drop_invalid_header_fields = true
 }
 

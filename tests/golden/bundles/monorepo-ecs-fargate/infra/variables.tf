@@ -49,10 +49,8 @@ variable "image_tag" {
 
 variable "app_environment" {
   type        = map(string)
-  description = "Plain (non-secret) environment variables of the app; secrets go to SSM Parameter Store."
-  default = {
-    "PUBLIC_URL" = "http://localhost:3000"
-  }
+  description = "Plain (non-secret) environment variables of the app; secrets go to SSM Parameter Store. Variables the app reads with a fallback of its own are left out (unset)."
+  default     = {}
 }
 
 variable "log_retention_days" {

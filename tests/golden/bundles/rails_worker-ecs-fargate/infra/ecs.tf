@@ -56,11 +56,49 @@ resource "aws_iam_role_policy" "task_access" {
 }
 
 locals {
+  # Two zones: the load balancer's minimum. Each zone it spans holds a billed public IPv4
+  # address, so it spans two (not every default subnet); the tasks run in the same two.
+  service_subnets       = slice(sort(data.aws_subnets.default.ids), 0, 2)
   container_environment = [for name, value in local.app_environment : { name = name, value = value }]
   container_secrets = concat(
-    [for name in local.secret_names : { name = name, valueFrom = aws_ssm_parameter.secret[name].arn }],
-    [{ name = "DB_PASSWORD", valueFrom = "${aws_db_instance.main.master_user_secret[0].secret_arn}:password::" }],
+    [for name, arn in local.secret_arns : { name = name, valueFrom = arn }],
+    [for name in ["DB_PASSWORD"] : { name = name, valueFrom = "${aws_db_instance.main.master_user_secret[0].secret_arn}:password::" }],
   )
+}
+
+# The release step (migrations), run by CI as a one-off task before the services are updated.
+resource "aws_ecs_task_definition" "release" {
+  #checkov:skip=CKV_AWS_336:The release may write temporary files; a read-only root needs app-specific volumes.
+  family                   = "${var.name}-release"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.task_cpu
+  memory                   = var.task_memory
+  execution_role_arn       = aws_iam_role.execution.arn
+  task_role_arn            = aws_iam_role.task.arn
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = "X86_64"
+  }
+
+  container_definitions = jsonencode([{
+    name                   = "release"
+    image                  = "${aws_ecr_repository.app.repository_url}:${var.image_tag}"
+    essential              = true
+    command                = ["/bin/sh", "-c", "export DATABASE_URL=\"postgresql://$DB_USER:$(printf '%s' \"$DB_PASSWORD\" | od -An -tx1 -v | tr -d ' \\n' | sed 's/../%&/g')@$DB_HOST:$DB_PORT/$DB_NAME?sslmode=require\" && exec /bin/sh -c 'bundle exec rails db:prepare'"]
+    environment            = local.container_environment
+    secrets                = local.container_secrets
+    readonlyRootFilesystem = false
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        "awslogs-group"         = aws_cloudwatch_log_group.app.name
+        "awslogs-region"        = var.region
+        "awslogs-stream-prefix" = "release"
+      }
+    }
+  }])
 }
 
 resource "aws_ecs_task_definition" "app" {
@@ -82,7 +120,7 @@ resource "aws_ecs_task_definition" "app" {
     name                   = "app"
     image                  = "${aws_ecr_repository.app.repository_url}:${var.image_tag}"
     essential              = true
-    command                = ["/bin/sh", "-c", "export DATABASE_URL=\"postgresql://$DB_USER:$(printf '%s' \"$DB_PASSWORD\" | od -An -tx1 -v | tr -d ' \\n' | sed 's/../%&/g')@$DB_HOST:$DB_PORT/$DB_NAME\" && exec /bin/sh -c 'bundle exec rails server -b 0.0.0.0 -p $PORT'"]
+    command                = ["/bin/sh", "-c", "export DATABASE_URL=\"postgresql://$DB_USER:$(printf '%s' \"$DB_PASSWORD\" | od -An -tx1 -v | tr -d ' \\n' | sed 's/../%&/g')@$DB_HOST:$DB_PORT/$DB_NAME?sslmode=require\" && exec /bin/sh -c 'bundle exec rails server -b 0.0.0.0 -p $PORT'"]
     portMappings           = [{ containerPort = 3000, protocol = "tcp" }]
     environment            = local.container_environment
     secrets                = local.container_secrets
@@ -107,10 +145,11 @@ resource "aws_ecs_service" "app" {
   launch_type             = "FARGATE"
   propagate_tags          = "SERVICE"
   enable_ecs_managed_tags = true
-  wait_for_steady_state   = false
+  # Terraform (and so CI) waits until the new tasks are healthy; a failed rollout fails the job.
+  wait_for_steady_state = true
 
   network_configuration {
-    subnets          = data.aws_subnets.default.ids
+    subnets          = local.service_subnets
     security_groups  = [aws_security_group.app.id]
     assign_public_ip = true
   }
@@ -148,7 +187,7 @@ resource "aws_ecs_task_definition" "worker_sidekiq" {
     name                   = "worker-sidekiq"
     image                  = "${aws_ecr_repository.app.repository_url}:${var.image_tag}"
     essential              = true
-    command                = ["/bin/sh", "-c", "export DATABASE_URL=\"postgresql://$DB_USER:$(printf '%s' \"$DB_PASSWORD\" | od -An -tx1 -v | tr -d ' \\n' | sed 's/../%&/g')@$DB_HOST:$DB_PORT/$DB_NAME\" && exec /bin/sh -c 'bundle exec sidekiq'"]
+    command                = ["/bin/sh", "-c", "export DATABASE_URL=\"postgresql://$DB_USER:$(printf '%s' \"$DB_PASSWORD\" | od -An -tx1 -v | tr -d ' \\n' | sed 's/../%&/g')@$DB_HOST:$DB_PORT/$DB_NAME?sslmode=require\" && exec /bin/sh -c 'bundle exec sidekiq'"]
     environment            = local.container_environment
     secrets                = local.container_secrets
     readonlyRootFilesystem = false
@@ -172,10 +211,11 @@ resource "aws_ecs_service" "worker_sidekiq" {
   launch_type             = "FARGATE"
   propagate_tags          = "SERVICE"
   enable_ecs_managed_tags = true
-  wait_for_steady_state   = false
+  # Terraform (and so CI) waits until the new tasks are healthy; a failed rollout fails the job.
+  wait_for_steady_state = true
 
   network_configuration {
-    subnets          = data.aws_subnets.default.ids
+    subnets          = local.service_subnets
     security_groups  = [aws_security_group.app.id]
     assign_public_ip = true
   }
@@ -219,7 +259,7 @@ resource "aws_lb" "app" {
   load_balancer_type         = "application"
   internal                   = false
   security_groups            = [aws_security_group.alb.id]
-  subnets                    = data.aws_subnets.default.ids
+  subnets                    = local.service_subnets
   drop_invalid_header_fields = true
 }
 

@@ -18,6 +18,15 @@ output "ecs_cluster" {
   value       = aws_ecs_cluster.main.name
 }
 
+output "release_task" {
+  description = "How CI runs the release task: its task definition and network."
+  value = {
+    task_definition = aws_ecs_task_definition.release.arn
+    subnets         = local.service_subnets
+    security_group  = aws_security_group.app.id
+  }
+}
+
 output "database_endpoint" {
   description = "Database host:port (private)."
   value       = aws_db_instance.main.endpoint
