@@ -3,6 +3,7 @@ FastAPI + Alembic."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -53,6 +54,11 @@ def test_flask_worker_processes_a_job(redis: RedisServer, tls: TlsMaterial) -> N
             status,
             app.log_tail("worker:worker")[-3000:],
         )
+        groups = [proc.pid for proc in app.processes.values()]
+    # Stopped: the web server's and the worker's whole process groups are gone.
+    for pgid in groups:
+        with pytest.raises(ProcessLookupError):
+            os.killpg(pgid, 0)
 
 
 @pytest.mark.xfail(
