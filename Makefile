@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CHECKOV_VENV := .venv-checkov
 PYTEST_ARGS ?=
 
-.PHONY: run test unit functional e2e lint fmt venv checkov bench clean backup sysdeps dashboard
+.PHONY: run test unit functional e2e apps lint fmt venv checkov bench clean backup sysdeps dashboard
 
 # The venv is rebuilt when a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt ec2-runner/requirements.txt requirements-client.txt pyproject.toml
@@ -45,6 +45,10 @@ functional: venv sysdeps
 	$(BIN)/python -m pytest -q -n 2 tests/functional $(PYTEST_ARGS)
 e2e: venv sysdeps
 	$(BIN)/python -m pytest -q -n 2 tests/e2e $(PYTEST_ARGS)
+# Fixture apps run from their plans (real PostgreSQL/Redis, pip/npm from the registries) and
+# every generated Dockerfile/workflow linted. `make test` runs it too (it lives under tests/).
+apps: venv sysdeps
+	$(BIN)/python -m pytest -q -n 2 -m apps tests/apps $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .
