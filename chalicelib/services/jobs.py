@@ -54,12 +54,14 @@ class JobService:
         table: str,
         queue_url: str,
         clock: Any = time.time,
+        on_enqueued: Callable[[], object] | None = None,
     ):
         self._ddb = dynamodb
         self._sqs = sqs
         self._table = table
         self._queue_url = queue_url
         self._clock = clock
+        self._on_enqueued = on_enqueued  # e.g. wake the sleeping runner (runner_wake)
 
     def submit(
         self,
@@ -122,6 +124,8 @@ class JobService:
                 },
             )
             raise EnqueueError(f"could not queue job {job_id}: {exc}") from exc
+        if self._on_enqueued is not None:
+            self._on_enqueued()
         return JobRecord.model_validate(values)
 
     def get(self, project_id: str, job_id: str) -> JobRecord | None:
@@ -219,12 +223,15 @@ WAIT_POLL_S = 0.5
 
 
 def for_context(ctx: AppContext) -> JobService:
+    from chalicelib.services import runner_wake
+
     return JobService(
         dynamodb=ctx.aws.dynamodb,
         sqs=ctx.aws.sqs,
         table=ctx.settings.table,
         queue_url=ctx.settings.queue_url,
         clock=ctx.clock,
+        on_enqueued=lambda: runner_wake.wake_for_job(ctx),
     )
 
 
@@ -264,7 +271,7 @@ def get_job(
     if first is None or (kind is not None and first.kind != kind):
         raise NotFoundError("job not found", details={"job_id": job_id})
     if wait_s <= 0 or first.is_terminal:
-        return first
+        return _with_runner_note(ctx, first)
     deadline = time.monotonic() + wait_s
     current = first
     while time.monotonic() < deadline:
@@ -276,7 +283,17 @@ def get_job(
             or current.progress != first.progress
         ):
             break
-    return current
+    return _with_runner_note(ctx, current)
+
+
+def _with_runner_note(ctx: AppContext, record: JobRecord) -> JobRecord:
+    """A queued job while the runner sleeps: wake it, and say "runner starting"."""
+    if record.status != "queued":
+        return record
+    from chalicelib.services import runner_wake
+
+    note = runner_wake.job_view_note(ctx)
+    return record.model_copy(update={"progress_message": note}) if note else record
 
 
 class JobFinishedError(ConflictError):
