@@ -106,6 +106,11 @@ class JobPool:
                 lambda: any(self._busy[k] < self._limits[k] for k in self._limits), timeout
             )
 
+    def wait_for_kind(self, kind: SlotKind, timeout: float) -> bool:
+        """Block until a slot of ``kind`` is free (True) or ``timeout`` passes (False)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._busy[kind] < self._limits[kind], timeout)
+
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until no job runs (True) or ``timeout`` passes (False)."""
         with self._cond:

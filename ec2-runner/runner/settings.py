@@ -49,7 +49,8 @@ class RunnerSettings:
     # others (analyses, snapshots) beside them.
     terraform_slots: int = 2
     general_slots: int = 1
-    # A job whose kind has no free slot here goes back to the queue, delayed this long.
+    # A job whose kind has no free slot here goes back to the queue, delayed this long
+    # (an analysis or snapshot first waits this long for its slot).
     busy_requeue_s: int = 5
     # Idle stop: with no job running or queued for this long, the runner stops its own
     # instance (0: never). Only when the instance id is known (setting, or IMDS in prod).

@@ -428,7 +428,13 @@ class Worker:
             return True
         kind = slot_kind(message.kind)
         name = f"job-{message.kind}-{message.job_id[:8]}"
-        if not self.pool.try_start(kind, name, lambda: self._work(raw, message)):
+        started = self.pool.try_start(kind, name, lambda: self._work(raw, message))
+        if not started and kind == "general":
+            # Analyses and snapshots are short: waiting a moment for the slot beats a
+            # round trip through the queue. (Terraform jobs run for minutes: not worth it.)
+            if self.pool.wait_for_kind(kind, self.settings.busy_requeue_s):
+                started = self.pool.try_start(kind, name, lambda: self._work(raw, message))
+        if not started:
             self._forget(message.job_id)
             self._requeue_busy(raw, message)
             return False
