@@ -30,7 +30,7 @@ from devtools.local_resources import REGION, LocalResources
 from runner.jobs.terraform_jobs import TerraformServices
 from runner.ledger import Ledger
 from runner.semaphore import TerraformSemaphore
-from runner.worker import Worker
+from runner.worker import ColdStopError, Worker
 from tests.functional.terraform.harness import ROLE_ARN
 from tests.functional.terraform.jobs_harness import JobsHarness, make_jobs_harness
 
@@ -204,6 +204,59 @@ def test_warm_stop_waits_for_both_terraform_jobs_in_flight(
         assert done is not None and done.status == "succeeded", done
         assert [a.outcome for a in worker.ledger.attempts_for(job.job_id)] == ["succeeded"]
     assert worker.current_jobs == []
+
+
+def test_second_signal_hands_both_jobs_in_flight_back(
+    local_resources: LocalResources, tmp_path: Path
+) -> None:
+    """Cold stop: every running attempt ends interrupted, its claim and message go back."""
+    base = make_jobs_harness(local_resources, tmp_path)
+    base.upload_bundle("slow", {"main.tf": SLOW_BUNDLE % {"sleep": 8}})
+    jobs = _jobs(base, local_resources)
+    plans = _submit_plans(jobs, 2)
+    worker = _worker(base, local_resources)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    worker.install_signal_handlers()
+
+    def both_applying() -> bool:
+        records = [jobs.get("proj1", job.job_id) for job in plans]
+        return all(
+            r is not None
+            and r.status == "running"
+            and (r.progress_message or "").startswith("applying")
+            for r in records
+        )
+
+    def signals() -> None:
+        _wait_for(both_applying, 90, "both jobs to be applying")
+        os.kill(os.getpid(), signal.SIGTERM)  # warm: the applies may finish...
+        time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)  # ... cold: no, hand them back now
+
+    sender = threading.Thread(target=signals, daemon=True)
+    sender.start()
+    try:
+        with pytest.raises(ColdStopError):
+            worker.run()  # in the main thread, where signals are delivered
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    sender.join(5)
+    for job in plans:
+        record = jobs.get("proj1", job.job_id)
+        assert record is not None and record.status == "queued", record
+        assert record.runner_id is None
+        assert record.progress_message == "handed back: the runner stopped"
+        attempts = worker.ledger.attempts_for(job.job_id)
+        assert [(a.outcome, a.error) for a in attempts] == [
+            ("interrupted", "cold stop of the runner")
+        ]
+    sqs = base.client("sqs")
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=local_resources.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    assert attrs["ApproximateNumberOfMessages"] == "2"  # both visible again at once
+    worker.pool.wait_idle(60)  # the abandoned threads end (their lease is gone)
 
 
 # --- runner processes ------------------------------------------------------------------------
