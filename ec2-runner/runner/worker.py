@@ -85,6 +85,7 @@ class _Running:
     receipt: str
     stop: StopSignal
     attempt_id: int
+    heartbeat: _JobHeartbeat | None = None
     _ended: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -361,6 +362,8 @@ class Worker:
             running = list(self._running.values())
         for run in running:
             run.stop.set("shutdown")
+            if run.heartbeat is not None:
+                run.heartbeat.close()  # no renewal may land after the hand-back below
             if not run.end():
                 continue
             try:
@@ -594,6 +597,7 @@ class Worker:
             services=self.services,
         )
         heartbeat = _JobHeartbeat(self, message, receipt, stop)
+        run.heartbeat = heartbeat
         heartbeat.start()
         runner_logger = logging.getLogger("runner")
         sink_handler = SinkLogHandler(sink, message.job_id)
