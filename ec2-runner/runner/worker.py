@@ -199,6 +199,9 @@ class Worker:
         )
         self.processed = 0
         self._handle_failures = 0
+        # A job thread met ColdStopError (e.g. a handler that must stop the runner now):
+        # the main thread raises it at its next step.
+        self._cold_stop = threading.Event()
 
     # --- stopping ------------------------------------------------------------------------
     @property
@@ -289,6 +292,7 @@ class Worker:
         handled_at = self.processed
         last_message = time.monotonic()
         while not self._warm_stop.is_set():
+            self._raise_if_cold()
             if max_jobs is not None and self.processed - handled_at >= max_jobs:
                 return
             if not self.pool.any_free():
@@ -354,7 +358,12 @@ class Worker:
         if self.pool.busy():
             log.info("waiting for the running jobs", extra={"jobs": self.current_jobs})
         while not self.pool.wait_idle(0.5):
-            pass
+            self._raise_if_cold()
+        self._raise_if_cold()
+
+    def _raise_if_cold(self) -> None:
+        if self._cold_stop.is_set():
+            raise ColdStopError()
 
     def _abandon_all(self) -> None:
         """Cold stop: end every running attempt, release its claim, hand its message back."""
@@ -436,6 +445,10 @@ class Worker:
             # Analyses and snapshots are short: waiting a moment for the slot beats a
             # round trip through the queue. (Terraform jobs run for minutes: not worth it.)
             if self.pool.wait_for_kind(kind, self.settings.busy_requeue_s):
+                if self._warm_stop.is_set():  # stopping meanwhile: not a new job now
+                    self._forget(message.job_id)
+                    self._hand_back(raw["ReceiptHandle"])
+                    return False
                 started = self.pool.try_start(kind, name, lambda: self._work(raw, message))
         if not started:
             self._forget(message.job_id)
@@ -470,6 +483,9 @@ class Worker:
         try:
             self._handle(raw, message)
             self._handle_failures = 0
+        except ColdStopError:
+            self._cold_stop.set()
+            self._warm_stop.set()
         except Exception:
             # E.g. DynamoDB unreachable while claiming: the loop survives, the
             # message comes back after a backoff and is tried again.
@@ -615,6 +631,11 @@ class Worker:
                 ctx.progress.close()  # a throttled last update lands before the outcome
             heartbeat.close()
             outcome, error_text = self._succeed(message, receipt, result, heartbeat.lost)
+        except ColdStopError:
+            outcome, error_text = "interrupted", "cold stop of the runner"
+            heartbeat.close()
+            self._release(message, receipt, "handed back: the runner stopped", 0)
+            raise
         except JobDeferredError as exc:
             outcome, error_text = "deferred", exc.reason
             self._defer(message, receipt, exc)
