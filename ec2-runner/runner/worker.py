@@ -488,10 +488,12 @@ class Worker:
             self._warm_stop.set()
         except Exception:
             # E.g. DynamoDB unreachable while claiming: the loop survives, the
-            # message comes back after a backoff and is tried again.
+            # message comes back after a backoff and is tried again (by any thread: the
+            # job id is forgotten first, and this slot stays taken for the backoff).
             self._handle_failures += 1
             delay = self.backoff.delay(self._handle_failures)
             log.exception("could not handle the message", extra={"delay_s": round(delay, 3)})
+            self._forget(message.job_id)
             self._hand_back(raw["ReceiptHandle"], round(delay))
             self.sleep(delay)
         finally:
