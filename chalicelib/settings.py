@@ -158,6 +158,9 @@ class Settings:
     # /health: a runner heartbeat older than this is "stale"; only fails when required.
     runner_required: bool = _setting("AUTOSTACK_RUNNER_REQUIRED", False, _bool)
     runner_stale_after_s: int = _setting("AUTOSTACK_RUNNER_STALE_AFTER_S", 300, _positive_int)
+    # The runner's EC2 instance: started when a job is queued and it sleeps
+    # (services/runner_wake.py); unset: no instance to wake (local stack, tests).
+    runner_instance_id: str | None = _optional("AUTOSTACK_RUNNER_INSTANCE_ID")
 
     log_level: str = _setting("AUTOSTACK_LOG_LEVEL", "INFO")
 

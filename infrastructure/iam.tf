@@ -75,6 +75,21 @@ data "aws_iam_policy_document" "runner" {
     resources = [aws_sqs_queue.jobs.arn]
   }
 
+  # Idle stop (runner/chores.py IdleStop): is anything queued, visible, in flight or delayed?
+  statement {
+    sid       = "IdleCheckQueue"
+    actions   = ["sqs:GetQueueAttributes"]
+    resources = [aws_sqs_queue.jobs.arn]
+  }
+
+  # ... then the runner stops its own instance (and only that one); the API starts it
+  # again when it queues a job (.chalice/policy-prod.json, WakeTheRunner).
+  statement {
+    sid       = "StopItself"
+    actions   = ["ec2:StopInstances"]
+    resources = [aws_instance.runner.arn]
+  }
+
   # The DLQ sweep fails the jobs of dead-lettered messages (and leaves them there).
   statement {
     sid = "DeadLetterSweep"

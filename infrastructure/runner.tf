@@ -1,8 +1,15 @@
 # The runner: one t3.micro on Amazon Linux 2023 running ec2-runner/ as a systemd
 # service (ec2-runner/systemd/autostack-runner.service), installed by cloud-init
-# from a release tarball. runner.db lives in /var/lib/autostack (the unit's
-# StateDirectory), so service restarts and reboots keep it; a replaced instance
+# from a release tarball on the first boot only (later boots just start the unit).
+# runner.db lives in /var/lib/autostack (the unit's StateDirectory) on the root
+# volume, so service restarts, reboots and stops keep it; a replaced instance
 # restores it from the newest snapshot in S3 on first boot.
+#
+# Asleep when idle: the runner stops its own instance after
+# AUTOSTACK_RUNNER_IDLE_STOP_S (default 600 s) with no job running or queued
+# (StopInstances, iam.tf StopItself); the API starts it when it queues a job
+# (chalicelib/services/runner_wake.py, allowed by the autostack:role tag below).
+# Stopped, it bills only its volume: the public IPv4 is released with the stop.
 
 data "aws_ssm_parameter" "al2023_ami" {
   name = var.runner_ami_parameter
@@ -67,7 +74,7 @@ locals {
 }
 
 resource "aws_instance" "runner" {
-  #checkov:skip=CKV_AWS_88:A public IPv4 address ($3.65/month) is the cheap way out to AWS APIs and the Terraform registry; a NAT gateway costs $33/month. The security group has no inbound rule.
+  #checkov:skip=CKV_AWS_88:An auto-assigned public IPv4 address (billed only while the instance runs, released when it stops) is the cheap way out to AWS APIs; a NAT gateway costs $33/month, interface endpoints $7/month each. The security group has no inbound rule.
   #checkov:skip=CKV_AWS_126:Detailed monitoring costs about $2/month; the CPU alarm uses the free 5-minute metrics.
   ami                         = nonsensitive(data.aws_ssm_parameter.al2023_ami.value)
   instance_type               = var.runner_instance_type
@@ -76,7 +83,9 @@ resource "aws_instance" "runner" {
   associate_public_ip_address = true
   iam_instance_profile        = aws_iam_instance_profile.runner.name
   ebs_optimized               = true
-  user_data                   = templatefile("${path.module}/templates/cloud-init.yaml.tftpl", local.cloud_init_vars)
+  # StopInstances from the idle runner, or an OS shutdown, stops (never terminates) it.
+  instance_initiated_shutdown_behavior = "stop"
+  user_data                            = templatefile("${path.module}/templates/cloud-init.yaml.tftpl", local.cloud_init_vars)
 
   metadata_options {
     http_endpoint               = "enabled"
@@ -103,6 +112,8 @@ resource "aws_instance" "runner" {
 
   tags = {
     Name = "${var.name_prefix}-runner"
+    # The API may start instances with this tag only (.chalice/policy-prod.json).
+    "autostack:role" = "runner"
   }
 
   lifecycle {

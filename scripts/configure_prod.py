@@ -69,6 +69,7 @@ class ProdOutputs:
     jwt_key_param_name: str
     jwt_key_param_arn: str
     runner_role_arn: str | None = None  # principal of users' deployment trust policies
+    runner_instance_id: str | None = None  # the API starts it when it queues a job
 
     @classmethod
     def from_terraform(cls, outputs: Mapping[str, Any]) -> ProdOutputs:
@@ -124,11 +125,16 @@ class ProdOutputs:
                 raise ConfigureError(
                     f"runner_role_arn is not a role of this account: {runner_role_arn!r}"
                 )
+        instance = outputs.get("runner_instance_id")
+        instance_id = instance.get("value") if isinstance(instance, Mapping) else instance
+        if instance_id is not None and not re.fullmatch(r"i-[0-9a-f]{8,17}", str(instance_id)):
+            raise ConfigureError(f"runner_instance_id is not an instance id: {instance_id!r}")
         return cls(
             region=values["region"],
             account=queue["account"],
             partition=queue["partition"],
             runner_role_arn=runner_role_arn,
+            runner_instance_id=instance_id,
             **{name: values[name] for name in REQUIRED_OUTPUTS if name != "region"},
         )
 
@@ -142,6 +148,11 @@ class ProdOutputs:
             "AUTOSTACK_DLQ_URL": self.dlq_url,
             "AUTOSTACK_JWT_KEY_PARAM": self.jwt_key_param_name,
             **({"AUTOSTACK_RUNNER_ROLE_ARN": self.runner_role_arn} if self.runner_role_arn else {}),
+            **(
+                {"AUTOSTACK_RUNNER_INSTANCE_ID": self.runner_instance_id}
+                if self.runner_instance_id
+                else {}
+            ),
         }
 
 
@@ -170,6 +181,8 @@ def pin_resource(arn: str, outputs: ProdOutputs) -> str:
         if not resource.startswith("parameter/"):
             raise ConfigureError(f"policy resource is not a parameter ARN: {arn!r}")
         return outputs.jwt_key_param_arn
+    if service == "ec2" and resource == "instance/*" and outputs.runner_instance_id:
+        resource = f"instance/{outputs.runner_instance_id}"  # the runner, and nothing else
     # Any other service (CloudWatch Logs...): pin region and account, keep the rest.
     region = outputs.region if match["region"] == "*" else match["region"]
     account = outputs.account if match["account"] == "*" else match["account"]

@@ -39,6 +39,7 @@ from chalicelib.generate.pricing import PriceTable, load_prices  # noqa: E402
 from chalicelib.models.templates import CostLine  # noqa: E402
 
 ORIGINAL_DESIGN_USD = 9.42
+GOAL_USD = 5.00  # issue 17: under half the original design, at the seed's full profile
 KB = 1024
 MB = 1024 * KB
 GB = 1024 * MB
@@ -198,6 +199,19 @@ def count_api_routes(repo_root: Path = REPO_ROOT) -> int:
     return sum(len(methods) for methods in app.routes.values())
 
 
+def runner_idle_stop_default(repo_root: Path = REPO_ROOT) -> float:
+    """AUTOSTACK_RUNNER_IDLE_STOP_S's default: the runner's own settings (ec2-runner/)."""
+    runner_root = str(repo_root / "ec2-runner")
+    if runner_root not in sys.path:
+        sys.path.insert(0, runner_root)
+    from runner.settings import RunnerSettings
+
+    default = RunnerSettings.__dataclass_fields__["idle_stop_s"].default
+    if not isinstance(default, int | float):
+        raise CostReportError("ec2-runner/runner/settings.py: idle_stop_s has no default")
+    return float(default)
+
+
 def read_shape(repo_root: Path = REPO_ROOT, api_routes: int | None = None) -> DeploymentShape:
     infra = repo_root / "infrastructure"
     variables = (infra / "variables.tf").read_text()
@@ -228,6 +242,7 @@ def read_shape(repo_root: Path = REPO_ROOT, api_routes: int | None = None) -> De
             if re.search(r'resource "aws_xray_sampling_rule"[^}]*reservoir_size\s*=\s*0\b', all_tf)
             else None
         ),
+        runner_idle_stop_s=runner_idle_stop_default(repo_root),
         emf_route_dimension=bool(
             re.search(
                 r"add_dimension\(\s*name=\"route\"",
@@ -579,9 +594,7 @@ def levers(
         "runner on t4g.micro (ARM; needs arm64 wheels of the runner's dependencies)": {
             "instance_type": "t4g.micro"
         },
-        "runner stops itself after 10 min idle, started on enqueue (issue 17; not built)": {
-            "runner_idle_stop_s": 600
-        },
+        "runner stops itself after 10 min idle, started on enqueue": {"runner_idle_stop_s": 600},
         "runner idle stop after 2 min instead of 10": {"runner_idle_stop_s": 120},
         "DynamoDB provisioned at the always-free 25 WCU / 25 RCU": {"dynamodb_provisioned": True},
     }
@@ -606,10 +619,44 @@ def levers(
     return rows
 
 
+# The design's floor: the runner awake only for its jobs and boots (an idle stop of
+# ~0 s: every job pays a boot) and DynamoDB within the always-free provisioned units.
+FLOOR_CHANGES: dict[str, Any] = {"runner_idle_stop_s": 1.0, "dynamodb_provisioned": True}
+
+
+def floor(prices: PriceTable, shape: DeploymentShape, profile: LoadProfile) -> dict[str, Any]:
+    """What cannot go lower in this design, and what it is made of."""
+    bill = monthly_bill(prices, replace(shape, **FLOOR_CHANGES), profile)
+    kept = sorted(
+        (line for line in bill.lines if line.monthly_free_tier_usd >= 0.005),
+        key=lambda line: -line.monthly_free_tier_usd,
+    )
+    return {
+        "monthly_usd": bill.monthly_free_tier_usd,
+        "runner_hours": bill.runner.hours if bill.runner else None,
+        "items": {line.resource: round(line.monthly_free_tier_usd, 2) for line in kept},
+        "assumes": "the runner stops as soon as it has nothing to do (every job waits for a "
+        "boot) and DynamoDB is provisioned at the always-free 25 WCU / 25 RCU",
+    }
+
+
+def profiles(prices: PriceTable, shape: DeploymentShape) -> dict[str, float]:
+    """The bill after always-free allowances at each named profile."""
+    return {
+        name: monthly_bill(prices, shape, profile).monthly_free_tier_usd
+        for name, profile in PROFILES.items()
+    }
+
+
 # --- output -----------------------------------------------------------------------------
 
 
-def markdown(bill: Bill, lever_rows: list[dict[str, Any]] | None = None) -> str:
+def markdown(
+    bill: Bill,
+    lever_rows: list[dict[str, Any]] | None = None,
+    by_profile: dict[str, float] | None = None,
+    floor_row: dict[str, Any] | None = None,
+) -> str:
     rows = [
         "| item | quantity / month | list $ | after always-free $ | assumption |",
         "|---|---:|---:|---:|---|",
@@ -635,6 +682,19 @@ def markdown(bill: Bill, lever_rows: list[dict[str, Any]] | None = None) -> str:
         rows += [
             f"| {r['change']} | {r['monthly_usd']:.2f} | {r['saves_usd']:.2f} |" for r in lever_rows
         ]
+    if by_profile:
+        rows += ["", "| profile | after always-free $ |", "|---|---:|"]
+        rows += [
+            f"| {name} ({PROFILES[name].name}) | {usd:.2f} |" for name, usd in by_profile.items()
+        ]
+    if floor_row:
+        items = ", ".join(f"{name} ${usd:.2f}" for name, usd in floor_row["items"].items())
+        rows += [
+            "",
+            f"Floor of this design at this profile: ${floor_row['monthly_usd']:.2f} a month "
+            f"(the runner awake {floor_row['runner_hours']:g} h) when {floor_row['assumes']}: "
+            f"{items}. Goal: ${GOAL_USD:.2f}.",
+        ]
     return "\n".join(rows)
 
 
@@ -645,7 +705,12 @@ DOC_BEGIN = (
 DOC_END = "<!-- cost_report.py: end -->"
 
 
-def doc_block(bill: Bill, lever_rows: list[dict[str, Any]]) -> str:
+def doc_block(
+    bill: Bill,
+    lever_rows: list[dict[str, Any]],
+    by_profile: dict[str, float] | None = None,
+    floor_row: dict[str, Any] | None = None,
+) -> str:
     """The generated part of docs/deploy.md: the bill, where it lands, the levers."""
     core = sum(
         line.monthly_free_tier_usd
@@ -659,7 +724,9 @@ def doc_block(bill: Bill, lever_rows: list[dict[str, Any]]) -> str:
         f"server's ${ORIGINAL_DESIGN_USD:.2f}. The core of the design (the runner, its disk "
         f"and address, the REST API, DynamoDB) is ${core:.2f}."
     )
-    return "\n".join([DOC_BEGIN, markdown(bill, lever_rows), "", summary, DOC_END])
+    return "\n".join(
+        [DOC_BEGIN, markdown(bill, lever_rows, by_profile, floor_row), "", summary, DOC_END]
+    )
 
 
 def update_doc(path: Path, block: str) -> bool:
@@ -705,20 +772,36 @@ def main(argv: list[str] | None = None) -> int:
         prices, shape = load_prices(), read_shape()
         bill = monthly_bill(prices, shape, profile)
         lever_rows = levers(prices, shape, profile)
+        by_profile = profiles(prices, shape)
+        floor_row = floor(prices, shape, profile)
     except (CostReportError, OSError) as exc:
         print(f"cost_report: {exc}", file=sys.stderr)
         return 2
     if args.update_doc:
         try:
-            changed = update_doc(args.update_doc, doc_block(bill, lever_rows))
+            changed = update_doc(
+                args.update_doc, doc_block(bill, lever_rows, by_profile, floor_row)
+            )
         except (CostReportError, OSError) as exc:
             print(f"cost_report: {exc}", file=sys.stderr)
             return 2
         print(f"{'updated' if changed else 'unchanged'} {args.update_doc}")
     elif args.json:
-        print(json.dumps({**bill.to_json(), "levers": lever_rows}, indent=2))
+        print(
+            json.dumps(
+                {
+                    **bill.to_json(),
+                    "levers": lever_rows,
+                    "profiles": by_profile,
+                    "floor": floor_row,
+                    "goal_usd": GOAL_USD,
+                    "goal_met": bill.monthly_free_tier_usd <= GOAL_USD,
+                },
+                indent=2,
+            )
+        )
     else:
-        print(markdown(bill, lever_rows))
+        print(markdown(bill, lever_rows, by_profile, floor_row))
     return 0
 
 

@@ -4,6 +4,11 @@ The runner check reads the ``RUNNERS`` partition (one heartbeat item per
 runner). No heartbeat at all reports "no runner seen"; a missing or stale runner
 only makes /health fail (503) when ``AUTOSTACK_RUNNER_REQUIRED`` is true, so the
 API can be deployed and checked before any runner exists.
+
+A runner that sleeps (its instance stopped after an idle period, see
+services/runner_wake.py) sends no heartbeat: when the heartbeat is missing or stale
+and the instance is stopped or starting, /health says so ("runner asleep", "runner
+starting") and does not fail. /health never starts the instance (it is public).
 """
 
 from __future__ import annotations
@@ -33,10 +38,21 @@ def runner_status(ctx: AppContext) -> tuple[RunnerStatus, bool]:
             seen=False, detail=f"unreadable: {type(exc).__name__}", required=required
         )
         return status, not required
-    if not beats:
+    age = max(0.0, ctx.clock() - max(b.at for b in beats)) if beats else None
+    fresh = age is not None and age <= ctx.settings.runner_stale_after_s
+    if not fresh:
+        sleeping = _sleeping(ctx)
+        if sleeping is not None:
+            status = RunnerStatus(
+                seen=bool(beats),
+                detail=sleeping,
+                newest_heartbeat_age_s=round(age, 1) if age is not None else None,
+                runners=len(beats),
+                required=required,
+            )
+            return status, True
+    if not beats or age is None:
         return RunnerStatus(seen=False, detail="no runner seen", required=required), not required
-    age = max(0.0, ctx.clock() - max(b.at for b in beats))
-    fresh = age <= ctx.settings.runner_stale_after_s
     status = RunnerStatus(
         seen=True,
         detail="alive" if fresh else f"stale: no heartbeat for {int(age)} s",
@@ -45,6 +61,18 @@ def runner_status(ctx: AppContext) -> tuple[RunnerStatus, bool]:
         required=required,
     )
     return status, fresh or not required
+
+
+def _sleeping(ctx: AppContext) -> str | None:
+    """ "runner starting" / "runner asleep ..." when the runner's instance is not running."""
+    from chalicelib.services import runner_wake
+
+    state = runner_wake.runner_state(ctx)
+    if state in runner_wake.STARTING_STATES:
+        return "runner starting"
+    if state in runner_wake.ASLEEP_STATES:
+        return "runner asleep: it starts when a job is queued"
+    return None
 
 
 def check(ctx: AppContext) -> HealthOut:

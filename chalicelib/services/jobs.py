@@ -45,6 +45,7 @@ class JobService:
         queue_url: str,
         clock: Callable[[], float] = time.time,
         store: JobStore | None = None,
+        on_enqueued: Callable[[], object] | None = None,
     ):
         if store is None:
             from chalicelib.store.jobs import DynamoJobStore
@@ -54,6 +55,7 @@ class JobService:
         self._sqs = sqs
         self._queue_url = queue_url
         self._clock = clock
+        self._on_enqueued = on_enqueued  # e.g. wake the sleeping runner (runner_wake)
 
     def submit(
         self,
@@ -99,6 +101,8 @@ class JobService:
         except Exception as exc:
             self._store.fail_enqueue(project_id, job_id, self._clock())
             raise EnqueueError(f"could not queue job {job_id}: {exc}") from exc
+        if self._on_enqueued is not None:
+            self._on_enqueued()
         return record
 
     def get(self, project_id: str, job_id: str) -> JobRecord | None:
@@ -141,11 +145,14 @@ class JobService:
 
 
 def for_context(ctx: AppContext) -> JobService:
+    from chalicelib.services import runner_wake
+
     return JobService(
         sqs=ctx.aws.sqs,
         queue_url=ctx.settings.queue_url,
         clock=ctx.clock,
         store=ctx.stores.jobs,
+        on_enqueued=lambda: runner_wake.wake_for_job(ctx),
     )
 
 
@@ -166,7 +173,7 @@ def get_job(
     first = store.get(project_id, job_id)
     if first is None or (kind is not None and first.kind != kind):
         raise NotFoundError("job not found", details={"job_id": job_id})
-    return long_poll(
+    current = long_poll(
         lambda: store.get(project_id, job_id) or first,
         first=first,
         settled=lambda job: job.is_terminal,
@@ -174,3 +181,14 @@ def get_job(
         wait_s=wait_s,
         sleep=sleep,
     )
+    return _with_runner_note(ctx, current)
+
+
+def _with_runner_note(ctx: AppContext, record: JobRecord) -> JobRecord:
+    """A queued job while the runner sleeps: wake it, and say "runner starting"."""
+    if record.status != "queued":
+        return record
+    from chalicelib.services import runner_wake
+
+    note = runner_wake.job_view_note(ctx)
+    return record.model_copy(update={"progress_message": note}) if note else record

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 EXIT_DB_BUSY = 3
 
@@ -81,6 +82,38 @@ def _check_terraform_settings() -> None:
         raise SystemExit(2) from None
 
 
+def _idle_stop(settings: Any, clients: Any) -> Any:
+    """The idle stop, when it applies: AUTOSTACK_RUNNER_IDLE_STOP_S > 0 and the instance
+    is known (AUTOSTACK_RUNNER_INSTANCE_ID, or in prod the instance metadata)."""
+    from runner.chores import IdleStop, IdleStopError, instance_id_from_imds
+
+    if settings.idle_stop_s <= 0:
+        return None
+    instance_id = settings.instance_id
+    if instance_id is None:
+        if settings.stage != "prod":
+            return None  # locally there is no instance to stop unless one is named
+        try:
+            instance_id = instance_id_from_imds()
+        except IdleStopError as exc:
+            print(f"runner: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+    import boto3
+
+    ec2 = boto3.session.Session(region_name=settings.region).client(
+        "ec2", endpoint_url=settings.endpoint_url
+    )
+    return IdleStop(
+        ec2=ec2,
+        instance_id=instance_id,
+        sqs=clients.sqs,
+        queue_url=settings.queue_url,
+        dynamodb=clients.dynamodb,
+        table=settings.table,
+        after_s=settings.idle_stop_s,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from runner.chores import runner_chores
     from runner.clients import RunnerClients
@@ -100,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_DB_BUSY
     ledger = Ledger(settings.runner_db)
     clients = RunnerClients.from_settings(settings)
-    worker = Worker(settings, clients, ledger)
+    worker = Worker(settings, clients, ledger, idle_stop=_idle_stop(settings, clients))
     worker.chores = runner_chores(
         settings,
         sqs=clients.sqs,

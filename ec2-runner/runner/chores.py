@@ -227,3 +227,113 @@ def runner_chores(
     )
     chores.final = lambda: beat("stopped")
     return chores
+
+
+# --- asleep when idle ----------------------------------------------------------------------
+
+
+class IdleStopError(RuntimeError):
+    """The instance to stop is unknown (no setting, no instance metadata)."""
+
+
+class IdleStop:
+    """Stops the runner's own instance once nothing has run or arrived for ``after_s``.
+
+    The worker asks ``nothing_waiting()`` when its pool has been empty and no message
+    came for the idle period: the jobs queue holds no message (visible, in flight or
+    delayed: a job waiting for a Terraform slot is a delayed copy) and no job waits
+    for a Terraform slot in the semaphore. Then ``stop_instance()`` calls EC2's
+    StopInstances on this instance; the API starts it again when it queues a job
+    (chalicelib/services/runner_wake.py). The volume (runner.db) survives the stop.
+    """
+
+    def __init__(
+        self,
+        *,
+        ec2: Any,
+        instance_id: str,
+        sqs: Any,
+        queue_url: str,
+        dynamodb: Any,
+        table: str,
+        after_s: float,
+        clock: Callable[[], float] = time.time,
+    ):
+        self._ec2 = ec2
+        self.instance_id = instance_id
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._ddb = dynamodb
+        self._table = table
+        self.after_s = after_s
+        self._clock = clock
+
+    def queued_messages(self) -> int:
+        attributes = self._sqs.get_queue_attributes(
+            QueueUrl=self._queue_url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
+        )["Attributes"]
+        return sum(int(value) for value in attributes.values())
+
+    def slot_waiters(self) -> int:
+        """Jobs still asking for a Terraform slot (live waiter items of the semaphore)."""
+        from runner.semaphore import SEMAPHORE_PK, WAIT_PREFIX
+
+        response = self._ddb.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :wait)",
+            FilterExpression="seen_until >= :now",
+            ExpressionAttributeValues={
+                ":pk": {"S": SEMAPHORE_PK},
+                ":wait": {"S": WAIT_PREFIX},
+                ":now": {"N": repr(round(self._clock(), 6))},
+            },
+            ConsistentRead=True,
+        )
+        return len(response.get("Items", []))
+
+    def nothing_waiting(self) -> bool:
+        queued = self.queued_messages()
+        waiters = self.slot_waiters() if queued == 0 else 0
+        if queued or waiters:
+            log.info("idle but work is waiting", extra={"queued": queued, "waiters": waiters})
+        return queued == 0 and waiters == 0
+
+    def stop_instance(self) -> None:
+        log.info("idle: stopping this instance", extra={"instance_id": self.instance_id})
+        self._ec2.stop_instances(InstanceIds=[self.instance_id])
+
+
+IMDS_URL = "http://169.254.169.254/latest"
+
+
+def instance_id_from_imds(urlopen: Callable[..., Any] | None = None, timeout_s: float = 2.0) -> str:
+    """This instance's id from the instance metadata service (IMDSv2: token first)."""
+    import urllib.request
+
+    opener = urlopen or urllib.request.urlopen
+    try:
+        token_request = urllib.request.Request(  # noqa: S310 - a fixed http URL
+            f"{IMDS_URL}/api/token",
+            method="PUT",
+            headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"},
+        )
+        with opener(token_request, timeout=timeout_s) as response:
+            token = response.read().decode()
+        id_request = urllib.request.Request(  # noqa: S310 - a fixed http URL
+            f"{IMDS_URL}/meta-data/instance-id", headers={"X-aws-ec2-metadata-token": token}
+        )
+        with opener(id_request, timeout=timeout_s) as response:
+            instance_id = response.read().decode().strip()
+    except OSError as exc:
+        raise IdleStopError(
+            "AUTOSTACK_RUNNER_INSTANCE_ID is not set and the instance metadata service "
+            f"did not answer ({exc}); set it, or AUTOSTACK_RUNNER_IDLE_STOP_S=0"
+        ) from None
+    if not instance_id.startswith("i-"):
+        raise IdleStopError(f"the instance metadata service gave no instance id: {instance_id!r}")
+    return instance_id

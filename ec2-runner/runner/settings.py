@@ -44,6 +44,18 @@ class RunnerSettings:
     log_level: str = "INFO"
     # Test stage only: each analyze job sleeps this long (so tests can kill a runner mid-job).
     test_job_delay_s: float = 0.0
+    # Jobs at once in this process: Terraform jobs (plan/apply/destroy; the API's
+    # AUTOSTACK_MAX_CONCURRENT_DEPLOYMENTS, also the semaphore's global limit) and the
+    # others (analyses, snapshots) beside them.
+    terraform_slots: int = 2
+    general_slots: int = 1
+    # A job whose kind has no free slot here goes back to the queue, delayed this long
+    # (an analysis or snapshot first waits this long for its slot).
+    busy_requeue_s: int = 5
+    # Idle stop: with no job running or queued for this long, the runner stops its own
+    # instance (0: never). Only when the instance id is known (setting, or IMDS in prod).
+    idle_stop_s: float = 600.0
+    instance_id: str | None = None
 
     @property
     def job_delay_s(self) -> float:
@@ -100,6 +112,17 @@ class RunnerSettings:
             ),
             log_level=(env.get("AUTOSTACK_LOG_LEVEL") or defaults.log_level).upper(),
             test_job_delay_s=reader.number("AUTOSTACK_RUNNER_TEST_JOB_DELAY_S", 0.0, 0.0),
+            terraform_slots=reader.integer(
+                "AUTOSTACK_MAX_CONCURRENT_DEPLOYMENTS", defaults.terraform_slots, 1, 16
+            ),
+            general_slots=reader.integer(
+                "AUTOSTACK_RUNNER_GENERAL_SLOTS", defaults.general_slots, 1, 16
+            ),
+            busy_requeue_s=reader.integer(
+                "AUTOSTACK_RUNNER_BUSY_REQUEUE_S", defaults.busy_requeue_s, 0, 900
+            ),
+            idle_stop_s=reader.number("AUTOSTACK_RUNNER_IDLE_STOP_S", defaults.idle_stop_s, 0.0),
+            instance_id=(env.get("AUTOSTACK_RUNNER_INSTANCE_ID") or "").strip() or None,
         )
         # By default the lease runs out a little before the message reappears, so the runner
         # that receives a dead runner's message can take the job over at once.

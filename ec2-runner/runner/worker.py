@@ -1,13 +1,20 @@
-"""The worker loop: long-poll SQS, claim the job in DynamoDB, run its handler, answer once.
+"""The worker loop: long-poll SQS, claim each job in DynamoDB, run it in a pool slot.
 
-Modelled on rq's worker: one job at a time in the main thread, bounded runs for
-tests (``max_jobs``, ``burst``, ``idle_exit_s``), a warm stop on the first
-SIGTERM/SIGINT (an idle runner leaves at once; a busy one finishes the job, its
-handler is told through ``ctx.stop``) and a cold stop on the second (the job is
-abandoned: its claim released and its message handed back with visibility 0),
-with teardown in ``finally``. A job heartbeat thread renews the message's
-visibility and the lease while the job runs; a chores thread writes the runner
-heartbeat, capacity samples and sweeps the dead-letter queue.
+Modelled on rq's worker (``Worker.work``: a loop that dequeues while not stopped,
+bounded runs for tests with ``max_jobs``, ``burst``, ``idle_exit_s``, teardown in
+``finally``), with rq's job execution moved into a bounded pool (``runner.pool``):
+up to ``terraform_slots`` Terraform jobs and ``general_slots`` other jobs run at once,
+each in its own thread with its own heartbeat (message visibility and lease), cancel,
+log sink and ledger attempt. The loop receives a message only while a slot is free;
+a message whose kind has no free slot goes back to the queue as a fresh, delayed copy
+(so waiting never counts towards the dead-letter limit).
+
+Stopping: the first SIGTERM/SIGINT is a warm stop (an idle runner leaves the long poll
+at once; every running job is told through ``ctx.stop`` and the runner waits for all
+of them); the second is a cold stop (every running job is abandoned: its attempt ended
+``interrupted``, its claim released and its message handed back with visibility 0).
+With an ``IdleStop`` (``runner.chores``) the runner stops its own instance after a
+quiet period with nothing running or queued, and leaves the loop.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.models.jobs import InvalidJobMessageError, JobMessage, JobRecord
@@ -45,6 +52,7 @@ from runner.jobs.registry import HandlerRegistry
 from runner.jobstore import JobStore, LeaseLostError
 from runner.ledger import Ledger
 from runner.logging import get_logger, job_context
+from runner.pool import JobPool, slot_kind
 from runner.settings import RunnerSettings
 
 log = get_logger("runner.worker")
@@ -76,6 +84,18 @@ class _Running:
     message: JobMessage
     receipt: str
     stop: StopSignal
+    attempt_id: int
+    heartbeat: _JobHeartbeat | None = None
+    _ended: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def end(self) -> bool:
+        """True the first time: the caller writes the attempt's outcome (once)."""
+        with self._lock:
+            if self._ended:
+                return False
+            self._ended = True
+            return True
 
 
 class _JobHeartbeat:
@@ -148,6 +168,7 @@ class Worker:
         rng: random.Random | None = None,
         services: dict[str, Any] | None = None,
         chores: Any = None,
+        idle_stop: Any = None,
     ):
         self.settings = settings
         self.clients = clients
@@ -165,10 +186,22 @@ class Worker:
         self.services = services or {}
         self.store = JobStore(clients.dynamodb, settings.table)
         self.chores = chores
+        # runner.chores.IdleStop: stops this runner's instance when nothing is left to do.
+        self.idle_stop = idle_stop
+        self.stopped_for_idle = False
         self.version = __version__
         self._polling = False
-        self._running: _Running | None = None
+        self._running: dict[str, _Running] = {}
+        self._running_lock = threading.Lock()
+        self._taken: set[str] = set()  # job ids dispatched to a slot and not done yet
+        self.pool = JobPool(
+            {"terraform": settings.terraform_slots, "general": settings.general_slots}
+        )
         self.processed = 0
+        self._handle_failures = 0
+        # A job thread met ColdStopError (e.g. a handler that must stop the runner now):
+        # the main thread raises it at its next step.
+        self._cold_stop = threading.Event()
 
     # --- stopping ------------------------------------------------------------------------
     @property
@@ -176,16 +209,23 @@ class Worker:
         return self._warm_stop.is_set()
 
     @property
+    def current_jobs(self) -> list[str]:
+        with self._running_lock:
+            return sorted(self._running)
+
+    @property
     def current_job(self) -> str | None:
-        running = self._running
-        return running.message.job_id if running else None
+        """The running jobs' ids, comma-separated (None when idle): the runner heartbeat."""
+        jobs = self.current_jobs
+        return ",".join(jobs) if jobs else None
 
     def request_stop(self) -> None:
-        """Warm stop (thread-safe, no exception): leave after the current job."""
+        """Warm stop (thread-safe, no exception): leave once the running jobs are done."""
         self._warm_stop.set()
-        running = self._running
-        if running is not None:
-            running.stop.set("shutdown")
+        with self._running_lock:
+            running = list(self._running.values())
+        for run in running:
+            run.stop.set("shutdown")
 
     def install_signal_handlers(self) -> None:
         signal.signal(signal.SIGTERM, self._on_signal)
@@ -214,77 +254,142 @@ class Worker:
         """Process messages until stopped; return how many messages were handled.
 
         ``burst``: leave when a receive finds the queue empty. ``idle_exit_s``: leave
-        after that long without a message. ``max_jobs``: leave after that many messages.
+        after that long without a message. ``max_jobs``: leave after that many messages
+        (a message sent back for want of a free slot does not count).
+        Whichever way it leaves (but a cold stop), it waits for the running jobs.
         """
         log.info(
             "runner starting",
-            extra={"runner_id": self.settings.runner_id, "version": self.version},
+            extra={
+                "runner_id": self.settings.runner_id,
+                "version": self.version,
+                "slots": self.pool.limits,
+            },
         )
         abandoned = self.ledger.close_dangling_attempts(self.clock())
         if abandoned:
             log.warning("attempts of a previous run marked abandoned", extra={"count": abandoned})
         if self.chores is not None:
             self.chores.start()
-        receive_failures = 0
-        handle_failures = 0
-        handled = 0
-        idle_since = time.monotonic()
+        handled = self.processed
         try:
-            while not self._warm_stop.is_set():
-                if max_jobs is not None and handled >= max_jobs:
-                    break
-                wait_s = min(self.settings.wait_time_s, 1) if burst else self.settings.wait_time_s
-                if idle_exit_s is not None:
-                    remaining = idle_exit_s - (time.monotonic() - idle_since)
-                    if remaining <= 0:
-                        break
-                    wait_s = max(0, min(wait_s, int(remaining + 0.999)))
-                try:
-                    messages = self._receive(wait_s)
-                except _StopPolling:
-                    break
-                except Exception:
-                    receive_failures += 1
-                    delay = self.backoff.delay(receive_failures)
-                    log.warning(
-                        "receive failed; backing off",
-                        exc_info=True,
-                        extra={"delay_s": round(delay, 3)},
-                    )
-                    self.sleep(delay)
-                    continue
-                receive_failures = 0
-                if not messages:
-                    if burst:
-                        break
-                    continue
-                for message in messages:
-                    if self._warm_stop.is_set():
-                        self._hand_back(message["ReceiptHandle"])
-                        continue
-                    try:
-                        self._handle(message)
-                        handle_failures = 0
-                    except Exception:
-                        # E.g. DynamoDB unreachable while claiming: the loop survives, the
-                        # message comes back after a backoff and is tried again.
-                        handle_failures += 1
-                        delay = self.backoff.delay(handle_failures)
-                        log.exception(
-                            "could not handle the message", extra={"delay_s": round(delay, 3)}
-                        )
-                        self._hand_back(message["ReceiptHandle"], round(delay))
-                        self.sleep(delay)
-                    handled += 1
-                    self.processed += 1
-                idle_since = time.monotonic()
-        except _StopPolling:
-            pass
+            try:
+                self._loop(max_jobs, burst, idle_exit_s)
+            except _StopPolling:
+                pass
+            self._drain()
+        except ColdStopError:
+            self._abandon_all()
+            raise
         finally:
             if self.chores is not None:
                 self.chores.close()
-            log.info("runner stopped", extra={"processed": handled})
-        return handled
+            log.info("runner stopped", extra={"processed": self.processed - handled})
+        return self.processed - handled
+
+    def _loop(self, max_jobs: int | None, burst: bool, idle_exit_s: float | None) -> None:
+        receive_failures = 0
+        handled_at = self.processed
+        last_message = time.monotonic()
+        while not self._warm_stop.is_set():
+            self._raise_if_cold()
+            if max_jobs is not None and self.processed - handled_at >= max_jobs:
+                return
+            if not self.pool.any_free():
+                self.pool.wait_for_free(0.5)  # short, so that signals are seen promptly
+                continue
+            quiet_s = min(time.monotonic() - last_message, self.pool.idle_for())
+            if self._idle_stop_due(quiet_s):
+                return
+            wait_s = min(self.settings.wait_time_s, 1) if burst else self.settings.wait_time_s
+            if self.idle_stop is not None:  # look again when the quiet period would be up
+                wait_s = max(1, min(wait_s, int(self.idle_stop.after_s - quiet_s + 0.999)))
+            if idle_exit_s is not None:
+                remaining = idle_exit_s - (time.monotonic() - last_message)
+                if remaining <= 0:
+                    return
+                wait_s = max(0, min(wait_s, int(remaining + 0.999)))
+            try:
+                messages = self._receive(wait_s)
+            except _StopPolling:
+                return
+            except Exception:
+                receive_failures += 1
+                delay = self.backoff.delay(receive_failures)
+                log.warning(
+                    "receive failed; backing off",
+                    exc_info=True,
+                    extra={"delay_s": round(delay, 3)},
+                )
+                self.sleep(delay)
+                continue
+            receive_failures = 0
+            if not messages:
+                if burst and self.pool.busy() == 0:
+                    return
+                continue
+            for message in messages:
+                if self._warm_stop.is_set():
+                    self._hand_back(message["ReceiptHandle"])
+                    continue
+                if self._dispatch(message):
+                    self.processed += 1
+            last_message = time.monotonic()
+
+    def _idle_stop_due(self, quiet_s: float) -> bool:
+        """Nothing ran or arrived for the idle period and nothing is queued: stop the
+        instance (the runner leaves its loop; systemd stops it with the machine)."""
+        idle = self.idle_stop
+        if idle is None or quiet_s < idle.after_s or self.pool.busy():
+            return False
+        try:
+            if not idle.nothing_waiting():
+                return False
+            idle.stop_instance()
+        except Exception:
+            log.warning("idle stop failed; staying up", exc_info=True)
+            return False
+        self.stopped_for_idle = True
+        self._warm_stop.set()
+        return True
+
+    def _drain(self) -> None:
+        """Wait for every running job (a second signal interrupts the wait: cold stop)."""
+        if self.pool.busy():
+            log.info("waiting for the running jobs", extra={"jobs": self.current_jobs})
+        while not self.pool.wait_idle(0.5):
+            self._raise_if_cold()
+        self._raise_if_cold()
+
+    def _raise_if_cold(self) -> None:
+        if self._cold_stop.is_set():
+            raise ColdStopError()
+
+    def _abandon_all(self) -> None:
+        """Cold stop: end every running attempt, release its claim, hand its message back."""
+        with self._running_lock:
+            running = list(self._running.values())
+        for run in running:
+            run.stop.set("shutdown")
+            if run.heartbeat is not None:
+                run.heartbeat.close()  # no renewal may land after the hand-back below
+            if not run.end():
+                continue
+            try:
+                self.ledger.end_attempt(
+                    run.attempt_id,
+                    ended_at=self.clock(),
+                    outcome="interrupted",
+                    error="cold stop of the runner",
+                )
+            except Exception:
+                log.warning("could not end the attempt in the ledger", exc_info=True)
+            try:
+                self._release(run.message, run.receipt, "handed back: the runner stopped", 0)
+            except Exception:
+                log.warning("could not release the job", exc_info=True)
+        if running:
+            log.warning("cold stop: jobs handed back", extra={"jobs": len(running)})
 
     def _receive(self, wait_s: int) -> list[dict[str, Any]]:
         self._polling = True
@@ -316,14 +421,87 @@ class Worker:
         self.clients.sqs.delete_message(QueueUrl=self.settings.queue_url, ReceiptHandle=receipt)
 
     # --- one message -----------------------------------------------------------------------
-    def _handle(self, raw: dict[str, Any]) -> None:
-        receipt = raw["ReceiptHandle"]
-        receive_count = int(raw.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+    def _dispatch(self, raw: dict[str, Any]) -> bool:
+        """Start the message's job in a free slot of its kind (True: handled), or send
+        it back for later (False)."""
         try:
             message = JobMessage.from_body(raw.get("Body", ""))
         except InvalidJobMessageError as exc:
             self._poison(raw, exc)
+            return True
+        with self._running_lock:
+            duplicate = message.job_id in self._taken
+            self._taken.add(message.job_id)
+        if duplicate:
+            # A second delivery while this runner has the job: our lease is live, so a
+            # claim would succeed; look again once this attempt would be over.
+            log.info("duplicate delivery of a job running here: later")
+            self._hand_back(raw["ReceiptHandle"], int(self.settings.lease_s))
+            return True
+        kind = slot_kind(message.kind)
+        name = f"job-{message.kind}-{message.job_id[:8]}"
+        started = self.pool.try_start(kind, name, lambda: self._work(raw, message))
+        if not started and kind == "general":
+            # Analyses and snapshots are short: waiting a moment for the slot beats a
+            # round trip through the queue. (Terraform jobs run for minutes: not worth it.)
+            if self.pool.wait_for_kind(kind, self.settings.busy_requeue_s):
+                if self._warm_stop.is_set():  # stopping meanwhile: not a new job now
+                    self._forget(message.job_id)
+                    self._hand_back(raw["ReceiptHandle"])
+                    return False
+                started = self.pool.try_start(kind, name, lambda: self._work(raw, message))
+        if not started:
+            self._forget(message.job_id)
+            self._requeue_busy(raw, message)
+            return False
+        return True
+
+    def _forget(self, job_id: str) -> None:
+        with self._running_lock:
+            self._taken.discard(job_id)
+
+    def _requeue_busy(self, raw: dict[str, Any], message: JobMessage) -> None:
+        """No free slot of this kind here: a fresh copy, delayed (any runner may take it)."""
+        log.info(
+            "no free slot for the job here: back to the queue",
+            extra={"job_id": message.job_id, "kind": message.kind},
+        )
+        try:
+            self.clients.sqs.send_message(
+                QueueUrl=self.settings.queue_url,
+                MessageBody=raw.get("Body", ""),
+                DelaySeconds=self.settings.busy_requeue_s,
+            )
+        except Exception:
+            log.warning("could not requeue the message; handing it back", exc_info=True)
+            self._hand_back(raw["ReceiptHandle"], self.settings.busy_requeue_s)
             return
+        self._delete(raw["ReceiptHandle"])
+
+    def _work(self, raw: dict[str, Any], message: JobMessage) -> None:
+        """One message in its pool thread."""
+        try:
+            self._handle(raw, message)
+            self._handle_failures = 0
+        except ColdStopError:
+            self._cold_stop.set()
+            self._warm_stop.set()
+        except Exception:
+            # E.g. DynamoDB unreachable while claiming: the loop survives, the
+            # message comes back after a backoff and is tried again (by any thread: the
+            # job id is forgotten first, and this slot stays taken for the backoff).
+            self._handle_failures += 1
+            delay = self.backoff.delay(self._handle_failures)
+            log.exception("could not handle the message", extra={"delay_s": round(delay, 3)})
+            self._forget(message.job_id)
+            self._hand_back(raw["ReceiptHandle"], round(delay))
+            self.sleep(delay)
+        finally:
+            self._forget(message.job_id)
+
+    def _handle(self, raw: dict[str, Any], message: JobMessage) -> None:
+        receipt = raw["ReceiptHandle"]
+        receive_count = int(raw.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
         with job_context(
             job_id=message.job_id,
             project_id=message.project_id,
@@ -403,9 +581,11 @@ class Worker:
             queue_wait_s=queue_wait,
         )
         stop = StopSignal()
+        run = _Running(message, receipt, stop, attempt_id)
+        with self._running_lock:
+            self._running[message.job_id] = run
         if self._warm_stop.is_set():
             stop.set("shutdown")
-        self._running = _Running(message, receipt, stop)
         sink = JobLogSink(
             s3=self.clients.s3,
             bucket=settings.bucket,
@@ -435,6 +615,7 @@ class Worker:
             services=self.services,
         )
         heartbeat = _JobHeartbeat(self, message, receipt, stop)
+        run.heartbeat = heartbeat
         heartbeat.start()
         runner_logger = logging.getLogger("runner")
         sink_handler = SinkLogHandler(sink, message.job_id)
@@ -454,6 +635,7 @@ class Worker:
             outcome, error_text = self._succeed(message, receipt, result, heartbeat.lost)
         except ColdStopError:
             outcome, error_text = "interrupted", "cold stop of the runner"
+            heartbeat.close()
             self._release(message, receipt, "handed back: the runner stopped", 0)
             raise
         except JobDeferredError as exc:
@@ -475,7 +657,8 @@ class Worker:
         finally:
             heartbeat.close()
             runner_logger.removeHandler(sink_handler)
-            self._running = None
+            with self._running_lock:
+                self._running.pop(message.job_id, None)
             ended = self.clock()
             try:
                 sink.write(
@@ -485,7 +668,10 @@ class Worker:
                 sink.flush()
             except Exception:
                 log.warning("could not ship the job's log", exc_info=True)
-            self.ledger.end_attempt(attempt_id, ended_at=ended, outcome=outcome, error=error_text)
+            if run.end():  # not already ended by a cold stop
+                self.ledger.end_attempt(
+                    attempt_id, ended_at=ended, outcome=outcome, error=error_text
+                )
             log.info(
                 "job attempt ended",
                 extra={"outcome": outcome, "error": error_text, "run_s": round(ended - started, 3)},

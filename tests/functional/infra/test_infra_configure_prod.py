@@ -33,8 +33,8 @@ def _terraform_outputs() -> dict[str, Any]:
         "dlq_arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:autostack-jobs-dlq",
         "jwt_key_param_name": "/autostack/jwt-signing-key",
         "jwt_key_param_arn": f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/autostack/jwt-signing-key",
-        "runner_instance_id": "i-0123456789abcdef0",
         "runner_role_arn": f"arn:aws:iam::{ACCOUNT}:role/autostack-runner",
+        "runner_instance_id": "i-0123456789abcdef0",
         "alarm_topic_arn": f"arn:aws:sns:{REGION}:{ACCOUNT}:autostack-alarms",
     }
     return {name: {"sensitive": False, "type": "string", "value": v} for name, v in values.items()}
@@ -113,6 +113,7 @@ def test_policy_is_pinned_to_the_deployed_resources_and_still_allows_every_call(
         "dynamodb": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/autostack",
         "sqs": f"arn:aws:sqs:{REGION}:{ACCOUNT}:autostack-jobs",
         "ssm": f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/autostack/jwt-signing-key",
+        "ec2": f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/i-0123456789abcdef0",
     }
 
     def allowed_on(action: str) -> list[str]:
@@ -128,6 +129,8 @@ def test_policy_is_pinned_to_the_deployed_resources_and_still_allows_every_call(
             granted = allowed_on(action)
             if action == "s3:ListBucket":
                 assert f"arn:aws:s3:::{BUCKET}" in granted, call
+            elif action == "ec2:DescribeInstances":
+                assert granted == ["*"], call  # no resource-level permission exists
             elif call.service == "s3":
                 assert any(r.startswith(f"arn:aws:s3:::{BUCKET}/") for r in granted), call
             else:

@@ -26,13 +26,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-SERVICES = ("dynamodb", "s3", "sqs", "ssm", "sts")
+SERVICES = ("dynamodb", "s3", "sqs", "ssm", "sts", "ec2")
 _RECEIVER_HINTS = {
     "dynamodb": re.compile(r"dynamo|ddb|table", re.I),
     "s3": re.compile(r"(^|[^a-z])s3", re.I),
     "sqs": re.compile(r"sqs|queue", re.I),
     "ssm": re.compile(r"ssm|param", re.I),
     "sts": re.compile(r"sts", re.I),
+    "ec2": re.compile(r"ec2", re.I),
 }
 CHALICE_DECORATORS = {
     "route",

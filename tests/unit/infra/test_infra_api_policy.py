@@ -32,7 +32,11 @@ LAMBDA_PLATFORM_ACTIONS = {
     "xray:PutTelemetryRecords",
 }
 # IAM has no resource ARN for these: "*" is the only possible resource.
-RESOURCELESS_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+RESOURCELESS_ACTIONS = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "ec2:DescribeInstances",
+}
 # Environment variables Lambda reserves (a deploy that sets one fails).
 LAMBDA_RESERVED_ENV = {
     "AWS_REGION",
@@ -98,6 +102,8 @@ def _resource_patterns(service: str, action: str) -> list[str]:
     if service == "s3":
         bucket = f"arn:aws:s3:::{infra['name_prefix']}-*"
         return [bucket] if action in ("s3:ListBucket", "s3:ListBucketVersions") else [f"{bucket}/*"]
+    if service == "ec2":  # the runner's instance (runner_wake); Describe* has no ARN
+        return ["*"] if action == "ec2:DescribeInstances" else ["arn:aws:ec2:*:*:instance/*"]
     raise AssertionError(f"the API calls {service}, which this test does not know yet")
 
 

@@ -242,3 +242,75 @@ def test_levers_show_what_idle_stop_and_free_capacity_would_save() -> None:
     idle = next(r for name, r in rows.items() if name.startswith("runner stops itself"))
     ddb = next(r for name, r in rows.items() if name.startswith("DynamoDB provisioned"))
     assert idle["saves_usd"] > 4 and ddb["saves_usd"] == pytest.approx(1.0, abs=0.1)
+
+
+# --- the bill as built: idle stop from the runner's settings, both profiles, the floor ------
+
+
+def test_read_shape_takes_the_idle_stop_from_the_runners_settings() -> None:
+    from runner.settings import RunnerSettings
+
+    shape = read_shape(api_routes=20)
+    assert shape.runner_idle_stop_s == RunnerSettings.__dataclass_fields__["idle_stop_s"].default
+    assert shape.runner_idle_stop_s == 600  # issue 17: 10 minutes with no job and none queued
+
+
+def test_seed_bill_as_built_bills_the_runner_for_its_modelled_hours() -> None:
+    from scripts.cost_report import SEED_PROFILE, runner_usage
+
+    prices = load_prices()
+    shape = read_shape(api_routes=20)
+    bill = monthly_bill(prices, shape, SEED_PROFILE)
+    usage = runner_usage(SEED_PROFILE, shape, hours_per_month=prices.hours_per_month)
+    assert bill.runner == usage and usage.hours < 730 / 2  # asleep more than half the month
+    ec2 = prices.item(f"ec2.{shape.instance_type}").price
+    ipv4 = prices.item("vpc.public_ipv4").price
+    assert _line(bill, "Runner EC2").monthly_usd == pytest.approx(usage.hours * ec2, abs=0.01)
+    assert _line(bill, "Runner public IPv4").monthly_usd == pytest.approx(
+        usage.hours * ipv4, abs=0.01
+    )
+    # Always on (the bill before issue 17) costs more by exactly the hours asleep.
+    always_on = monthly_bill(prices, replace(shape, runner_idle_stop_s=0), SEED_PROFILE)
+    asleep_h = 730 - usage.hours
+    saved = always_on.monthly_free_tier_usd - bill.monthly_free_tier_usd
+    heartbeats = asleep_h * 3600 / 30 / 1e6 * prices.item("dynamodb.ondemand.write").price
+    assert saved == pytest.approx(asleep_h * (ec2 + ipv4) + heartbeats, abs=0.03)
+
+
+def test_both_profiles_and_the_floor_are_reported() -> None:
+    from scripts.cost_report import (
+        GOAL_USD,
+        PROFILES,
+        SEED_PROFILE,
+        WORKING_HOURS_PROFILE,
+        floor,
+        profiles,
+    )
+
+    prices = load_prices()
+    shape = read_shape(api_routes=20)
+    by_profile = profiles(prices, shape)
+    assert set(by_profile) == set(PROFILES) == {"seed", "working-hours"}
+    assert by_profile["working-hours"] < by_profile["seed"]
+    assert by_profile["seed"] == monthly_bill(prices, shape, SEED_PROFILE).monthly_free_tier_usd
+    seed_floor = floor(prices, shape, SEED_PROFILE)
+    # What cannot go lower: the REST API's requests and the runner's disk are most of it,
+    # and the runner still works its jobs (busy hours) and boots for each of them.
+    items = seed_floor["items"]
+    api = _line(monthly_bill(prices, shape, SEED_PROFILE), "API Gateway REST").monthly_usd
+    assert items["API Gateway REST API (what Chalice creates)"] == pytest.approx(api)
+    assert seed_floor["monthly_usd"] < by_profile["seed"]
+    assert seed_floor["monthly_usd"] <= GOAL_USD + 0.005  # the goal is the floor at the seed
+    assert seed_floor["monthly_usd"] == pytest.approx(sum(items.values()), abs=0.03)
+    assert floor(prices, shape, WORKING_HOURS_PROFILE)["monthly_usd"] < seed_floor["monthly_usd"]
+
+
+def test_json_report_carries_profiles_floor_and_goal(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["profiles"]) == {"seed", "working-hours"}
+    assert report["profiles"]["seed"] == report["monthly_after_always_free_usd"]
+    assert report["goal_usd"] == 5.0
+    assert report["goal_met"] is (report["monthly_after_always_free_usd"] <= 5.0)
+    assert report["floor"]["monthly_usd"] <= report["monthly_after_always_free_usd"]
+    assert report["shape"]["runner_idle_stop_s"] == 600

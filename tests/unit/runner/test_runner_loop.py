@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +22,28 @@ class FakeSqs:
         self.script = list(script)
         self.visibility: list[tuple[str, int]] = []
         self.deleted: list[str] = []
+        self.received: list[str] = []
+        self.handed_back: list[str] = []
+        self.changed = threading.Event()
 
     def receive_message(self, **_: Any) -> dict[str, Any]:
         step = self.script.pop(0) if self.script else []
         if isinstance(step, BaseException):
             raise step
+        for message in step:
+            # Like SQS: a message received before comes back only once it is handed back
+            # (jobs run in pool threads, so the loop may ask again before that).
+            handle = message["ReceiptHandle"]
+            while self.received.count(handle) > self.handed_back.count(handle):
+                self.changed.wait(5)
+                self.changed.clear()
+            self.received.append(handle)
         return {"Messages": step}
 
     def change_message_visibility(self, *, ReceiptHandle: str, VisibilityTimeout: int, **_: Any):
         self.visibility.append((ReceiptHandle, VisibilityTimeout))
+        self.handed_back.append(ReceiptHandle)
+        self.changed.set()
 
     def delete_message(self, *, ReceiptHandle: str, **_: Any) -> None:
         self.deleted.append(ReceiptHandle)
