@@ -130,7 +130,9 @@ class Sandbox:
             # process in it. A cancel is a SIGINT to the command itself (``command_pid``).
             # No --new-session: the runner already starts bwrap in a session of its own.
             "--die-with-parent",
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",  # noqa: S108 (its own)
+            # /tmp is sticky and world-writable: Terraform and providers (uid 65534) put
+            # their plugin sockets there (TMPDIR); a 0755 tmpfs stops every provider.
+            "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp",  # noqa: S108
             "--clearenv",
         ]  # fmt: skip
         args += ["--perms", "0755", "--dir", "/etc"]  # else 0700 and TLS roots unreadable

