@@ -191,6 +191,9 @@ def enable_keep_alive() -> bool:
 
 
 def main(argv: list[str]) -> None:
+    # AWS managed policies (AWSLambdaBasicExecutionRole...) exist, as in AWS: generated
+    # bundles attach them (moto 5 leaves them out unless asked; ~1 s on first IAM use).
+    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     make_dynamodb_atomic()
     # AUTOSTACK_EMULATOR_SPEEDUPS=0: moto's server as shipped (plus the lock), to compare.
     if os.environ.get("AUTOSTACK_EMULATOR_SPEEDUPS", "1") != "0":
