@@ -19,7 +19,7 @@ from typing import Any
 from chalicelib.generate import generate_bundle
 from chalicelib.models.templates import GeneratedBundle, TemplateRequest
 from devtools.local_resources import REGION, LocalResources
-from runner.local_endpoints import LocalEndpoints
+from runner.local_endpoints import OVERRIDE_FILE, LocalEndpoints
 from runner.plan_summary import summarize_plan
 from runner.terraform import (
     RunContext,
@@ -35,14 +35,6 @@ from tests.golden.stack_profiles import PROFILES
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/autostack-deploy"
 EXTERNAL_ID = "ext-5d1c9a"
-# One stack per target for plan/apply: each exercises its target's full resource set
-# (the database and cache variants are in the validate test).
-DEPLOY_CASES = {
-    "static": "static_site",
-    "lambda": "fastapi_stateless",
-    "ec2": "go_api",
-    "ecs-fargate": "rails_worker",
-}
 
 
 def bundle_for(stack: str, target: str) -> GeneratedBundle:
@@ -125,6 +117,8 @@ class DeployOutcome:
     destroyed: bool = False
     state_after_destroy: list[str] | None = None
     probe_after_destroy: dict[str, Any] = field(default_factory=dict)
+    override_in_workspace: bool = False
+    override_in_bundle: bool = False
     error: str | None = None
     step: str = ""
     timings: dict[str, float] = field(default_factory=dict)
@@ -142,7 +136,7 @@ def deploy_pipeline(
     """init -> plan -> show (summary); with ``apply``: apply the saved plan, outputs, the
     emulator probed, then plan -destroy and apply it; the state must end empty."""
     run = run_context(runner)
-    deployment = f"gd-{outcome.target}"
+    deployment = f"gd-{outcome.target}-{outcome.stack}"  # its own state key
     ws: TerraformWorkspace | None = None
 
     def step(name: str, fn: Callable[[], Any]) -> Any:
@@ -155,6 +149,8 @@ def deploy_pipeline(
 
     try:
         ws = runner.workspace(deployment, bundle_root, backend_for(resources, deployment))
+        outcome.override_in_workspace = (ws.path / OVERRIDE_FILE).is_file()
+        outcome.override_in_bundle = any(bundle_root.glob("*override*"))
         step("init", lambda: runner.init(ws, run))
         step("plan", lambda: runner.plan(ws, run))
         plan = step("show", lambda: runner.show_plan(ws, run))
@@ -185,4 +181,4 @@ def deploy_pipeline(
 def _state_addresses(runner: TerraformRunner, ws: TerraformWorkspace, run: RunContext) -> list[str]:
     result = runner.run(ws.path, ["state", "list", "-no-color"], run, capture_stdout=True)
     assert result.exit_code == 0, result.error_message()
-    return [line for line in result.stdout.splitlines() if line.strip()]
+    return [line.strip() for line in result.stdout.splitlines() if line.strip()]
