@@ -137,8 +137,8 @@ class DynamoItems(ItemStore):
         request = self._with({"TableName": self.table, "Item": to_item(item)}, condition)
         try:
             self.dynamodb.put_item(**request)
-        except self.dynamodb.exceptions.ConditionalCheckFailedException:
-            return False
+        except Exception as exc:
+            return _condition_failed(exc)
         return True
 
     def _update(
@@ -151,7 +151,8 @@ class DynamoItems(ItemStore):
         )
         try:
             response = self.dynamodb.update_item(**request)
-        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+        except Exception as exc:
+            _condition_failed(exc)  # raises anything but a failed condition
             return None
         return from_item(response.get("Attributes", {}))
 
@@ -159,8 +160,8 @@ class DynamoItems(ItemStore):
         request = self._with({"TableName": self.table, "Key": key(pk, sk)}, condition)
         try:
             self.dynamodb.delete_item(**request)
-        except self.dynamodb.exceptions.ConditionalCheckFailedException:
-            return False
+        except Exception as exc:
+            return _condition_failed(exc)
         return True
 
     def _query(
@@ -202,20 +203,35 @@ class DynamoItems(ItemStore):
         """A TransactionConflict (another transaction on the same item in flight) is retried
         with jittered backoff; a failed condition is raised at once."""
         items = [self._operation(op) for op in operations]
-        exceptions = self.dynamodb.exceptions
         for attempt in range(TRANSACTION_ATTEMPTS):
             try:
                 self.dynamodb.transact_write_items(TransactItems=items)
                 return
-            except exceptions.TransactionCanceledException as exc:
-                codes = _cancellation_codes(exc)
-                if CONDITION_FAILED in codes or attempt == TRANSACTION_ATTEMPTS - 1:
-                    raise StoreConditionError(codes) from None
-            except exceptions.TransactionConflictException:
-                if attempt == TRANSACTION_ATTEMPTS - 1:
+            except Exception as exc:
+                code = _error_code(exc)
+                if code == "TransactionCanceledException":
+                    codes = _cancellation_codes(exc)
+                    if CONDITION_FAILED in codes or attempt == TRANSACTION_ATTEMPTS - 1:
+                        raise StoreConditionError(codes) from None
+                elif code != "TransactionConflictException" or attempt == TRANSACTION_ATTEMPTS - 1:
                     raise
             self._sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter
         raise AssertionError("unreachable")
+
+
+def _error_code(error: Exception) -> str | None:
+    """The service's error code. Matched by code, not by ``client.exceptions`` classes:
+    threads touching a fresh client's ``exceptions`` at once can each get their own class
+    (botocore builds them lazily, unlocked), so an ``except`` on one misses the other."""
+    response = getattr(error, "response", None)
+    return response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+
+
+def _condition_failed(error: Exception) -> bool:
+    """False for a failed condition (the caller's answer); any other error is raised."""
+    if _error_code(error) == "ConditionalCheckFailedException":
+        return False
+    raise error
 
 
 def _cancellation_codes(error: Exception) -> list[str]:

@@ -39,3 +39,44 @@ def test_updates_render_and_apply_alike() -> None:
         " REMOVE #n3"
     )
     assert update.apply({"since": 1, "ttl": 9}) == {"a": 1, "since": 1, "n": 2}
+
+
+class _ServiceError(Exception):
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.response = {"Error": {"Code": code}, "CancellationReasons": [{"Code": "None"}]}
+
+
+class _RefusingClient:
+    """A client whose every call fails with ``code`` (of a class ``except`` could not name)."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        def call(**_: object) -> None:
+            self.calls += 1
+            raise _ServiceError(self.code)
+
+        return call
+
+
+def test_dynamodb_errors_are_told_by_code_not_by_exception_class() -> None:
+    from chalicelib.store.items import DynamoItems, Put, StoreConditionError
+
+    failed = DynamoItems(_RefusingClient("ConditionalCheckFailedException"), "t")
+    assert failed._put({"pk": "a", "sk": "b"}, item_absent()) is False
+    assert failed._update("a", "b", Update().set("x", 1)) is None
+    throttled = DynamoItems(_RefusingClient("ProvisionedThroughputExceededException"), "t")
+    with pytest.raises(_ServiceError):
+        throttled._put({"pk": "a", "sk": "b"})
+    conflict = _RefusingClient("TransactionConflictException")
+    with pytest.raises(_ServiceError):
+        DynamoItems(conflict, "t", sleep=lambda _: None)._transact([Put({"pk": "a", "sk": "b"})])
+    assert conflict.calls == 6  # retried, then raised
+    cancelled = DynamoItems(
+        _RefusingClient("TransactionCanceledException"), "t", sleep=lambda _: None
+    )
+    with pytest.raises(StoreConditionError):
+        cancelled._transact([Put({"pk": "a", "sk": "b"})])
