@@ -69,6 +69,7 @@ class ProdOutputs:
     jwt_key_param_name: str
     jwt_key_param_arn: str
     runner_role_arn: str | None = None  # principal of users' deployment trust policies
+    dashboard_url: str | None = None  # the dashboard's origin: the API's CORS origin
 
     @classmethod
     def from_terraform(cls, outputs: Mapping[str, Any]) -> ProdOutputs:
@@ -124,8 +125,15 @@ class ProdOutputs:
                 raise ConfigureError(
                     f"runner_role_arn is not a role of this account: {runner_role_arn!r}"
                 )
+        dashboard = outputs.get("dashboard_url")
+        dashboard_url = dashboard.get("value") if isinstance(dashboard, Mapping) else dashboard
+        if dashboard_url is not None and not re.fullmatch(
+            r"https://[a-z0-9.-]+", str(dashboard_url)
+        ):
+            raise ConfigureError(f"dashboard_url is not an https origin: {dashboard_url!r}")
         return cls(
             region=values["region"],
+            dashboard_url=dashboard_url,
             account=queue["account"],
             partition=queue["partition"],
             runner_role_arn=runner_role_arn,
@@ -142,6 +150,7 @@ class ProdOutputs:
             "AUTOSTACK_DLQ_URL": self.dlq_url,
             "AUTOSTACK_JWT_KEY_PARAM": self.jwt_key_param_name,
             **({"AUTOSTACK_RUNNER_ROLE_ARN": self.runner_role_arn} if self.runner_role_arn else {}),
+            **({"AUTOSTACK_CORS_ORIGIN": self.dashboard_url} if self.dashboard_url else {}),
         }
 
 
