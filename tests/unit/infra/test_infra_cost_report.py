@@ -242,3 +242,27 @@ def test_levers_show_what_idle_stop_and_free_capacity_would_save() -> None:
     idle = next(r for name, r in rows.items() if name.startswith("runner stops itself"))
     ddb = next(r for name, r in rows.items() if name.startswith("DynamoDB provisioned"))
     assert idle["saves_usd"] > 4 and ddb["saves_usd"] == pytest.approx(1.0, abs=0.1)
+
+
+def test_dashboard_is_priced_and_free_within_cloudfronts_always_free_tier() -> None:
+    prices = load_prices()
+    bill = monthly_bill(prices, SHAPE)
+    requests = _line(bill, "Dashboard CloudFront requests")
+    data = _line(bill, "Dashboard CloudFront data out")
+    assert requests.item == "cloudfront.https_requests" and data.item == "cloudfront.data_out"
+    assert requests.quantity == pytest.approx(40 * 30.4167 * 4 / 1e4, rel=1e-3)
+    for line in (requests, data, _line(bill, "Dashboard S3 GETs")):
+        assert line.monthly_usd < 0.01 and line.monthly_free_tier_usd == 0
+    # Past 10M requests a month CloudFront bills: the line follows the load.
+    from scripts.cost_report import DashboardAssumptions, dashboard_lines
+
+    heavy = dashboard_lines(
+        prices, LoadProfile(), 0, DashboardAssumptions(page_loads_per_active_day=100_000)
+    )
+    assert heavy[0].monthly_free_tier_usd > 0
+    # The API is another origin: its preflights are API Gateway requests, billed.
+    preflights = _line(bill, "Dashboard CORS preflights")
+    api = _line(bill, "API Gateway REST")
+    assert preflights.quantity == pytest.approx(api.quantity * 0.25)
+    assert preflights.monthly_usd > 0
+    assert preflights.monthly_free_tier_usd == pytest.approx(preflights.monthly_usd)
