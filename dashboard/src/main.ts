@@ -1,12 +1,13 @@
 // The dashboard: hash routes (#/login, #/projects, #/projects/<id>), one screen at a time.
 import "./style.css";
 import { zipSync } from "fflate";
-import { Api, ApiError, describeError, uploadPresigned } from "./api";
+import { Api, ApiError, apiBaseFrom, describeError, uploadPresigned } from "./api";
 import { chartData, money, type CostSummary } from "./costs";
 import { clear, h } from "./dom";
 import { followLog, phaseTimings, type LogPage } from "./follow";
 import { highlight, languageOf } from "./highlight";
 import { checkZip, formatBytes, pack, type SourceFile } from "./pack";
+import { planGroups, planSentence, type PlanInfo } from "./plan";
 
 const api = new Api();
 const main = document.getElementById("main")!;
@@ -105,6 +106,7 @@ async function projectsScreen(): Promise<void> {
   const load = async () => {
     try {
       draw((await api.call<{ projects: Project[] }>("GET", "/projects")).projects);
+      error.textContent = ""; // an earlier refusal no longer applies
     } catch (e) {
       showError(error, e);
     }
@@ -175,7 +177,7 @@ interface Bundle { id: string; target: string; files: string[]; recommendation: 
 interface Deployment {
   id: string; status: string; action: string; created_at: string; approved_at?: string | null; finished_at?: string | null;
   progress_message?: string | null; queue_position?: number | null;
-  plan?: { headline: string; add: number; change: number; destroy: number; replace: number; warnings: string[]; resources: { address: string; action: string; description: string }[] } | null;
+  plan?: PlanInfo | null;
   cost?: { monthly_usd: number | null; note?: string | null } | null;
   outputs?: { name: string; value: unknown; sensitive: boolean }[] | null;
   error?: { code: string; message: string } | null;
@@ -347,8 +349,10 @@ function bundleView(bundle: Bundle): HTMLElement {
   }
   const draw = (tree: Tree): HTMLElement => h("ul", {}, [...tree].map(([name, value]) => {
     if (typeof value !== "string") return h("li", {}, h("span", { class: "folder" }, `${name}/`), draw(value));
-    const button = h("button", { type: "button", class: "file" }, name);
+    const button = h("button", { type: "button", class: "file", "data-path": value }, name);
     button.addEventListener("click", () => {
+      for (const other of button.closest("nav")?.querySelectorAll("[aria-current]") ?? []) other.removeAttribute("aria-current");
+      button.setAttribute("aria-current", "true");
       title.textContent = value;
       tokensTo(pre, value, contents[value] ?? "(not shown)");
     });
@@ -493,7 +497,7 @@ function deployView(projectId: string, bundle: { id: string; label: string }): H
     h("label", { for: "region" }, "Region"), region, plan, error);
   const section = h("section", { class: "card", "aria-labelledby": "deploy-title", id: "deploy" },
     h("h2", { id: "deploy-title" }, `Deploy ${bundle.label}`),
-    h("details", {}, h("summary", {}, "The deploy role to create in your account"), h("div", { id: "role-help" }), copy, trust),
+    h("details", {}, h("summary", {}, "The deploy role to create in your account"), trust, copy, h("div", { id: "role-help" })),
     form, run);
   void api.call<{ trust_policy: unknown; instructions: string[] }>("GET", `/projects/${projectId}/deploy-role?bundle_id=${bundle.id}`)
     .then((role) => {
@@ -502,7 +506,12 @@ function deployView(projectId: string, bundle: { id: string; label: string }): H
     })
     .catch((e) => showError(error, e));
   copy.addEventListener("click", () => {
-    void navigator.clipboard?.writeText(trust.textContent ?? "").then(() => (copy.textContent = "Copied"), () => (copy.textContent = "Select and copy the text below"));
+    const selectIt = () => {
+      copy.textContent = "Press Ctrl+C to copy the selected policy";
+      getSelection()?.selectAllChildren(trust);
+    };
+    if (!navigator.clipboard) return selectIt();
+    void navigator.clipboard.writeText(trust.textContent ?? "").then(() => (copy.textContent = "Copied"), selectIt);
   });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -571,10 +580,14 @@ function deploymentDetails(projectId: string, d: Deployment, slot: HTMLElement, 
   if (d.plan) {
     const p = d.plan;
     out.push(h("div", { id: "plan", class: "plan" },
-      h("p", {}, h("strong", {}, p.headline)),
-      h("p", {}, `${p.add} to add, ${p.change} to change, ${p.replace} to replace, ${p.destroy} to delete.`),
-      p.warnings.length ? h("ul", { class: "warnings" }, p.warnings.map((w) => h("li", {}, w))) : null,
-      h("ul", {}, p.resources.map((r) => h("li", { class: `act-${r.action}` }, r.description))),
+      h("p", { id: "plan-sentence" }, h("strong", {}, planSentence(p))),
+      h("p", { class: "muted" }, `Terraform: ${p.headline}`),
+      p.warnings.length ? h("ul", { class: "warnings", "aria-label": "Plan warnings" }, p.warnings.map((w) => h("li", {}, w))) : null,
+      planGroups(p).map((g) => h("section", { class: `plan-group act-${g.action}`, "aria-label": g.title },
+        h("h5", {}, g.danger ? "⚠ " : "", g.title),
+        h("ul", {}, g.items.map((r) => h("li", {},
+          h("code", { class: "symbol", "aria-hidden": "true" }, g.symbol), " ", r.description,
+          r.reason ? h("span", { class: "muted" }, ` (${r.reason})`) : null))))),
       d.cost?.monthly_usd != null ? h("p", {}, `Estimated ${money(d.cost.monthly_usd)} a month.`) : d.cost?.note ? h("p", { class: "muted" }, d.cost.note) : null));
   }
   if (d.status === "planned") {
@@ -648,7 +661,19 @@ async function route(): Promise<void> {
   return projectsScreen();
 }
 
-window.addEventListener("hashchange", () => void route().catch((e: unknown) => {
-  if (!(e instanceof ApiError)) console.error(e);
-}));
-void route();
+/** The API's address: config.json beside index.html in AWS; this origin under `make run`. */
+async function start(): Promise<void> {
+  try {
+    const response = await fetch("/config.json", { cache: "no-store", credentials: "omit" });
+    api.useBase(response.ok ? apiBaseFrom(await response.json()) : "");
+  } catch (e) {
+    clear(main, heading("AutoStack"), h("p", { class: "error", role: "alert" }, describeError(e)));
+    return;
+  }
+  window.addEventListener("hashchange", () => void route().catch((e: unknown) => {
+    if (!(e instanceof ApiError)) console.error(e);
+  }));
+  await route();
+}
+
+void start();
