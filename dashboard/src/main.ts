@@ -4,7 +4,7 @@ import { zipSync } from "fflate";
 import { Api, ApiError, apiBaseFrom, describeError, uploadPresigned } from "./api";
 import { chartData, money, type CostSummary } from "./costs";
 import { clear, h } from "./dom";
-import { followLog, phaseTimings, type LogPage } from "./follow";
+import { followLog, phaseTimings, phases, type LogPage } from "./follow";
 import { highlight, languageOf } from "./highlight";
 import { checkZip, formatBytes, pack, type SourceFile } from "./pack";
 import { planGroups, planSentence, type PlanInfo } from "./plan";
@@ -184,6 +184,8 @@ interface Deployment {
 }
 
 const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
+// When this page first saw each deployment in each status (ms): the plan phase's timing.
+const seenStatus = new Map<string, Record<string, number>>();
 
 async function filesFromDrop(items: DataTransferItemList): Promise<{ files: SourceFile[]; zip: File | null }> {
   const entries = [...items].map((i) => i.webkitGetAsEntry()).filter((e): e is FileSystemEntry => !!e);
@@ -540,7 +542,10 @@ async function follow(projectId: string, first: Deployment, slot: HTMLElement, l
   const log = h("pre", { class: "code log", id: "deploy-log", tabindex: "0", "aria-label": "Deployment log" }, logText);
   clear(slot, h("h3", {}, `${first.action === "destroy" ? "Destroy" : "Deployment"} ${first.id}`), status, details, h("h4", {}, "Log"), log, error);
   let d = first;
+  const seen = seenStatus.get(first.id) ?? {};
+  seenStatus.set(first.id, seen);
   const draw = () => {
+    seen[d.status] ??= Date.now();
     status.textContent = `Status: ${d.status}` + (d.queue_position ? ` (place in line: ${d.queue_position})` : "") +
       (d.progress_message ? ` — ${d.progress_message}` : "");
     status.dataset.status = d.status;
@@ -553,6 +558,7 @@ async function follow(projectId: string, first: Deployment, slot: HTMLElement, l
       log.append(text);
       log.scrollTop = log.scrollHeight;
     }, async (s) => {
+      seen[s] ??= Date.now();
       if (s !== d.status && mine === generation) {
         d = await api.call<Deployment>("GET", path, undefined, "status");
         draw();
@@ -616,8 +622,11 @@ function deploymentDetails(projectId: string, d: Deployment, slot: HTMLElement, 
     cancel.addEventListener("click", () => void api.call("POST", `${path}/cancel`).catch((e) => showError(error, e)));
     out.push(cancel);
   }
-  const timings = phaseTimings(d).filter((t) => t.seconds !== null);
-  if (timings.length) out.push(h("p", { class: "muted", id: "timings" }, timings.map((t) => `${t.phase}: ${t.seconds} s`).join(" · ")));
+  out.push(h("ol", { id: "phases", class: "phases", "aria-label": "Phases" },
+    phases(d, seenStatus.get(d.id)).map((p) => h("li", { class: `phase ${p.state.replace(/ /g, "-")}` },
+      h("strong", {}, p.name), `: ${p.state}`, p.seconds !== null ? ` (${p.seconds} s)` : null))));
+  const total = phaseTimings(d).find((t) => t.phase === "total")?.seconds ?? null;
+  if (total !== null) out.push(h("p", { class: "muted", id: "timings" }, `From plan request to done: ${total} s`));
   if (d.outputs?.length) {
     out.push(h("dl", { id: "outputs" }, d.outputs.flatMap((o) => [
       h("dt", {}, o.name),
