@@ -466,6 +466,22 @@ async function projectScreen(projectId: string): Promise<void> {
     currentBundle = { id: done.id, label: "your Terraform bundle" };
     if (live()) clear(deploySlot, deployView(projectId, currentBundle));
   };
+  const historyList = h("ul", { class: "history", id: "history", "aria-label": "Deployments of this project" });
+  const historyView = h("div", { id: "history-view" });
+  const historyError = alertBox();
+  const loadHistory = async () => {
+    try {
+      const { deployments } = await api.call<{ deployments: Deployment[] }>("GET", `/projects/${projectId}/deployments`, undefined, "status");
+      if (!live()) return;
+      clear(historyList, ...(deployments.length ? deployments.map((d) => {
+        const open = h("button", { type: "button", class: "link-button", "aria-label": `Open ${d.action} ${d.id}` }, "Open");
+        open.addEventListener("click", () => void follow(projectId, d, historyView));
+        return h("li", {}, h("code", {}, d.id), ` ${d.action}, ${d.status}, ${d.created_at.slice(0, 16).replace("T", " ")} `, open);
+      }) : [h("li", {}, "None yet.")]));
+    } catch (e) {
+      showError(historyError, e);
+    }
+  };
   const tfBar = h("progress", { id: "tf-progress", max: 100, value: 0, "aria-label": "Terraform upload" });
   const tfState = h("p", { id: "tf-state", "aria-live": "polite" });
   const tfError = alertBox();
@@ -483,7 +499,10 @@ async function projectScreen(projectId: string): Promise<void> {
       dropZone("tf", "Drop a zip or a folder of Terraform (.tf at the top or in infra/).",
         (zip, note) => void ownTerraform(zip, note).catch((e) => showError(tfError, e)), tfError),
       tfBar, tfState, tfError),
-    deploySlot);
+    deploySlot,
+    h("section", { class: "card", "aria-labelledby": "history-title" },
+      h("h2", { id: "history-title" }, "Deployments"), historyList, historyError, historyView));
+  await loadHistory();
 }
 
 function deployView(projectId: string, bundle: { id: string; label: string }): HTMLElement {

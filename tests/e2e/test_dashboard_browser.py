@@ -442,6 +442,24 @@ def test_whole_session_in_the_browser(
     shots.take("project-narrow", full_page=False)  # what a phone shows of the chart
     page.set_viewport_size({"width": 1200, "height": 900})
 
+    # The project cannot go while its stack holds infrastructure: the refusal in words.
+    page.get_by_role("link", name="Projects").click()
+    page.get_by_role("heading", name="Projects").wait_for()
+    page.get_by_role("button", name="Delete").click()
+    page.get_by_role("button", name="Really delete shop-web?").click()
+    refusal = page.get_by_role("alert").filter(has_text="destroy it first")
+    refusal.wait_for()
+    assert "applied infrastructure" in refusal.inner_text()
+
+    # Back to the project: its deployments are listed, and one opens where it was left.
+    page.get_by_role("link", name="shop-web").click()
+    history = page.locator("#history li")
+    history.filter(has_text="deploy, applied").wait_for()
+    assert history.count() == 1
+    history.get_by_role("button").click()
+    page.locator("#history-view #deploy-status[data-status=applied]").wait_for()
+    assert outputs.get_by_role("link").get_attribute("href").startswith("https://example.test/")
+
     # Destroy: a destroy plan with the deletions called out, approved, followed to applied.
     page.locator("#destroy").click()
     page.get_by_role("heading", name="Destroy").wait_for()
@@ -453,7 +471,7 @@ def test_whole_session_in_the_browser(
     page.locator("#approve").click()
     page.locator("#deploy-status[data-status=applied]").wait_for(timeout=90_000)
     assert "Resources: 0 added, 0 changed, 2 destroyed." in log.inner_text()
-    shots.take("destroyed", "#deploy")
+    shots.take("destroyed", "#history-view")
     assert status.get_attribute("data-status") == "applied"
 
     # Every control has a name a screen reader can read.
@@ -467,6 +485,12 @@ def test_whole_session_in_the_browser(
     assert re.fullmatch(
         r"\d+ of 50 requests left in this window", page.locator("#status").inner_text()
     )
+
+    # With nothing left running, the project can go.
+    page.get_by_role("link", name="Projects").click()
+    page.get_by_role("button", name="Delete").click()
+    page.get_by_role("button", name="Really delete shop-web?").click()
+    page.get_by_text("No projects yet.").wait_for()
 
     # Log out: back at the login screen, the refresh token gone from the tab.
     page.get_by_role("button", name="Log out").click()
