@@ -462,7 +462,7 @@ async function projectScreen(projectId: string): Promise<void> {
     checkZip(zip.size, created.upload.max_bytes);
     await uploadPresigned(created.upload.url, created.upload.fields, zip, (f) => (tfBar.value = Math.round(f * 100)));
     const done = await api.call<{ id: string; status: string }>("POST", `/projects/${projectId}/bundles/${created.id}/complete`);
-    tfState.textContent = `Terraform bundle ${done.status}.`;
+    tfState.textContent = `${note}: Terraform bundle ${done.status}.`;
     currentBundle = { id: done.id, label: "your Terraform bundle" };
     if (live()) clear(deploySlot, deployView(projectId, currentBundle));
   };

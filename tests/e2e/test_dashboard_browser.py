@@ -361,15 +361,17 @@ def test_whole_session_in_the_browser(
     with zipfile.ZipFile(saved) as archive:
         names = archive.namelist()
         everything = "\n".join(archive.read(n).decode() for n in names)
-    assert "infra/main.tf" in names or any(n.startswith("infra/") for n in names), names
+    assert "infra/ec2.tf" in names and "infra/variables.tf" in names, names
     assert "t3.small" in everything and "shop.example.com" in everything
 
-    # Your own Terraform, uploaded as a folder, then plan -> approve -> applied.
-    tf = tmp_path / "tf"
-    tf.mkdir()
-    (tf / "main.tf").write_text(TERRAFORM)
-    page.locator("#tf-dir").set_input_files(str(tf))
+    # Your own Terraform, uploaded as a zip (the app went as a folder), then plan ->
+    # approve -> applied.
+    tf_zip = tmp_path / "terraform.zip"
+    with zipfile.ZipFile(tf_zip, "w") as archive:
+        archive.writestr("main.tf", TERRAFORM)
+    page.locator("#tf-zip").set_input_files(str(tf_zip))
     page.locator("#tf-state").filter(has_text="ready").wait_for()
+    assert page.locator("#tf-state").inner_text().startswith("terraform.zip (")
     page.get_by_text("The deploy role to create in your account").click()
     trust = page.locator("#trust-policy")
     trust.filter(has_text="sts:ExternalId").wait_for()
