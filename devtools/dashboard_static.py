@@ -4,7 +4,8 @@
 API route: `/` and unknown extension-less paths a browser navigates to get `index.html`
 (the app routes with `#/...`, so a reload never reaches an API path), files under the
 build folder get their bytes with their content type, `/config.json` says the API is
-this origin, anything else is left to the API's 404. In AWS CloudFront serves the same files from S3 (`infrastructure/dashboard.tf`).
+this origin, anything else is left to the API's 404. In AWS CloudFront serves the same
+files from S3 (`infrastructure/dashboard.tf`, `scripts/publish_dashboard.py`).
 
 `allow_dashboard_uploads` gives the local bucket the CORS rule the browser needs to POST
 an archive straight to the presigned URL (S3 is another origin than the dashboard).
