@@ -3,8 +3,9 @@
 `devtools/chalice_local.py` asks `static_answer` first for every GET/HEAD that matches no
 API route: `/` and unknown extension-less paths a browser navigates to get `index.html`
 (the app routes with `#/...`, so a reload never reaches an API path), files under the
-build folder get their bytes with their content type, anything else is left to the
-API's 404. In AWS CloudFront serves the same files from S3 (`infrastructure/dashboard.tf`).
+build folder get their bytes with their content type, `/config.json` says the API is
+this origin, anything else is left to the API's 404. In AWS CloudFront serves the same
+files from S3 (`infrastructure/dashboard.tf`, `scripts/publish_dashboard.py`).
 
 `allow_dashboard_uploads` gives the local bucket the CORS rule the browser needs to POST
 an archive straight to the presigned URL (S3 is another origin than the dashboard).
@@ -31,6 +32,8 @@ TYPES = {
     ".woff2": "font/woff2",
     ".txt": "text/plain; charset=utf-8",
 }
+CONFIG_NAME = "config.json"
+LOCAL_CONFIG = b'{"api_url": ""}\n'
 # Same-origin pages only; the app needs no inline script and no other origin but S3's.
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -83,6 +86,11 @@ def static_answer(
             return _answer(503, "text/plain; charset=utf-8", text, "no-store")
         return None
     found = resolve(root, url_path)
+    if found is None and urlparse(url_path).path == "/" + CONFIG_NAME:
+        # Where the page finds the API: in AWS scripts/publish_dashboard.py writes it;
+        # here the API is this origin.
+        body = b"" if method.upper() == "HEAD" else LOCAL_CONFIG
+        return _answer(200, TYPES[".json"], body, "no-cache")
     if found is None:
         # A deep link into the app (a browser asking for a page, not a file): the app.
         path = urlparse(url_path).path

@@ -75,3 +75,18 @@ output "api_name" {
   description = "API Gateway name the latency alarm watches (must equal the Chalice app_name)."
   value       = var.api_name
 }
+
+output "dashboard_url" {
+  description = "The dashboard's address (CloudFront); the API's CORS origin (AUTOSTACK_CORS_ORIGIN)."
+  value       = "https://${aws_cloudfront_distribution.dashboard.domain_name}"
+}
+
+output "dashboard_distribution_id" {
+  description = "The dashboard's CloudFront distribution (scripts/publish_dashboard.py --distribution-id)."
+  value       = aws_cloudfront_distribution.dashboard.id
+}
+
+output "dashboard_prefix" {
+  description = "Key prefix of the dashboard's files in the bucket (scripts/publish_dashboard.py)."
+  value       = local.dashboard_prefix
+}

@@ -48,6 +48,9 @@ resource "aws_s3_bucket_versioning" "main" {
 }
 
 data "aws_iam_policy_document" "bucket" {
+  # + CloudFront's read of dashboard/ (dashboard.tf)
+  source_policy_documents = [data.aws_iam_policy_document.dashboard_read.json]
+
   statement {
     sid     = "DenyInsecureTransport"
     effect  = "Deny"

@@ -283,3 +283,14 @@ variable "noncurrent_versions_expire_days" {
   description = "Days an overwritten or deleted object version (versioning) is kept, e.g. old Terraform states."
   default     = 30
 }
+
+variable "dashboard_price_class" {
+  type        = string
+  description = "CloudFront price class of the dashboard: PriceClass_100 (North America, Europe) is the cheapest."
+  default     = "PriceClass_100"
+
+  validation {
+    condition     = contains(["PriceClass_100", "PriceClass_200", "PriceClass_All"], var.dashboard_price_class)
+    error_message = "dashboard_price_class must be PriceClass_100, PriceClass_200 or PriceClass_All."
+  }
+}

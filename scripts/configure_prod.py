@@ -70,6 +70,7 @@ class ProdOutputs:
     jwt_key_param_arn: str
     runner_role_arn: str | None = None  # principal of users' deployment trust policies
     runner_instance_id: str | None = None  # the API starts it when it queues a job
+    dashboard_url: str | None = None  # the dashboard's origin: the API's CORS origin
 
     @classmethod
     def from_terraform(cls, outputs: Mapping[str, Any]) -> ProdOutputs:
@@ -129,8 +130,15 @@ class ProdOutputs:
         instance_id = instance.get("value") if isinstance(instance, Mapping) else instance
         if instance_id is not None and not re.fullmatch(r"i-[0-9a-f]{8,17}", str(instance_id)):
             raise ConfigureError(f"runner_instance_id is not an instance id: {instance_id!r}")
+        dashboard = outputs.get("dashboard_url")
+        dashboard_url = dashboard.get("value") if isinstance(dashboard, Mapping) else dashboard
+        if dashboard_url is not None and not re.fullmatch(
+            r"https://[a-z0-9.-]+", str(dashboard_url)
+        ):
+            raise ConfigureError(f"dashboard_url is not an https origin: {dashboard_url!r}")
         return cls(
             region=values["region"],
+            dashboard_url=dashboard_url,
             account=queue["account"],
             partition=queue["partition"],
             runner_role_arn=runner_role_arn,
@@ -153,6 +161,7 @@ class ProdOutputs:
                 if self.runner_instance_id
                 else {}
             ),
+            **({"AUTOSTACK_CORS_ORIGIN": self.dashboard_url} if self.dashboard_url else {}),
         }
 
 

@@ -576,7 +576,65 @@ def monthly_bill(
         f"API responses (~{assume.response_kb:g} KB each) and bundle downloads",
     )
     add("SSM Parameter Store (JWT key)", "ssm.parameter.standard", 1, "one standard SecureString")
+    lines.extend(dashboard_lines(prices, profile, requests))
     return Bill(profile=profile, shape=shape, lines=lines, prices_as_of=prices.as_of, runner=runner)
+
+
+# --- the dashboard (infrastructure/dashboard.tf) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class DashboardAssumptions:
+    """How the web dashboard is used; each figure is stated in its line's note."""
+
+    page_loads_per_active_day: float = 40  # 10 people opening it about 4 times a day
+    requests_per_load: float = 4  # index.html, config.json, the script and the style sheet
+    kb_per_load: float = 22  # gzip: script 15 KB, style 1.5 KB, page and config ~1 KB
+    origin_gets_per_load: float = 2  # index.html and config.json (1 s at the edge)
+    # The page calls the API on another origin: a GET with a bearer token is preflighted
+    # (OPTIONS, answered by API Gateway, not the Lambda) unless the browser cached the
+    # answer for that URL (10 min). Assumed: half the API's requests come from the
+    # dashboard and half of those need a preflight (log offsets change the URL).
+    preflights_per_api_request: float = 0.25
+
+
+def dashboard_lines(
+    prices: PriceTable,
+    profile: LoadProfile,
+    api_requests: float,
+    assume: DashboardAssumptions = DashboardAssumptions(),
+) -> list[CostLine]:
+    """The dashboard's own lines: CloudFront (always free up to 1 TB and 10M requests a
+    month), S3 GETs on the edge's misses, and the CORS preflights API Gateway answers."""
+    loads = assume.page_loads_per_active_day * profile.active_days(prices.hours_per_month)
+    return [
+        prices.line(
+            "Dashboard CloudFront requests (HTTPS)",
+            "cloudfront.https_requests",
+            loads * assume.requests_per_load / 1e4,
+            note=f"{loads:.0f} page loads x {assume.requests_per_load:g} files; "
+            "10M requests a month always free",
+        ),
+        prices.line(
+            "Dashboard CloudFront data out",
+            "cloudfront.data_out",
+            loads * assume.kb_per_load * KB / GB,
+            note=f"~{assume.kb_per_load:g} KB a page load (gzip); 1 TB a month always free",
+        ),
+        prices.line(
+            "Dashboard S3 GETs (CloudFront misses)",
+            "s3.requests.get",
+            loads * assume.origin_gets_per_load / 1000,
+            note="index.html and config.json are revalidated each load; hashed assets stay cached",
+        ),
+        prices.line(
+            "Dashboard CORS preflights (API Gateway requests)",
+            "apigateway.rest.requests",
+            api_requests * assume.preflights_per_api_request / 1e6,
+            note=f"assumed {assume.preflights_per_api_request:g} OPTIONS per API request "
+            "(the dashboard is another origin than the API)",
+        ),
+    ]
 
 
 # --- what would lower it ---------------------------------------------------------------

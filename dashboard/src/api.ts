@@ -67,10 +67,15 @@ export class Api {
   onRate: (info: RateInfo) => void = () => {};
 
   constructor(
-    private readonly base = "",
+    private base = "",
     private readonly storage: Pick<Storage, "getItem" | "setItem" | "removeItem"> = sessionStorage,
     private readonly fetcher: Fetch = (...args) => fetch(...args),
   ) {}
+
+  /** Where the API is: "" (same origin, `make run`) or config.json's address (AWS). */
+  useBase(base: string): void {
+    this.base = base;
+  }
 
   get signedIn(): boolean {
     return this.access !== null;
@@ -159,6 +164,21 @@ export class Api {
     this.access = null;
     this.storage.removeItem(REFRESH_KEY);
   }
+}
+
+/**
+ * The API's address from the published config.json (scripts/publish_dashboard.py):
+ * "" means this origin. Only an https address (or loopback http) is taken: anything
+ * else keeps the page on its own origin rather than sending tokens somewhere odd.
+ */
+export function apiBaseFrom(config: unknown): string {
+  if (typeof config !== "object" || config === null) return "";
+  const url = (config as { api_url?: unknown }).api_url;
+  if (typeof url !== "string" || url === "") return "";
+  if (!/^(https:\/\/[A-Za-z0-9.-]+(:\d+)?|http:\/\/(127\.0\.0\.1|localhost)(:\d+)?)(\/[\w./-]*)?$/.test(url)) {
+    throw new Error(`config.json: api_url must be an https:// address, got ${JSON.stringify(url)}`);
+  }
+  return url.replace(/\/+$/, "");
 }
 
 /** POST a file to a presigned S3 POST, reporting upload progress (0..1). */

@@ -79,3 +79,50 @@ export function phaseTimings(d: {
     { phase: "total", seconds: span(created, finished) },
   ];
 }
+
+export type PhaseState = "not started" | "running" | "waiting for you" | "done" | "failed" | "cancelled";
+
+export interface Phase {
+  name: "plan" | "approval" | "apply";
+  state: PhaseState;
+  seconds: number | null;
+}
+
+/**
+ * The deployment's phases with their states and durations. Server times give the
+ * approval and apply spans; the plan's span comes from when this page saw the
+ * deployment reach `planning` and `planned` (`seen`: status -> ms), so it is null for a
+ * plan that ran before the page was open.
+ */
+export function phases(
+  d: { status: string; created_at: string; approved_at?: string | null; finished_at?: string | null },
+  seen: Record<string, number> = {},
+): Phase[] {
+  const t = (s: string | null | undefined) => (s ? Date.parse(s) : null);
+  const span = (a: number | null | undefined, b: number | null | undefined) =>
+    a != null && b != null ? Math.max(0, Math.round((b - a) / 1000)) : null;
+  const approved = t(d.approved_at);
+  const finished = t(d.finished_at);
+  const planEnd = seen.planned ?? seen.applying ?? null;
+  const order = ["queued", "planning", "planned", "applying", "applied"];
+  const at = order.indexOf(d.status);
+  const ended = d.status === "failed" || d.status === "cancelled";
+  const endState: PhaseState = d.status === "failed" ? "failed" : "cancelled";
+  const plan: Phase = { name: "plan", state: "not started", seconds: span(seen.planning, planEnd) };
+  const approval: Phase = { name: "approval", state: "not started", seconds: span(planEnd, approved) };
+  const apply: Phase = { name: "apply", state: "not started", seconds: span(approved, finished) };
+  if (ended) {
+    // Where it stopped: after the approval it was applying, before it was planning.
+    if (approved !== null) {
+      plan.state = approval.state = "done";
+      apply.state = endState;
+    } else plan.state = endState;
+    return [plan, approval, apply];
+  }
+  if (at >= 1) plan.state = at === 1 ? "running" : "done";
+  if (at >= 2) approval.state = at === 2 ? "waiting for you" : "done";
+  if (at >= 3) apply.state = at === 3 ? "running" : "done";
+  // A plan with nothing to change ends `applied` with no approval and no apply.
+  if (d.status === "applied" && approved === null) approval.state = apply.state = "done";
+  return [plan, approval, apply];
+}

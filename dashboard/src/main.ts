@@ -1,12 +1,13 @@
 // The dashboard: hash routes (#/login, #/projects, #/projects/<id>), one screen at a time.
 import "./style.css";
 import { zipSync } from "fflate";
-import { Api, ApiError, describeError, uploadPresigned } from "./api";
+import { Api, ApiError, apiBaseFrom, describeError, uploadPresigned } from "./api";
 import { chartData, money, type CostSummary } from "./costs";
 import { clear, h } from "./dom";
-import { followLog, phaseTimings, type LogPage } from "./follow";
+import { followLog, phaseTimings, phases, type LogPage } from "./follow";
 import { highlight, languageOf } from "./highlight";
 import { checkZip, formatBytes, pack, type SourceFile } from "./pack";
+import { planGroups, planSentence, type PlanInfo } from "./plan";
 
 const api = new Api();
 const main = document.getElementById("main")!;
@@ -105,6 +106,7 @@ async function projectsScreen(): Promise<void> {
   const load = async () => {
     try {
       draw((await api.call<{ projects: Project[] }>("GET", "/projects")).projects);
+      error.textContent = ""; // an earlier refusal no longer applies
     } catch (e) {
       showError(error, e);
     }
@@ -175,13 +177,15 @@ interface Bundle { id: string; target: string; files: string[]; recommendation: 
 interface Deployment {
   id: string; status: string; action: string; created_at: string; approved_at?: string | null; finished_at?: string | null;
   progress_message?: string | null; queue_position?: number | null;
-  plan?: { headline: string; add: number; change: number; destroy: number; replace: number; warnings: string[]; resources: { address: string; action: string; description: string }[] } | null;
+  plan?: PlanInfo | null;
   cost?: { monthly_usd: number | null; note?: string | null } | null;
   outputs?: { name: string; value: unknown; sensitive: boolean }[] | null;
   error?: { code: string; message: string } | null;
 }
 
 const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
+// When this page first saw each deployment in each status (ms): the plan phase's timing.
+const seenStatus = new Map<string, Record<string, number>>();
 
 async function filesFromDrop(items: DataTransferItemList): Promise<{ files: SourceFile[]; zip: File | null }> {
   const entries = [...items].map((i) => i.webkitGetAsEntry()).filter((e): e is FileSystemEntry => !!e);
@@ -347,8 +351,10 @@ function bundleView(bundle: Bundle): HTMLElement {
   }
   const draw = (tree: Tree): HTMLElement => h("ul", {}, [...tree].map(([name, value]) => {
     if (typeof value !== "string") return h("li", {}, h("span", { class: "folder" }, `${name}/`), draw(value));
-    const button = h("button", { type: "button", class: "file" }, name);
+    const button = h("button", { type: "button", class: "file", "data-path": value }, name);
     button.addEventListener("click", () => {
+      for (const other of button.closest("nav")?.querySelectorAll("[aria-current]") ?? []) other.removeAttribute("aria-current");
+      button.setAttribute("aria-current", "true");
       title.textContent = value;
       tokensTo(pre, value, contents[value] ?? "(not shown)");
     });
@@ -456,9 +462,25 @@ async function projectScreen(projectId: string): Promise<void> {
     checkZip(zip.size, created.upload.max_bytes);
     await uploadPresigned(created.upload.url, created.upload.fields, zip, (f) => (tfBar.value = Math.round(f * 100)));
     const done = await api.call<{ id: string; status: string }>("POST", `/projects/${projectId}/bundles/${created.id}/complete`);
-    tfState.textContent = `Terraform bundle ${done.status}.`;
+    tfState.textContent = `${note}: Terraform bundle ${done.status}.`;
     currentBundle = { id: done.id, label: "your Terraform bundle" };
     if (live()) clear(deploySlot, deployView(projectId, currentBundle));
+  };
+  const historyList = h("ul", { class: "history", id: "history", "aria-label": "Deployments of this project" });
+  const historyView = h("div", { id: "history-view" });
+  const historyError = alertBox();
+  const loadHistory = async () => {
+    try {
+      const { deployments } = await api.call<{ deployments: Deployment[] }>("GET", `/projects/${projectId}/deployments`, undefined, "status");
+      if (!live()) return;
+      clear(historyList, ...(deployments.length ? deployments.map((d) => {
+        const open = h("button", { type: "button", class: "link-button", "aria-label": `Open ${d.action} ${d.id}` }, "Open");
+        open.addEventListener("click", () => void follow(projectId, d, historyView));
+        return h("li", {}, h("code", {}, d.id), ` ${d.action}, ${d.status}, ${d.created_at.slice(0, 16).replace("T", " ")} `, open);
+      }) : [h("li", {}, "None yet.")]));
+    } catch (e) {
+      showError(historyError, e);
+    }
   };
   const tfBar = h("progress", { id: "tf-progress", max: 100, value: 0, "aria-label": "Terraform upload" });
   const tfState = h("p", { id: "tf-state", "aria-live": "polite" });
@@ -477,7 +499,10 @@ async function projectScreen(projectId: string): Promise<void> {
       dropZone("tf", "Drop a zip or a folder of Terraform (.tf at the top or in infra/).",
         (zip, note) => void ownTerraform(zip, note).catch((e) => showError(tfError, e)), tfError),
       tfBar, tfState, tfError),
-    deploySlot);
+    deploySlot,
+    h("section", { class: "card", "aria-labelledby": "history-title" },
+      h("h2", { id: "history-title" }, "Deployments"), historyList, historyError, historyView));
+  await loadHistory();
 }
 
 function deployView(projectId: string, bundle: { id: string; label: string }): HTMLElement {
@@ -493,7 +518,7 @@ function deployView(projectId: string, bundle: { id: string; label: string }): H
     h("label", { for: "region" }, "Region"), region, plan, error);
   const section = h("section", { class: "card", "aria-labelledby": "deploy-title", id: "deploy" },
     h("h2", { id: "deploy-title" }, `Deploy ${bundle.label}`),
-    h("details", {}, h("summary", {}, "The deploy role to create in your account"), h("div", { id: "role-help" }), copy, trust),
+    h("details", {}, h("summary", {}, "The deploy role to create in your account"), trust, copy, h("div", { id: "role-help" })),
     form, run);
   void api.call<{ trust_policy: unknown; instructions: string[] }>("GET", `/projects/${projectId}/deploy-role?bundle_id=${bundle.id}`)
     .then((role) => {
@@ -502,7 +527,12 @@ function deployView(projectId: string, bundle: { id: string; label: string }): H
     })
     .catch((e) => showError(error, e));
   copy.addEventListener("click", () => {
-    void navigator.clipboard?.writeText(trust.textContent ?? "").then(() => (copy.textContent = "Copied"), () => (copy.textContent = "Select and copy the text below"));
+    const selectIt = () => {
+      copy.textContent = "Press Ctrl+C to copy the selected policy";
+      getSelection()?.selectAllChildren(trust);
+    };
+    if (!navigator.clipboard) return selectIt();
+    void navigator.clipboard.writeText(trust.textContent ?? "").then(() => (copy.textContent = "Copied"), selectIt);
   });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -531,7 +561,10 @@ async function follow(projectId: string, first: Deployment, slot: HTMLElement, l
   const log = h("pre", { class: "code log", id: "deploy-log", tabindex: "0", "aria-label": "Deployment log" }, logText);
   clear(slot, h("h3", {}, `${first.action === "destroy" ? "Destroy" : "Deployment"} ${first.id}`), status, details, h("h4", {}, "Log"), log, error);
   let d = first;
+  const seen = seenStatus.get(first.id) ?? {};
+  seenStatus.set(first.id, seen);
   const draw = () => {
+    seen[d.status] ??= Date.now();
     status.textContent = `Status: ${d.status}` + (d.queue_position ? ` (place in line: ${d.queue_position})` : "") +
       (d.progress_message ? ` — ${d.progress_message}` : "");
     status.dataset.status = d.status;
@@ -544,6 +577,7 @@ async function follow(projectId: string, first: Deployment, slot: HTMLElement, l
       log.append(text);
       log.scrollTop = log.scrollHeight;
     }, async (s) => {
+      seen[s] ??= Date.now();
       if (s !== d.status && mine === generation) {
         d = await api.call<Deployment>("GET", path, undefined, "status");
         draw();
@@ -571,10 +605,14 @@ function deploymentDetails(projectId: string, d: Deployment, slot: HTMLElement, 
   if (d.plan) {
     const p = d.plan;
     out.push(h("div", { id: "plan", class: "plan" },
-      h("p", {}, h("strong", {}, p.headline)),
-      h("p", {}, `${p.add} to add, ${p.change} to change, ${p.replace} to replace, ${p.destroy} to delete.`),
-      p.warnings.length ? h("ul", { class: "warnings" }, p.warnings.map((w) => h("li", {}, w))) : null,
-      h("ul", {}, p.resources.map((r) => h("li", { class: `act-${r.action}` }, r.description))),
+      h("p", { id: "plan-sentence" }, h("strong", {}, planSentence(p))),
+      h("p", { class: "muted" }, `Terraform: ${p.headline}`),
+      p.warnings.length ? h("ul", { class: "warnings", "aria-label": "Plan warnings" }, p.warnings.map((w) => h("li", {}, w))) : null,
+      planGroups(p).map((g) => h("section", { class: `plan-group act-${g.action}`, "aria-label": g.title },
+        h("h5", {}, g.danger ? "⚠ " : "", g.title),
+        h("ul", {}, g.items.map((r) => h("li", {},
+          h("code", { class: "symbol", "aria-hidden": "true" }, g.symbol), " ", r.description,
+          r.reason ? h("span", { class: "muted" }, ` (${r.reason})`) : null))))),
       d.cost?.monthly_usd != null ? h("p", {}, `Estimated ${money(d.cost.monthly_usd)} a month.`) : d.cost?.note ? h("p", { class: "muted" }, d.cost.note) : null));
   }
   if (d.status === "planned") {
@@ -603,8 +641,11 @@ function deploymentDetails(projectId: string, d: Deployment, slot: HTMLElement, 
     cancel.addEventListener("click", () => void api.call("POST", `${path}/cancel`).catch((e) => showError(error, e)));
     out.push(cancel);
   }
-  const timings = phaseTimings(d).filter((t) => t.seconds !== null);
-  if (timings.length) out.push(h("p", { class: "muted", id: "timings" }, timings.map((t) => `${t.phase}: ${t.seconds} s`).join(" · ")));
+  out.push(h("ol", { id: "phases", class: "phases", "aria-label": "Phases" },
+    phases(d, seenStatus.get(d.id)).map((p) => h("li", { class: `phase ${p.state.replace(/ /g, "-")}` },
+      h("strong", {}, p.name), `: ${p.state}`, p.seconds !== null ? ` (${p.seconds} s)` : null))));
+  const total = phaseTimings(d).find((t) => t.phase === "total")?.seconds ?? null;
+  if (total !== null) out.push(h("p", { class: "muted", id: "timings" }, `From plan request to done: ${total} s`));
   if (d.outputs?.length) {
     out.push(h("dl", { id: "outputs" }, d.outputs.flatMap((o) => [
       h("dt", {}, o.name),
@@ -648,7 +689,19 @@ async function route(): Promise<void> {
   return projectsScreen();
 }
 
-window.addEventListener("hashchange", () => void route().catch((e: unknown) => {
-  if (!(e instanceof ApiError)) console.error(e);
-}));
-void route();
+/** The API's address: config.json beside index.html in AWS; this origin under `make run`. */
+async function start(): Promise<void> {
+  try {
+    const response = await fetch("/config.json", { cache: "no-store", credentials: "omit" });
+    api.useBase(response.ok ? apiBaseFrom(await response.json()) : "");
+  } catch (e) {
+    clear(main, heading("AutoStack"), h("p", { class: "error", role: "alert" }, describeError(e)));
+    return;
+  }
+  window.addEventListener("hashchange", () => void route().catch((e: unknown) => {
+    if (!(e instanceof ApiError)) console.error(e);
+  }));
+  await route();
+}
+
+void start();

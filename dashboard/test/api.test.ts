@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Api, ApiError, describeError } from "../src/api";
+import { Api, ApiError, apiBaseFrom, describeError } from "../src/api";
 import { highlight, languageOf } from "../src/highlight";
 
 class Memory {
@@ -62,5 +62,40 @@ describe("highlight", () => {
   it("marks YAML keys and Dockerfile instructions", () => {
     expect(highlight("name: x", "yaml")[0]).toEqual({ kind: "key", text: "name" });
     expect(highlight("FROM python", languageOf("app/Dockerfile"))[0]).toEqual({ kind: "keyword", text: "FROM" });
+  });
+});
+
+describe("apiBaseFrom", () => {
+  it("takes the API's https address from config.json, or stays on this origin", () => {
+    expect(apiBaseFrom({ api_url: "https://abc123.execute-api.us-east-1.amazonaws.com/api/" })).toBe(
+      "https://abc123.execute-api.us-east-1.amazonaws.com/api",
+    );
+    expect(apiBaseFrom({ api_url: "" })).toBe("");
+    expect(apiBaseFrom(null)).toBe("");
+    expect(apiBaseFrom({})).toBe("");
+    expect(apiBaseFrom({ api_url: "http://127.0.0.1:3000" })).toBe("http://127.0.0.1:3000");
+  });
+
+  it("refuses an address a token must not go to", () => {
+    expect(() => apiBaseFrom({ api_url: "http://api.example.com" })).toThrow(/https/);
+    expect(() => apiBaseFrom({ api_url: "javascript:alert(1)" })).toThrow(/api_url/);
+    expect(() => apiBaseFrom({ api_url: "https://x.example.com/a b" })).toThrow(/api_url/);
+  });
+});
+
+describe("Api base", () => {
+  it("sends every call to the configured API address", async () => {
+    const seen: string[] = [];
+    const api = new Api("", new Memory(), async (url) => {
+      seen.push(String(url));
+      return json(200, { access_token: "a", refresh_token: "r", expires_in: 900 });
+    });
+    api.useBase("https://abc123.execute-api.us-east-1.amazonaws.com/api");
+    await api.login("a@example.com", "pw");
+    await api.call("GET", "/projects");
+    expect(seen).toEqual([
+      "https://abc123.execute-api.us-east-1.amazonaws.com/api/auth/login",
+      "https://abc123.execute-api.us-east-1.amazonaws.com/api/projects",
+    ]);
   });
 });

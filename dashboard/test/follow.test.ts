@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { followLog, phaseTimings, type LogPage } from "../src/follow";
+import { followLog, phaseTimings, phases, type LogPage } from "../src/follow";
 
 function server(pages: Omit<LogPage, "after">[]) {
   const asked: [number, number][] = [];
@@ -70,5 +70,42 @@ describe("phaseTimings", () => {
     expect(phaseTimings({ created_at: "2026-01-01T00:00:00Z", approved_at: "2026-01-01T00:00:30Z", finished_at: "2026-01-01T00:01:10Z" }))
       .toEqual([{ phase: "plan (until approved)", seconds: 30 }, { phase: "apply", seconds: 40 }, { phase: "total", seconds: 70 }]);
     expect(phaseTimings({ created_at: "2026-01-01T00:00:00Z" })[2].seconds).toBeNull();
+  });
+});
+
+describe("phases", () => {
+  const created = "2026-12-07T10:00:00Z";
+  it("a deployment waiting for approval: plan done (timed by the page), approval waiting", () => {
+    const seen = { planning: Date.parse("2026-12-07T10:00:02Z"), planned: Date.parse("2026-12-07T10:00:12Z") };
+    expect(phases({ status: "planned", created_at: created }, seen)).toEqual([
+      { name: "plan", state: "done", seconds: 10 },
+      { name: "approval", state: "waiting for you", seconds: null },
+      { name: "apply", state: "not started", seconds: null },
+    ]);
+  });
+
+  it("an applied deployment: every phase done, apply timed by the server", () => {
+    const seen = { planning: Date.parse("2026-12-07T10:00:02Z"), planned: Date.parse("2026-12-07T10:00:12Z") };
+    const d = { status: "applied", created_at: created, approved_at: "2026-12-07T10:00:20Z", finished_at: "2026-12-07T10:00:50Z" };
+    expect(phases(d, seen)).toEqual([
+      { name: "plan", state: "done", seconds: 10 },
+      { name: "approval", state: "done", seconds: 8 },
+      { name: "apply", state: "done", seconds: 30 },
+    ]);
+  });
+
+  it("a plan the page did not watch has no plan time; running phases say so", () => {
+    expect(phases({ status: "planning", created_at: created }).map((p) => p.state)).toEqual(["running", "not started", "not started"]);
+    expect(phases({ status: "applying", created_at: created, approved_at: created }).map((p) => p.state)).toEqual(["done", "done", "running"]);
+    expect(phases({ status: "queued", created_at: created })[0]).toEqual({ name: "plan", state: "not started", seconds: null });
+  });
+
+  it("a failure is put on the phase it stopped in", () => {
+    expect(phases({ status: "failed", created_at: created }).map((p) => p.state)).toEqual(["failed", "not started", "not started"]);
+    expect(phases({ status: "cancelled", created_at: created, approved_at: created }).map((p) => p.state)).toEqual(["done", "done", "cancelled"]);
+  });
+
+  it("a plan with nothing to change is applied without approval", () => {
+    expect(phases({ status: "applied", created_at: created }).map((p) => p.state)).toEqual(["done", "done", "done"]);
   });
 });

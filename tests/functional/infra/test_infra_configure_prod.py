@@ -208,3 +208,18 @@ def test_reads_the_outputs_from_terraform_itself(chalice_dir: Path, tmp_path: Pa
         "environment_variables"
     ]
     assert env["AUTOSTACK_BUCKET"] == BUCKET == outputs["bucket_name"]
+
+
+def test_configure_prod_makes_the_dashboard_the_apis_cors_origin() -> None:
+    from chalicelib.settings import cors_origin_from_environment
+    from scripts.configure_prod import ConfigureError, ProdOutputs
+
+    outputs = _terraform_outputs()
+    assert "AUTOSTACK_CORS_ORIGIN" not in ProdOutputs.from_terraform(outputs).environment()
+    outputs["dashboard_url"] = {"value": "https://d111111abcdef8.cloudfront.net"}
+    env = ProdOutputs.from_terraform(outputs).environment()
+    assert env["AUTOSTACK_CORS_ORIGIN"] == "https://d111111abcdef8.cloudfront.net"
+    assert cors_origin_from_environment(env) == env["AUTOSTACK_CORS_ORIGIN"]
+    outputs["dashboard_url"] = {"value": "https://evil.example.com/path"}
+    with pytest.raises(ConfigureError, match="dashboard_url"):
+        ProdOutputs.from_terraform(outputs)

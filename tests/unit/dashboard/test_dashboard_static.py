@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,16 @@ def test_unbuilt_dashboard_says_how_to_build_it(tmp_path: Path) -> None:
     assert answer is not None and answer["statusCode"] == 503
     assert b"make dashboard" in answer["body"]
     assert static_answer("GET", "/assets/x.js", HTML, tmp_path / "nothing") is None
+
+
+def test_config_json_says_the_api_is_this_origin(dist: Path) -> None:
+    answer = static_answer("GET", "/config.json", {}, dist)
+    assert answer is not None and answer["statusCode"] == 200
+    assert answer["headers"]["Content-Type"] == "application/json"
+    assert answer["headers"]["Cache-Control"] == "no-cache"
+    assert json.loads(answer["body"]) == {"api_url": ""}
+    # A published config.json in the build folder wins (as in the bucket).
+    (dist / "config.json").write_text('{"api_url": "https://x.example.com/api"}')
+    published = static_answer("GET", "/config.json", {}, dist)
+    assert published is not None
+    assert json.loads(published["body"])["api_url"] == "https://x.example.com/api"
