@@ -123,7 +123,9 @@ def _worker(base: JobsHarness, resources: LocalResources, **overrides: Any) -> W
         base.client("dynamodb"), resources.table, settings.runner_id, slots=2, lease_s=20
     )
     services = {
-        "terraform": TerraformServices(runner=base.tf.runner, semaphore=semaphore, defer_delay_s=1),
+        "terraform": TerraformServices(
+            runner=base.tf.runner, semaphore=semaphore, defer_delay_s=1, sessions=base.tf.sessions
+        ),
         "analyzer": ZipAnalyzer(),
         "refused_errors": (),
     }
@@ -227,8 +229,13 @@ def test_second_signal_hands_both_jobs_in_flight_back(
             for r in records
         )
 
+    waited: list[BaseException] = []
+
     def signals() -> None:
-        _wait_for(both_applying, 90, "both jobs to be applying")
+        try:
+            _wait_for(both_applying, 90, "both jobs to be applying")
+        except AssertionError as exc:  # still stop the runner: the test must not hang
+            waited.append(exc)
         os.kill(os.getpid(), signal.SIGTERM)  # warm: the applies may finish...
         time.sleep(0.5)
         os.kill(os.getpid(), signal.SIGTERM)  # ... cold: no, hand them back now
@@ -242,6 +249,7 @@ def test_second_signal_hands_both_jobs_in_flight_back(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     sender.join(5)
+    assert not waited, waited[0]
     for job in plans:
         record = jobs.get("proj1", job.job_id)
         assert record is not None and record.status == "queued", record
@@ -370,7 +378,9 @@ def test_two_runner_processes_never_run_more_than_two_terraform_jobs(
     succeeded = [
         (start, end) for _, outcome, start, end in attempts if outcome == "succeeded" and end
     ]
-    assert _most_at_once(succeeded, slack_s=0.05) <= 2
+    # A ledger span is wider than the slot it held: the attempt is closed (and its
+    # end written) after the slot is released, up to ~1 s later on a loaded machine.
+    assert _most_at_once(succeeded, slack_s=1.0) <= 2
 
 
 def test_kill_9_with_two_jobs_in_flight_then_restart_finishes_each_once(

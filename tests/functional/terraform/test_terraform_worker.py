@@ -130,7 +130,9 @@ def test_five_deployments_at_once_never_run_more_than_two_terraforms(
         if a.outcome == "succeeded"
     ]
     # An attempt's span includes a few ms before taking and after freeing its slot.
-    assert _most_at_once(succeeded_spans, slack_s=0.05) <= 2
+    # A ledger span is wider than the slot it held: the attempt is closed (and its
+    # end written) after the slot is released, up to ~1 s later on a loaded machine.
+    assert _most_at_once(succeeded_spans, slack_s=1.0) <= 2
     for index in range(5):
         state = base.tf.state(f"tfstate/proj1/dep{index}.tfstate")
         assert [r["name"] for r in state["resources"]] == ["app"]
