@@ -86,6 +86,21 @@ def dockerfile_exec(argv: list[str]) -> str:
     return json.dumps([str(a) for a in argv], ensure_ascii=True)
 
 
+_COMPOUND = re.compile(r";|&&|\|\||&|\n")
+
+
+def shell_steps(commands: list[str]) -> list[str]:
+    """One Dockerfile ``RUN`` (exec form, ``/bin/sh -c``) for a sequence of steps.
+
+    Consecutive ``RUN`` lines are one layer each for no gain (the source is copied before
+    them), so the steps run as one command; each stops the chain on failure. A compound
+    step is grouped so its own ``;``/``||`` keep their meaning.
+    """
+    steps = [c.strip().rstrip(";").strip() for c in commands]
+    parts = [f"{{ {c}; }}" if _COMPOUND.search(c) else c for c in steps]
+    return ["/bin/sh", "-c", " && ".join(p for p in parts if p)]
+
+
 def identifier(value: object, prefix: str = "x") -> str:
     """A safe identifier (``[a-z][a-z0-9_]*``) for HCL labels and names."""
     text = _IDENTIFIER_BAD.sub("_", str(value).lower()).strip("_")
