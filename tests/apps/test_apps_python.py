@@ -18,6 +18,10 @@ pytestmark = [pytest.mark.apps, pytest.mark.slow]
 
 def test_django_guestbook_migrates_and_serves(postgres: PostgresServer, tls: TlsMaterial) -> None:
     plan = plan_of("django_postgres")
+    assert plan.start.endswith("--bind 0.0.0.0:$PORT"), plan.start
+    assert {e.name: e.kind for e in plan.env}["DJANGO_DEBUG"] == "optional"
+    # collectstatic imports settings that read SECRET_KEY: the build has a build-only key
+    assert plan.build[0].startswith("SECRET_KEY=autostack-build-only-"), plan.build
     database = fresh_database(postgres, "django")
     with run_plan(plan, "django_postgres", tls, {"postgresql": database}) as app:
         assert requests.get(app.url + plan.health_path, timeout=10).ok
@@ -56,6 +60,7 @@ def test_flask_worker_processes_a_job(redis: RedisServer, tls: TlsMaterial) -> N
 
 def test_fastapi_alembic_migrates_and_serves(postgres: PostgresServer, tls: TlsMaterial) -> None:
     plan = plan_of("fastapi_alembic")
+    assert "--host 0.0.0.0" in plan.start and "--port $PORT" in plan.start, plan.start
     database = fresh_database(postgres, "fastapi")
     with run_plan(plan, "fastapi_alembic", tls, {"postgresql": database}) as app:
         health = requests.get(app.url + plan.health_path, timeout=10)
