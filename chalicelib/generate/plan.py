@@ -228,7 +228,7 @@ def compiled_start(ctx: StackContext, start: str | None) -> str:
     rewritten too, when ``name`` is the app's or its module's name.
     """
     entry = f"exec ./{COMPILED_BINARY}"
-    if not start:
+    if not start or not start.split():
         return entry
     pattern = _GO_START if ctx.family == "go" else _RUST_START
     if pattern.match(start):

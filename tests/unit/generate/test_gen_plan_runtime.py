@@ -93,3 +93,8 @@ def test_node_with_postgres_trusts_the_rds_authority() -> None:
 def test_python_and_database_less_node_apps_carry_no_bundle() -> None:
     assert plan_of(profile("node", framework="express")).ca_bundles == []
     assert plan_of(profile("python", framework="django", services=("postgres",))).ca_bundles == []
+
+
+def test_a_blank_compiled_start_runs_the_built_binary() -> None:
+    plan = plan_of(profile("rust", start_command="\u2028"))
+    assert plan.start == "exec ./bin/server"
