@@ -82,8 +82,12 @@ def shell_quote(value: object) -> str:
 
 
 def dockerfile_exec(argv: list[str]) -> str:
-    """A Dockerfile exec-form array (JSON), e.g. for CMD and RUN."""
-    return json.dumps([str(a) for a in argv], ensure_ascii=True)
+    """A Dockerfile exec-form array (JSON), e.g. for CMD and RUN.
+
+    A backslash is written ``\\u005c`` (the same JSON string): a literal one before the
+    closing quote trips Dockerfile parsers (hadolint reads the array as shell form, DL3025).
+    """
+    return json.dumps([str(a) for a in argv], ensure_ascii=True).replace("\\\\", "\\u005c")
 
 
 _COMPOUND = re.compile(r";|&&|\|\||&|\n")
