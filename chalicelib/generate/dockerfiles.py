@@ -150,6 +150,48 @@ def _java_build(ctx: StackContext) -> str:
     return "mvn -q -DskipTests package"
 
 
+# A literal port in a server's bind flags (the analysis writes the port it found): the
+# plan's port is ``$PORT`` (set by the image, the task definition and the local runtime).
+_BIND_FLAG = re.compile(
+    r"(?P<flag>(?:--bind|--listen|-b)(?:=|\s+))(?P<host>(?:[\w.-]*|\[[0-9a-fA-F:]*\]):)?\d{2,5}\b"
+)
+_PORT_FLAG = re.compile(r"(?P<flag>(?:--port|--server\.port|-p)(?:=|\s+))\d{2,5}\b")
+_HOST_PORT = re.compile(r"(?<![\w:/.])(?P<host>0\.0\.0\.0|\[::\]):\d{2,5}\b")
+_SERVERS = re.compile(
+    r"(?:^|[\s/])(?:gunicorn|uvicorn|hypercorn|daphne|granian|sanic|streamlit|"
+    r"waitress-serve|python\s+manage\.py\s+runserver|rails\s+s(?:erver)?|rackup|puma|"
+    r"next\s+start|nuxt\s+start|astro\s+preview|vite\s+preview|serve|http-server|"
+    r"php\s+(?:artisan\s+serve|-S)|frankenphp)\b"
+)
+
+
+def _all_interfaces(host: str | None) -> str:
+    """A loopback bind is unreachable from outside a container: all interfaces instead."""
+    if host in ("127.0.0.1:", "localhost:"):
+        return "0.0.0.0:"  # a server in a container listens on all interfaces
+    return host or ""
+
+
+def bind_to_port(start: str) -> str:
+    """The start command listening on ``$PORT`` instead of a literal port.
+
+    Only a known server's own flags are rewritten (``--bind 0.0.0.0:8000``, ``--port
+    8000``, ``-p 3000``, ``runserver 0.0.0.0:8000``); uvicorn, which does not read
+    ``PORT`` itself, also gets ``--host 0.0.0.0 --port $PORT`` when it names neither.
+    """
+    if not _SERVERS.search(start):
+        return start
+    out = _BIND_FLAG.sub(lambda m: f"{m['flag']}{_all_interfaces(m['host'])}$PORT", start)
+    out = _PORT_FLAG.sub(lambda m: f"{m['flag']}$PORT", out)
+    out = _HOST_PORT.sub(lambda m: f"{m['host']}:$PORT", out)
+    if re.search(r"(?:^|[\s/])uvicorn\s", out):
+        if not re.search(r"\s--port[=\s]", out):
+            out += " --port $PORT"
+        if not re.search(r"\s--host[=\s]", out):
+            out += " --host 0.0.0.0"
+    return out
+
+
 def docker_recipe(ctx: StackContext) -> DockerRecipe:
     images, version = _images(ctx)
     recipe = DockerRecipe(images=images, version=version or "stable", start_command="")
@@ -188,6 +230,8 @@ def docker_recipe(ctx: StackContext) -> DockerRecipe:
         )
     else:
         recipe.start_command = "./start"
+    if family not in ("java", "dotnet"):  # those listen through SERVER_PORT / ASPNETCORE_URLS
+        recipe.start_command = bind_to_port(recipe.start_command)
     _build_step(ctx, recipe)
     return recipe
 

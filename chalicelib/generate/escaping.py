@@ -82,8 +82,27 @@ def shell_quote(value: object) -> str:
 
 
 def dockerfile_exec(argv: list[str]) -> str:
-    """A Dockerfile exec-form array (JSON), e.g. for CMD and RUN."""
-    return json.dumps([str(a) for a in argv], ensure_ascii=True)
+    """A Dockerfile exec-form array (JSON), e.g. for CMD and RUN.
+
+    A backslash is written ``\\u005c`` (the same JSON string): a literal one before the
+    closing quote trips Dockerfile parsers (hadolint reads the array as shell form, DL3025).
+    """
+    return json.dumps([str(a) for a in argv], ensure_ascii=True).replace("\\\\", "\\u005c")
+
+
+_COMPOUND = re.compile(r";|&&|\|\||&|\n")
+
+
+def shell_steps(commands: list[str]) -> list[str]:
+    """One Dockerfile ``RUN`` (exec form, ``/bin/sh -c``) for a sequence of steps.
+
+    Consecutive ``RUN`` lines are one layer each for no gain (the source is copied before
+    them), so the steps run as one command; each stops the chain on failure. A compound
+    step is grouped so its own ``;``/``||`` keep their meaning.
+    """
+    steps = [c.strip().rstrip(";").strip() for c in commands]
+    parts = [f"{{ {c}; }}" if _COMPOUND.search(c) else c for c in steps]
+    return ["/bin/sh", "-c", " && ".join(p for p in parts if p)]
 
 
 def identifier(value: object, prefix: str = "x") -> str:

@@ -15,6 +15,7 @@ from chalicelib.generate.stack import StackContext, build_context
 from chalicelib.generate.toolchains import ToolchainVersionError, resolve_toolchain
 from chalicelib.models.plan import (
     AppPlan,
+    CaBundle,
     EnvEntry,
     PackageManager,
     SecretEntry,
@@ -227,7 +228,7 @@ def compiled_start(ctx: StackContext, start: str | None) -> str:
     rewritten too, when ``name`` is the app's or its module's name.
     """
     entry = f"exec ./{COMPILED_BINARY}"
-    if not start:
+    if not start or not start.split():
         return entry
     pattern = _GO_START if ctx.family == "go" else _RUST_START
     if pattern.match(start):
@@ -346,6 +347,10 @@ def environment(
                     f"deployed; it is {production!r}."
                 )
             continue
+        if setting.name in _DEBUG_FLAGS:
+            # Unset is the framework's default (debug off) in every notation: never required.
+            env.append(EnvEntry(name=setting.name, kind="optional", value=None, source=source))
+            continue
         required = var.required if var else None
         sample = setting.value
         usable = sample is not None and not _DEV_SAMPLE.search(sample)
@@ -455,6 +460,27 @@ def _database_env(ctx: StackContext, kind: str) -> dict[str, str]:
     return env
 
 
+RDS_CA_BUNDLE = CaBundle(
+    name="rds-global",
+    url="https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem",
+    path="/etc/ssl/certs/rds-global-bundle.pem",
+    env=["NODE_EXTRA_CA_CERTS"],
+    reason=(
+        "node-postgres treats sslmode=require as full verification (certificate and host "
+        "name); the RDS certificate authority is not in Node's store, so the image carries "
+        "the RDS global bundle and Node trusts it (NODE_EXTRA_CA_CERTS): the connection is "
+        "encrypted and verified, never downgraded to no-verify."
+    ),
+)
+
+
+def ca_bundles_of(ctx: StackContext, services: list[ServiceBinding]) -> list[CaBundle]:
+    """What the image must trust for the app's clients to verify its services."""
+    if ctx.family == "node" and not ctx.is_static and any(s.kind == "postgresql" for s in services):
+        return [RDS_CA_BUNDLE]
+    return []
+
+
 def services_of(ctx: StackContext) -> list[ServiceBinding]:
     bindings: list[ServiceBinding] = []
     if ctx.database == "postgres":
@@ -540,6 +566,11 @@ def plan_for(ctx: StackContext, profile: StackProfile) -> AppPlan:
     notes += release_notes
     env, secrets, env_notes = environment(ctx, profile)
     notes += env_notes
+    build, build_notes = _with_build_only_keys(ctx, build, secrets)
+    notes += build_notes
+    services = services_of(ctx)
+    ca_bundles = ca_bundles_of(ctx, services)
+    notes += [f"TLS: {b.reason}" for b in ca_bundles]
     if ctx.uses_sqlite:
         pointed = ", ".join(sqlite_env(ctx)) or "none of its settings: keep the file under /data"
         notes.append(f"SQLite: the persistent volume is mounted at {SQLITE_DATA_DIR}; the app "
@@ -565,11 +596,40 @@ def plan_for(ctx: StackContext, profile: StackProfile) -> AppPlan:
         static_output=ctx.static_output_dir if ctx.is_static else None,
         env=env,
         secrets=secrets,
-        services=services_of(ctx),
+        services=services,
+        ca_bundles=ca_bundles,
         workers=[WorkerPlan(name=w.name, start=w.command) for w in ctx.workers],
         data_dir=SQLITE_DATA_DIR if ctx.uses_sqlite else None,
         notes=notes,
     )
+
+
+BUILD_ONLY_KEY = "autostack-build-only-never-used-at-run-time"
+_SETTINGS_AT_BUILD = re.compile(r"\bmanage\.py\s+collectstatic\b")
+
+
+def _with_build_only_keys(
+    ctx: StackContext, build: list[str], secrets: list[SecretEntry]
+) -> tuple[list[str], list[str]]:
+    """Give build steps that import the app's settings a throwaway key.
+
+    Django's ``collectstatic`` imports settings, and settings commonly read the key with
+    ``os.environ["SECRET_KEY"]``; a build (``docker build``, CI) has no secrets. As buildpacks
+    do, the step gets a fixed build-only value on its own command line: it signs nothing
+    (collecting static files uses no key), never enters the image's environment, and the
+    running app gets the generated key from SSM.
+    """
+    keys = [s.name for s in secrets if s.kind == "generated"]
+    if ctx.framework != "django" or not keys:
+        return build, []
+    prefix = " ".join(f"{name}={BUILD_ONLY_KEY}" for name in keys)
+    out = [f"{prefix} {c}" if _SETTINGS_AT_BUILD.search(c) else c for c in build]
+    if out == build:
+        return build, []
+    return out, [
+        f"Build: collectstatic runs with a throwaway {', '.join(keys)} (build only, never used "
+        "at run time: the app gets the generated one)."
+    ]
 
 
 def _compiled_build(ctx: StackContext, go_package: str, rust_binary: str | None) -> list[str]:
@@ -580,14 +640,19 @@ def _compiled_build(ctx: StackContext, go_package: str, rust_binary: str | None)
             + escaping.shell_quote(go_package)
         ]
     locked = " --locked" if has_lockfile(ctx) else ""
-    binary = (
-        f"target/release/{rust_binary}"
-        if rust_binary
-        else '"$(find target/release -maxdepth 1 -type f -perm -u+x | sort | head -n 1)"'
-    )
+    if rust_binary:
+        copy = f"mkdir -p bin && cp target/release/{rust_binary} bin/server"
+    else:
+        # The first executable file cargo built (glob order is sorted); no pipe, so a failure
+        # cannot hide behind a pipeline's last command.
+        copy = (
+            "mkdir -p bin && for f in target/release/*; do "
+            'if [ -f "$f" ] && [ -x "$f" ]; then cp "$f" bin/server; break; fi; done '
+            "&& test -x bin/server"
+        )
     return [
         f"cargo build --release{locked}" + (f" --bin {rust_binary}" if rust_binary else ""),
-        f"mkdir -p bin && cp {binary} bin/server",
+        copy,
     ]
 
 

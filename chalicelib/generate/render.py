@@ -65,6 +65,7 @@ def environment() -> Any:
                     sh=escaping.shell_quote,
                     json=escaping.json_string,
                     dexec=escaping.dockerfile_exec,
+                    steps=escaping.shell_steps,
                     tftpl=escaping.tftpl_escape,
                     ident=escaping.identifier,
                     hcl_list=lambda items: "[" + ", ".join(map(escaping.hcl_string, items)) + "]",

@@ -119,6 +119,20 @@ class ServiceBinding(_Model):
     ``postgresql://{user}:{password}@{host}:{port}/{db}?sslmode=require``."""
 
 
+class CaBundle(_Model):
+    """A certificate authority bundle the image carries, and the variables pointing clients
+    at it (a service whose certificate the app's client verifies against it)."""
+
+    name: str
+    url: str
+    """Where the image build fetches it (the issuer's own address)."""
+    path: str
+    """Where it lives in the image."""
+    env: list[str] = Field(default_factory=list)
+    """Variables set to ``path`` in the image (e.g. ``NODE_EXTRA_CA_CERTS``)."""
+    reason: str = ""
+
+
 class WorkerPlan(_Model):
     """A background process run from the app's image."""
 
@@ -168,6 +182,9 @@ class AppPlan(_Model):
     secrets: list[SecretEntry] = Field(default_factory=list)
     services: list[ServiceBinding] = Field(default_factory=list)
     workers: list[WorkerPlan] = Field(default_factory=list)
+    ca_bundles: list[CaBundle] = Field(default_factory=list)
+    """CA bundles shipped in the image (the RDS bundle for Node's PostgreSQL clients); a local
+    run trusts its own local authority instead."""
     data_dir: str | None = None
     """Where the app keeps data on disk (SQLite): the persistent volume is mounted here."""
     notes: list[str] = Field(default_factory=list)

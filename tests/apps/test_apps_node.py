@@ -15,6 +15,8 @@ pytestmark = [pytest.mark.apps, pytest.mark.slow]
 
 def test_express_knex_migrates_and_serves(postgres: PostgresServer, tls: TlsMaterial) -> None:
     plan = plan_of("express_knex")
+    # In AWS the image trusts the RDS authority; here the local one (machine_env) is trusted.
+    assert [b.env for b in plan.ca_bundles] == [["NODE_EXTRA_CA_CERTS"]], plan.ca_bundles
     database = fresh_database(postgres, "express")
     with run_plan(plan, "express_knex", tls, {"postgresql": database}) as app:
         assert requests.get(app.url + plan.health_path, timeout=10).json() == {"status": "ok"}

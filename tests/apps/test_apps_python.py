@@ -9,22 +9,19 @@ import time
 import pytest
 import requests
 
-from runner.local_runtime import LocalRuntimeError, ServiceEndpoint
+from runner.local_runtime import ServiceEndpoint
 from tests.apps.conftest import fresh_database, plan_of, run_plan
 from tests.support.services import PostgresServer, RedisServer, TlsMaterial
 
 pytestmark = [pytest.mark.apps, pytest.mark.slow]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=LocalRuntimeError,
-    reason="plan defects (reported to appplan): start binds a fixed 0.0.0.0:8000 instead of "
-    "$PORT; DJANGO_DEBUG (read with a fallback) is 'required'; the build step collectstatic "
-    "imports settings that read SECRET_KEY, which a build (docker build) does not have",
-)
 def test_django_guestbook_migrates_and_serves(postgres: PostgresServer, tls: TlsMaterial) -> None:
     plan = plan_of("django_postgres")
+    assert plan.start.endswith("--bind 0.0.0.0:$PORT"), plan.start
+    assert {e.name: e.kind for e in plan.env}["DJANGO_DEBUG"] == "optional"
+    # collectstatic imports settings that read SECRET_KEY: the build has a build-only key
+    assert plan.build[0].startswith("SECRET_KEY=autostack-build-only-"), plan.build
     database = fresh_database(postgres, "django")
     with run_plan(plan, "django_postgres", tls, {"postgresql": database}) as app:
         assert requests.get(app.url + plan.health_path, timeout=10).ok
@@ -61,13 +58,9 @@ def test_flask_worker_processes_a_job(redis: RedisServer, tls: TlsMaterial) -> N
             os.killpg(pgid, 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=LocalRuntimeError,
-    reason="plan defect (reported to appplan): start binds a fixed --port 8000, not $PORT",
-)
 def test_fastapi_alembic_migrates_and_serves(postgres: PostgresServer, tls: TlsMaterial) -> None:
     plan = plan_of("fastapi_alembic")
+    assert "--host 0.0.0.0" in plan.start and "--port $PORT" in plan.start, plan.start
     database = fresh_database(postgres, "fastapi")
     with run_plan(plan, "fastapi_alembic", tls, {"postgresql": database}) as app:
         health = requests.get(app.url + plan.health_path, timeout=10)

@@ -81,7 +81,7 @@ def test_aspnetcore_publishes_and_runs_on_the_aspnet_runtime() -> None:
         "mcr.microsoft.com/dotnet/aspnet:9.0.11-bookworm-slim",
     ]
     assert "ENV ASPNETCORE_URLS=http://+:8080 PORT=8080" in dockerfile
-    assert "USER $APP_UID" in dockerfile
+    assert "USER 1654:1654" in dockerfile  # the image's own app user, by number
     assert "dotnet publish -c Release -o /out" in dockerfile
     assert "-o out" not in dockerfile  # the analysis' own publish step is replaced
     assert _cmd(dockerfile)[2] == 'exec dotnet "/app/$(cat /app/.entrypoint)"'
@@ -111,7 +111,7 @@ def test_rocket_listens_on_all_interfaces_and_finds_its_binary() -> None:
     dockerfile = bundle_for(sp.rust_rocket(), "ec2").files["server/Dockerfile"]
     assert "ROCKET_ADDRESS=0.0.0.0 ROCKET_PORT=8000" in dockerfile
     # "rocket app" is no binary name: the first executable cargo built is used
-    assert "find target/release -maxdepth 1 -type f" in dockerfile
+    assert "for f in target/release/*; do" in dockerfile and "test -x bin/server" in dockerfile
 
 
 def test_start_command_arguments_survive_the_rewrite() -> None:
@@ -189,8 +189,8 @@ def test_new_ecosystems_do_not_claim_lambda(name) -> None:
     ("name", "action", "version"),
     [
         ("laravel_mysql", "shivammathur/setup-php@v2", {"php-version": "8.2"}),
-        ("aspnetcore_postgres", "actions/setup-dotnet@v4", {"dotnet-version": "9.0.x"}),
-        ("ktor_gradle", "actions/setup-java@v4", {"java-version": "17"}),
+        ("aspnetcore_postgres", "actions/setup-dotnet@v5", {"dotnet-version": "9.0.x"}),
+        ("ktor_gradle", "actions/setup-java@v5", {"java-version": "17"}),
     ],
 )
 def test_ci_sets_up_the_toolchain_the_tests_need(name, action, version) -> None:

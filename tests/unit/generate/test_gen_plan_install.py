@@ -55,8 +55,9 @@ def test_the_dockerfile_runs_the_plans_install() -> None:
     prof = profile("node", lockfile="pnpm-lock.yaml", lockfile_kind="pnpm",
                    build_command="pnpm run build", start_command="node dist/main.js")  # fmt: skip
     dockerfile = bundle_of(prof, "ec2").files["Dockerfile"]
-    assert 'RUN ["/bin/sh", "-c", "corepack enable"]' in dockerfile
-    assert 'RUN ["/bin/sh", "-c", "pnpm install --frozen-lockfile"]' in dockerfile
+    # install and build in one RUN (hadolint DL3059), in the plan's order
+    steps = "corepack enable && pnpm install --frozen-lockfile && pnpm run build"
+    assert f'RUN ["/bin/sh", "-c", "{steps}"]' in dockerfile
     assert "npm ci" not in dockerfile and "npm prune" not in dockerfile
 
 
@@ -66,7 +67,7 @@ def test_the_ci_test_job_installs_as_the_plan_says() -> None:
     prof = profile("python", lockfile="uv.lock", lockfile_kind="uv")
     workflow = yaml.safe_load(bundle_of(prof, "ec2").files[".github/workflows/deploy.yml"])
     steps = workflow["jobs"]["test"]["steps"]
-    assert {"uses": "astral-sh/setup-uv@v6"} in steps
+    assert {"uses": "astral-sh/setup-uv@v7"} in steps
     assert {"name": "Install dependencies", "run": "uv sync --frozen --no-dev"} in steps
 
 

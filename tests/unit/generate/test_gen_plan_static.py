@@ -28,7 +28,7 @@ def test_submodules_are_checked_out() -> None:
     files = bundle_of(_hugo(submodules=True), "static").files
     workflow = yaml.safe_load(files[".github/workflows/deploy.yml"])
     for job in workflow["jobs"].values():
-        checkout = next(s for s in job["steps"] if s.get("uses") == "actions/checkout@v4")
+        checkout = next(s for s in job["steps"] if s.get("uses") == "actions/checkout@v5")
         assert checkout["with"] == {"submodules": "recursive"}
     plain = yaml.safe_load(bundle_of(_hugo(), "static").files[".github/workflows/deploy.yml"])
     assert "with" not in plain["jobs"]["deploy"]["steps"][0]
@@ -41,6 +41,6 @@ def test_a_node_site_installs_from_its_lockfile() -> None:
     plan = plan_of(prof)
     assert (plan.package_manager, plan.install) == ("yarn", ["yarn install --frozen-lockfile"])
     assert (
-        'RUN ["/bin/sh", "-c", "yarn install --frozen-lockfile"]'
+        'RUN ["/bin/sh", "-c", "yarn install --frozen-lockfile && yarn build"]'
         in bundle_of(prof, "static").files["Dockerfile"]
     )
