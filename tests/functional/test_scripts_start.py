@@ -20,6 +20,7 @@ COMMANDS = [
     ["scripts/configure_prod.py"],
     ["scripts/gateway_responses.py"],
     ["-m", "runner"],
+    ["-m", "runner.analysis"],
 ]
 
 
