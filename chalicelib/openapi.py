@@ -3,15 +3,25 @@
 ``routes.endpoint.endpoint`` declares its operation here automatically; a route
 written with plain ``@bp.route`` must call ``declare(Operation(...))`` itself
 (a test walks ``app.routes`` and fails on any route missing from the document).
+
+Models are named by reference (``"chalicelib.models.api:ProjectOut"``) and imported on
+first use (the route's first request, or the first /openapi.json): importing the model
+modules, and pydantic's machinery under them, was most of ``import app`` (cold start).
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from pydantic import BaseModel
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+# A model class, or where to find it: "package.module:ClassName".
+ModelRef: TypeAlias = "type[BaseModel] | str"
 
 _PATH_PARAM = re.compile(r"{(\w+)}")
 
@@ -23,15 +33,43 @@ class Operation:
     summary: str
     operation_id: str
     tags: tuple[str, ...] = ()
-    request_model: type[BaseModel] | None = None
-    query_model: type[BaseModel] | None = None
-    response_model: type[BaseModel] | None = None
+    request_ref: ModelRef | None = None
+    query_ref: ModelRef | None = None
+    response_ref: ModelRef | None = None
     status: int = 200
     auth: bool = True
     rate_bucket: str | None = "default"
     error_statuses: tuple[int, ...] = ()
     # For responses that are not a pydantic model (e.g. the OpenAPI document itself).
     response_schema: dict[str, Any] | None = None
+
+    @property
+    def request_model(self) -> type[BaseModel] | None:
+        return resolve_model(self.request_ref)
+
+    @property
+    def query_model(self) -> type[BaseModel] | None:
+        return resolve_model(self.query_ref)
+
+    @property
+    def response_model(self) -> type[BaseModel] | None:
+        return resolve_model(self.response_ref)
+
+
+def resolve_model(ref: ModelRef | None) -> type[BaseModel] | None:
+    """The model class ``ref`` names (imported on first use), or ``ref`` itself if a class."""
+    if ref is None or not isinstance(ref, str):
+        return ref
+    return _import_model(ref)
+
+
+@cache
+def _import_model(ref: str) -> type[BaseModel]:
+    module, sep, name = ref.partition(":")
+    if not sep or not name:
+        raise ValueError(f"model reference {ref!r} must read 'package.module:ClassName'")
+    model: type[BaseModel] = getattr(importlib.import_module(module), name)
+    return model
 
 
 _registry: dict[tuple[str, str], Operation] = {}

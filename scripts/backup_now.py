@@ -14,14 +14,11 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from chalicelib.context import build_context  # noqa: E402
-from chalicelib.services.backup_export import run_daily_backup  # noqa: E402
-from chalicelib.settings import load_settings  # noqa: E402
+# chalicelib comes from the installed repository (`pip install -e .`, done by `make venv`).
+from chalicelib.context import build_context
+from chalicelib.services.backup_export import run_daily_backup
+from chalicelib.settings import load_settings
 
 
 def backup_once() -> dict[str, object]:

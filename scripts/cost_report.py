@@ -23,6 +23,7 @@ cost $9.42 a month after the free tier.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import re
@@ -31,12 +32,11 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+# chalicelib and runner come from the installed repository (`pip install -e .`, `make venv`).
+from chalicelib.generate.pricing import PriceTable, load_prices
+from chalicelib.models.templates import CostLine
 
-from chalicelib.generate.pricing import PriceTable, load_prices  # noqa: E402
-from chalicelib.models.templates import CostLine  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 ORIGINAL_DESIGN_USD = 9.42
 GOAL_USD = 5.00  # issue 17: under half the original design, at the seed's full profile
@@ -192,18 +192,21 @@ def _variable_default(variables_tf: str, name: str) -> str:
 
 def count_api_routes(repo_root: Path = REPO_ROOT) -> int:
     """Method + path pairs the API serves (each gets its own per-route EMF metrics)."""
-    if str(repo_root) not in sys.path:
-        sys.path.insert(0, str(repo_root))
-    from app import app  # the API's import is light by design
-
-    return sum(len(methods) for methods in app.routes.values())
+    # app.py is the Lambda's handler file, not an installed module: load it by its path, once
+    # (its blueprints register on import; a second copy of the app would register them twice).
+    module = sys.modules.get("app")
+    if module is None:
+        spec = importlib.util.spec_from_file_location("app", repo_root / "app.py")
+        if spec is None or spec.loader is None:
+            raise CostReportError(f"{repo_root / 'app.py'}: not loadable")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["app"] = module
+        spec.loader.exec_module(module)  # the API's import is light by design
+    return sum(len(methods) for methods in module.app.routes.values())
 
 
 def runner_idle_stop_default(repo_root: Path = REPO_ROOT) -> float:
     """AUTOSTACK_RUNNER_IDLE_STOP_S's default: the runner's own settings (ec2-runner/)."""
-    runner_root = str(repo_root / "ec2-runner")
-    if runner_root not in sys.path:
-        sys.path.insert(0, runner_root)
     from runner.settings import RunnerSettings
 
     default = RunnerSettings.__dataclass_fields__["idle_stop_s"].default

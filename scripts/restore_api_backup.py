@@ -11,19 +11,16 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import date
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from chalicelib.context import build_context  # noqa: E402
-from chalicelib.services.backup_export import (  # noqa: E402
+# chalicelib comes from the installed repository (`pip install -e .`, done by `make venv`).
+from chalicelib.context import build_context
+from chalicelib.services.backup_export import (
     BackupRestoreError,
     export_key,
     latest_export_key,
     restore_table,
 )
-from chalicelib.settings import load_settings  # noqa: E402
+from chalicelib.settings import load_settings
 
 
 def main(argv: list[str] | None = None) -> int:

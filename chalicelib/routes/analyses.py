@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 
-from chalicelib.models.api import WaitQuery
-from chalicelib.models.uploads import AnalysisCreate, JobList, JobOut
 from chalicelib.routes.endpoint import ApiRequest, endpoint
-from chalicelib.services import analyses, jobs, projects
+
+if TYPE_CHECKING:
+    from chalicelib.models.uploads import JobList, JobOut
+
 
 bp = Blueprint(__name__)
 TAGS = ("analyses",)
@@ -18,13 +21,16 @@ TAGS = ("analyses",)
     "/projects/{project_id}/analyses",
     "POST",
     summary="Analyze an upload (202: the job; follow it with GET .../analyses/{job_id})",
-    body=AnalysisCreate,
-    response=JobOut,
+    body="chalicelib.models.uploads:AnalysisCreate",
+    response="chalicelib.models.uploads:JobOut",
     status=202,
     tags=TAGS,
     errors=(404, 409, 422, 503),
 )
 def create_analysis(req: ApiRequest, project_id: str) -> JobOut:
+    from chalicelib.models.uploads import JobOut
+    from chalicelib.services import analyses, projects
+
     projects.get_owned(req.ctx, req.user_id, project_id)
     record = analyses.request_analysis(req.ctx, project_id, req.body.upload_id, req.request_id)
     return JobOut.from_record(record)
@@ -35,12 +41,15 @@ def create_analysis(req: ApiRequest, project_id: str) -> JobOut:
     "/projects/{project_id}/analyses",
     "GET",
     summary="The project's analyses, newest first",
-    response=JobList,
+    response="chalicelib.models.uploads:JobList",
     rate_bucket="status",
     tags=TAGS,
     errors=(404,),
 )
 def list_analyses(req: ApiRequest, project_id: str) -> JobList:
+    from chalicelib.models.uploads import JobList, JobOut
+    from chalicelib.services import jobs, projects
+
     projects.get_owned(req.ctx, req.user_id, project_id)
     records = jobs.for_context(req.ctx).list(project_id, kind="analyze")
     return JobList(jobs=[JobOut.from_record(r) for r in records])
@@ -52,13 +61,16 @@ def list_analyses(req: ApiRequest, project_id: str) -> JobList:
     "GET",
     summary="An analysis: status, progress, timings; the profile when done, the reason when failed"
     " (?wait=N long-polls up to N s for a change; counted in the cheap status bucket)",
-    query=WaitQuery,
-    response=JobOut,
+    query="chalicelib.models.api:WaitQuery",
+    response="chalicelib.models.uploads:JobOut",
     rate_bucket="status",
     tags=TAGS,
     errors=(404,),
 )
 def get_analysis(req: ApiRequest, project_id: str, job_id: str) -> JobOut:
+    from chalicelib.models.uploads import JobOut
+    from chalicelib.services import analyses, jobs, projects
+
     projects.get_owned(req.ctx, req.user_id, project_id)
     record = jobs.get_job(req.ctx, project_id, job_id, kind="analyze", wait_s=req.query.wait)
     return JobOut.from_record(record, profile=analyses.read_report(req.ctx, record))
@@ -71,11 +83,14 @@ def get_analysis(req: ApiRequest, project_id: str, job_id: str) -> JobOut:
     summary="Cancel an analysis: a queued one ends cancelled at once (the runner skips it);"
     " a running one is asked to stop and ends cancelled at its next check (one that is"
     " about to finish may still succeed); a finished one answers 409",
-    response=JobOut,
+    response="chalicelib.models.uploads:JobOut",
     status=202,
     tags=TAGS,
     errors=(404, 409),
 )
 def cancel_analysis(req: ApiRequest, project_id: str, job_id: str) -> JobOut:
+    from chalicelib.models.uploads import JobOut
+    from chalicelib.services import analyses, projects
+
     projects.get_owned(req.ctx, req.user_id, project_id)
     return JobOut.from_record(analyses.cancel_analysis(req.ctx, project_id, job_id))

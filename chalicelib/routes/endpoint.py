@@ -27,10 +27,9 @@ import contextvars
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ValidationError
 
 from chalicelib import observability
 from chalicelib.auth.tokens import unverified_key_id
@@ -46,8 +45,12 @@ from chalicelib.errors import (
     unavailable_from,
 )
 from chalicelib.limits import RateStatus
-from chalicelib.openapi import Operation, declare
+from chalicelib.openapi import ModelRef, Operation, declare
 from chalicelib.routes.cors import route_cors
+
+if TYPE_CHECKING:
+    # pydantic's machinery loads on the first request, not at import (cold start).
+    from pydantic import BaseModel, ValidationError
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 
@@ -176,6 +179,8 @@ def parse_body(raw_request: Any, model: type[BaseModel], max_bytes: int) -> Base
         raise InvalidJsonError(
             "the body is not valid JSON", details={"position": position}
         ) from None
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -185,6 +190,8 @@ def parse_body(raw_request: Any, model: type[BaseModel], max_bytes: int) -> Base
 
 
 def parse_query(raw_request: Any, model: type[BaseModel]) -> BaseModel:
+    from pydantic import ValidationError
+
     params = raw_request.query_params or {}
     try:
         return model.model_validate(dict(params))
@@ -223,6 +230,8 @@ def _to_response(result: Any, status: int) -> Response:
         return result
     if result is None:
         return Response(body="", status_code=204)
+    from pydantic import BaseModel
+
     if isinstance(result, BaseModel):
         return json_response(result.model_dump(mode="json"), status)
     return json_response(result, status)
@@ -277,9 +286,9 @@ def endpoint(
     method: str = "GET",
     *,
     summary: str,
-    body: type[BaseModel] | None = None,
-    query: type[BaseModel] | None = None,
-    response: type[BaseModel] | None = None,
+    body: ModelRef | None = None,
+    query: ModelRef | None = None,
+    response: ModelRef | None = None,
     status: int = 200,
     auth: bool = True,
     rate_bucket: str | None = AUTO_BUCKET,
@@ -287,7 +296,11 @@ def endpoint(
     errors: tuple[int, ...] = (),
     response_schema: dict[str, Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register ``handler(req, **path_params)`` as a route of ``bp`` (see module doc)."""
+    """Register ``handler(req, **path_params)`` as a route of ``bp`` (see module doc).
+
+    ``body``/``query``/``response`` name models as ``"chalicelib.models.api:ProjectOut"``
+    (imported on the route's first request: cold start) or pass the class itself.
+    """
 
     def decorator(handler: Callable[..., Any]) -> Callable[..., Any]:
         bucket = rate_bucket_for(method, rate_bucket)
@@ -297,9 +310,9 @@ def endpoint(
             summary=summary,
             operation_id=handler.__name__,
             tags=tags,
-            request_model=body,
-            query_model=query,
-            response_model=response,
+            request_ref=body,
+            query_ref=query,
+            response_ref=response,
             status=status,
             auth=auth,
             rate_bucket=bucket,

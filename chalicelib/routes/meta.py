@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint, Response
 
-from chalicelib.models.api import HealthOut
 from chalicelib.routes.endpoint import ApiRequest, endpoint, json_response
+
+if TYPE_CHECKING:
+    pass
+
 
 bp = Blueprint(__name__)
 
@@ -15,7 +20,7 @@ bp = Blueprint(__name__)
     "/health",
     "GET",
     summary="Health of the table, bucket, queue and runner (503 when degraded)",
-    response=HealthOut,
+    response="chalicelib.models.api:HealthOut",
     auth=False,
     rate_bucket=None,
     tags=("meta",),

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 
-from chalicelib.models.api import ProjectCreate, ProjectList, ProjectOut, ProjectUpdate
 from chalicelib.routes.endpoint import ApiRequest, endpoint
-from chalicelib.services import projects
 from chalicelib.store.records import ProjectRecord
+
+if TYPE_CHECKING:
+    from chalicelib.models.api import ProjectCreate, ProjectList, ProjectOut
+
 
 bp = Blueprint(__name__)
 TAGS = ("projects",)
 
 
 def project_out(project: ProjectRecord) -> ProjectOut:
+    from chalicelib.models.api import ProjectOut
+
     return ProjectOut(
         id=project.project_id,
         name=project.name,
@@ -29,19 +35,31 @@ def project_out(project: ProjectRecord) -> ProjectOut:
     "/projects",
     "POST",
     summary="Create a project (403 when the user has the maximum)",
-    body=ProjectCreate,
-    response=ProjectOut,
+    body="chalicelib.models.api:ProjectCreate",
+    response="chalicelib.models.api:ProjectOut",
     status=201,
     tags=TAGS,
     errors=(403,),
 )
 def create_project(req: ApiRequest) -> ProjectOut:
+    from chalicelib.services import projects
+
     body: ProjectCreate = req.body
     return project_out(projects.create(req.ctx, req.user_id, body.name, body.description))
 
 
-@endpoint(bp, "/projects", "GET", summary="The user's projects", response=ProjectList, tags=TAGS)
+@endpoint(
+    bp,
+    "/projects",
+    "GET",
+    summary="The user's projects",
+    response="chalicelib.models.api:ProjectList",
+    tags=TAGS,
+)
 def list_projects(req: ApiRequest) -> ProjectList:
+    from chalicelib.models.api import ProjectList
+    from chalicelib.services import projects
+
     owned = projects.list_owned(req.ctx, req.user_id)
     return ProjectList(
         projects=[project_out(p) for p in owned],
@@ -54,11 +72,13 @@ def list_projects(req: ApiRequest) -> ProjectList:
     "/projects/{project_id}",
     "GET",
     summary="One project",
-    response=ProjectOut,
+    response="chalicelib.models.api:ProjectOut",
     tags=TAGS,
     errors=(404,),
 )
 def get_project(req: ApiRequest, project_id: str) -> ProjectOut:
+    from chalicelib.services import projects
+
     return project_out(projects.get_owned(req.ctx, req.user_id, project_id))
 
 
@@ -67,12 +87,14 @@ def get_project(req: ApiRequest, project_id: str) -> ProjectOut:
     "/projects/{project_id}",
     "PATCH",
     summary="Change a project's name or description",
-    body=ProjectUpdate,
-    response=ProjectOut,
+    body="chalicelib.models.api:ProjectUpdate",
+    response="chalicelib.models.api:ProjectOut",
     tags=TAGS,
     errors=(404,),
 )
 def update_project(req: ApiRequest, project_id: str) -> ProjectOut:
+    from chalicelib.services import projects
+
     changes = req.body.model_dump(exclude_none=True)
     return project_out(projects.update(req.ctx, req.user_id, project_id, changes))
 
@@ -87,4 +109,6 @@ def update_project(req: ApiRequest, project_id: str) -> ProjectOut:
     errors=(404,),
 )
 def delete_project(req: ApiRequest, project_id: str) -> None:
+    from chalicelib.services import projects
+
     projects.delete(req.ctx, req.user_id, project_id)

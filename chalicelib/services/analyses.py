@@ -9,6 +9,7 @@ from chalicelib.context import AppContext
 from chalicelib.errors import ConflictError
 from chalicelib.models.jobs import JobRecord
 from chalicelib.services.jobs import for_context, get_job
+from chalicelib.store.items import error_code
 
 DEAD_LEASE_GRACE_S = 30  # a running job's lease this far past: its runner is gone
 
@@ -60,6 +61,8 @@ def read_report(ctx: AppContext, record: JobRecord) -> dict[str, Any] | None:
     s3 = ctx.aws.s3
     try:
         body = s3.get_object(Bucket=ctx.settings.bucket, Key=key)["Body"].read()
-    except s3.exceptions.NoSuchKey:
+    except Exception as exc:  # by code: ``s3.exceptions`` classes race across threads
+        if error_code(exc) != "NoSuchKey":
+            raise
         return None  # the report was removed (e.g. by a lifecycle rule): the summary remains
     return json.loads(body)

@@ -14,6 +14,7 @@ from typing import Any
 from chalicelib import keys
 from chalicelib.errors import EmailTakenError, LimitExceededError, NotFoundError
 from chalicelib.store.codec import from_attr, from_item, to_attr, to_item
+from chalicelib.store.items import cancellation_codes, error_code
 from chalicelib.store.records import (
     ProjectRecord,
     RefreshTokenRecord,
@@ -61,13 +62,6 @@ def query_items(
         if "LastEvaluatedKey" not in page:
             return items if raw else [from_item(item) for item in items]
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def cancellation_codes(error: Exception) -> list[str]:
-    """The per-item reasons of a cancelled transaction ("None" where the item was fine)."""
-    response = getattr(error, "response", {}) or {}
-    reasons = response.get("CancellationReasons") or []
-    return [r.get("Code", "None") for r in reasons]
 
 
 def _user_from(item: dict[str, Any]) -> UserRecord:
@@ -132,18 +126,20 @@ class DynamoStore:
         retried with jittered backoff; a ConditionalCheckFailed is returned at once.
         """
         for attempt in range(_TRANSACTION_ATTEMPTS):
+            # Errors matched by code, not ``client.exceptions`` classes (a thread race in
+            # botocore: see chalicelib.store.items.error_code).
             try:
                 self.client.transact_write_items(TransactItems=items)
                 return None
-            except self.client.exceptions.TransactionCanceledException as exc:
-                codes = cancellation_codes(exc)
-                if "ConditionalCheckFailed" in codes or attempt == _TRANSACTION_ATTEMPTS - 1:
-                    return codes
-                self._sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter
-            except self.client.exceptions.TransactionConflictException:
-                if attempt == _TRANSACTION_ATTEMPTS - 1:
+            except Exception as exc:
+                code = error_code(exc)
+                if code == "TransactionCanceledException":
+                    codes = cancellation_codes(exc)
+                    if "ConditionalCheckFailed" in codes or attempt == _TRANSACTION_ATTEMPTS - 1:
+                        return codes
+                elif code != "TransactionConflictException" or attempt == _TRANSACTION_ATTEMPTS - 1:
                     raise
-                self._sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter
+            self._sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter
         raise AssertionError("unreachable")
 
     # -- users -----------------------------------------------------------------------------
@@ -331,8 +327,10 @@ class DynamoStore:
                 ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",
             )
-        except self.client.exceptions.ConditionalCheckFailedException:
-            return None
+        except Exception as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return None
+            raise
         return _project_from(response["Attributes"])
 
     def delete_project(self, owner_id: str, project_id: str) -> bool:
@@ -504,8 +502,10 @@ class DynamoStore:
                 },
                 ReturnValues="UPDATED_NEW",
             )
-        except self.client.exceptions.ConditionalCheckFailedException:
-            return None
+        except Exception as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return None
+            raise
         return int(response["Attributes"]["count"]["N"])
 
     def release_counter(self, pk: str, sk: str) -> None:
@@ -518,8 +518,10 @@ class DynamoStore:
                 ExpressionAttributeNames={"#c": "count"},
                 ExpressionAttributeValues={":one": {"N": "1"}, ":zero": {"N": "0"}},
             )
-        except self.client.exceptions.ConditionalCheckFailedException:
-            pass  # already zero or gone: nothing to give back
+        except Exception as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            # already zero or gone: nothing to give back
 
     def get_counter(self, pk: str, sk: str, now: int) -> int:
         item = self._get(pk, sk)

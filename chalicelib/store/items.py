@@ -208,9 +208,9 @@ class DynamoItems(ItemStore):
                 self.dynamodb.transact_write_items(TransactItems=items)
                 return
             except Exception as exc:
-                code = _error_code(exc)
+                code = error_code(exc)
                 if code == "TransactionCanceledException":
-                    codes = _cancellation_codes(exc)
+                    codes = cancellation_codes(exc)
                     if CONDITION_FAILED in codes or attempt == TRANSACTION_ATTEMPTS - 1:
                         raise StoreConditionError(codes) from None
                 elif code != "TransactionConflictException" or attempt == TRANSACTION_ATTEMPTS - 1:
@@ -219,7 +219,7 @@ class DynamoItems(ItemStore):
         raise AssertionError("unreachable")
 
 
-def _error_code(error: Exception) -> str | None:
+def error_code(error: Exception) -> str | None:
     """The service's error code. Matched by code, not by ``client.exceptions`` classes:
     threads touching a fresh client's ``exceptions`` at once can each get their own class
     (botocore builds them lazily, unlocked), so an ``except`` on one misses the other."""
@@ -229,12 +229,12 @@ def _error_code(error: Exception) -> str | None:
 
 def _condition_failed(error: Exception) -> bool:
     """False for a failed condition (the caller's answer); any other error is raised."""
-    if _error_code(error) == "ConditionalCheckFailedException":
+    if error_code(error) == "ConditionalCheckFailedException":
         return False
     raise error
 
 
-def _cancellation_codes(error: Exception) -> list[str]:
+def cancellation_codes(error: Exception) -> list[str]:
     """The per-item reasons of a cancelled transaction ("None" where the item was fine)."""
     response = getattr(error, "response", {}) or {}
     reasons = response.get("CancellationReasons") or []

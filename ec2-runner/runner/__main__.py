@@ -2,6 +2,9 @@
 
 Exit codes of ``run`` and ``restore``: 0 done, 1 failed (restore: no usable snapshot;
 run: cold stop), 2 bad settings, 3 runner.db is in use by another process.
+
+``chalicelib`` (the shared contracts) comes from the installed repository (``pip install
+-e .``), or from PYTHONPATH as systemd sets it on the instance.
 """
 
 from __future__ import annotations
@@ -10,24 +13,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 EXIT_DB_BUSY = 3
-
-
-def _ensure_contracts_importable() -> None:
-    """The runner imports ``chalicelib`` (shared contracts) from the repository root.
-
-    systemd sets PYTHONPATH to it; when started by hand from ``ec2-runner/`` the
-    root beside it is used.
-    """
-    try:
-        import chalicelib  # noqa: F401
-    except ImportError:
-        root = Path(__file__).resolve().parents[2]
-        if (root / "chalicelib").is_dir():
-            sys.path.insert(0, str(root))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -191,7 +179,6 @@ def restore(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    _ensure_contracts_importable()
     if args_list and args_list[0] == "analyze":
         from runner.analysis.cli import main as analyze_main
 

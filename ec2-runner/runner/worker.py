@@ -396,6 +396,8 @@ class Worker:
         try:
             if self._warm_stop.is_set():
                 return []
+            # Debug: tests wait for it to know a signal now lands inside the long poll.
+            log.debug("long poll", extra={"wait_s": wait_s})
             response = self.clients.sqs.receive_message(
                 QueueUrl=self.settings.queue_url,
                 MaxNumberOfMessages=1,

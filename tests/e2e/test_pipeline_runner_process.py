@@ -167,9 +167,12 @@ def test_kill_9_during_a_job_then_restart_completes_it_once(
 
 
 def test_sigterm_idle_leaves_the_long_poll_at_once_and_busy_finishes_the_job(
-    local_resources: LocalResources, start_runner: Callable[..., Any]
+    local_resources: LocalResources, start_runner: Callable[..., Any], tmp_path: Path
 ) -> None:
-    idle = start_runner(AUTOSTACK_RUNNER_WAIT_S="20", AUTOSTACK_RUNNER_ID="runner-idle")
+    idle = start_runner(
+        AUTOSTACK_RUNNER_WAIT_S="20", AUTOSTACK_RUNNER_ID="runner-idle", AUTOSTACK_LOG_LEVEL="DEBUG"
+    )
+    idle_log = tmp_path / "runner-0.log"  # start_runner's first process
     beats = _client(local_resources, "dynamodb")
 
     def heartbeat() -> Any:
@@ -179,7 +182,8 @@ def test_sigterm_idle_leaves_the_long_poll_at_once_and_busy_finishes_the_job(
         ).get("Item")
 
     _wait_for(heartbeat, 20, "the runner heartbeat")
-    time.sleep(0.5)  # inside a 20 s long poll now
+    # The runner logs "long poll" once it is polling (a signal then ends the poll at once).
+    _wait_for(lambda: b'"long poll"' in idle_log.read_bytes(), 20, "the long poll")
     began = time.monotonic()
     idle.send_signal(signal.SIGTERM)
     assert idle.wait(timeout=10) == 0

@@ -252,8 +252,10 @@ def test_poison_message_goes_to_the_dlq_and_fails_its_job(
 def test_job_longer_than_the_visibility_timeout_runs_once_on_two_workers(
     local_resources: LocalResources, tmp_path: Path
 ) -> None:
-    # Visibility and lease are 2 s; the job takes 3.5 s. Without the heartbeat the second
-    # worker would receive the message again and run the job a second time.
+    # Visibility and lease are 2 s; the job takes 3.5 s (the sleep simulates the work's
+    # duration against the emulator's real-time visibility clock; nothing synchronises on
+    # it). Without the heartbeat the second worker would receive the message again and run
+    # the job a second time.
     analyzer = ZipAnalyzer(on_call=lambda: time.sleep(3.5))
     first = make_worker(runner_settings(local_resources, tmp_path / "a"), local_resources, analyzer)
     second = make_worker(

@@ -24,3 +24,52 @@ def test_store_scenario_on_dynamodb(
         aws_secret_access_key="test",
     )
     scenario(dynamo_stores(client, local_resources.table))
+
+
+def _refused_at_once(store: object, tag: str) -> tuple[list[object], list[BaseException]]:
+    """Eight threads, released together, each making a write the table refuses."""
+    import threading
+
+    for n in range(1, 8, 2):  # counters at their limit of 1
+        assert store.hit_counter(f"RACE#{tag}", f"W{n}", 1, 2_000_000_000) == 1  # type: ignore[attr-defined]
+    start = threading.Barrier(8)
+    answers: list[object] = []
+    errors: list[BaseException] = []
+
+    def refused(n: int) -> None:
+        try:
+            start.wait()
+            if n % 2:  # a counter at its limit: ConditionalCheckFailed
+                answers.append(store.hit_counter(f"RACE#{tag}", f"W{n}", 1, 2_000_000_000))  # type: ignore[attr-defined]
+            else:  # a project that does not exist: ConditionalCheckFailed
+                answers.append(store.update_project("nobody", f"p{n}", {"name": "x"}, "t"))  # type: ignore[attr-defined]
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=refused, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return answers, errors
+
+
+def test_refused_writes_from_threads_on_a_fresh_client_are_answers_not_errors(
+    local_resources: LocalResources,
+) -> None:
+    # botocore builds a fresh client's ``exceptions`` classes lazily and unlocked: threads
+    # matching ``client.exceptions.X`` at once could each get their own class and miss the
+    # error (a 500 under concurrent requests). The store matches error codes instead.
+    from chalicelib.store.dynamodb import DynamoStore
+
+    for round_ in range(3):
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=local_resources.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+        answers, errors = _refused_at_once(DynamoStore(client, local_resources.table), str(round_))
+        assert errors == []
+        assert answers == [None] * 8

@@ -1,6 +1,6 @@
 """A stand-in runner process for the "runner killed during an apply" test.
 
-    python runner_child.py ENDPOINT BUCKET WORK_DIR
+    python -m tests.functional.terraform.runner_child ENDPOINT BUCKET WORK_DIR  (from the root)
 
 Applies the SLOW_APPLY bundle with the S3 backend on the emulator, printing
 Terraform's lines on stdout, so that the test can kill this process mid-apply.
@@ -12,22 +12,19 @@ import os
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
-sys.path[:0] = [str(ROOT), str(ROOT / "ec2-runner")]
+import boto3
 
-import boto3  # noqa: E402
-
-from devtools.local_resources import RUNNER_ROLE_NAME, create_runner_role  # noqa: E402
-from runner.job_session import JobScope, JobSession, JobSessionIssuer  # noqa: E402
-from runner.masking import SecretMasker  # noqa: E402
-from runner.terraform import (  # noqa: E402
+from devtools.local_resources import RUNNER_ROLE_NAME, create_runner_role
+from runner.job_session import JobScope, JobSession, JobSessionIssuer
+from runner.masking import SecretMasker
+from runner.terraform import (
     RunContext,
     StateBackend,
     TerraformRunner,
     TerraformSettings,
     state_key,
 )
-from tests.functional.terraform.bundles import SLOW_APPLY, write_bundle  # noqa: E402
+from tests.functional.terraform.bundles import SLOW_APPLY, write_bundle
 
 
 def main() -> None:

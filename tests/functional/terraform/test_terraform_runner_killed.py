@@ -16,7 +16,9 @@ from devtools.local_resources import LocalResources
 from runner.terraform import lock_key, state_key
 from tests.functional.terraform.harness import make_harness
 
-CHILD = Path(__file__).with_name("runner_child.py")
+ROOT = Path(__file__).resolve().parents[3]
+# Run as a module from the root: `tests` and the installed packages import without path edits.
+CHILD = "tests.functional.terraform.runner_child"
 
 
 def test_killing_the_runner_mid_apply_ends_the_sandboxed_terraform(
@@ -27,13 +29,15 @@ def test_killing_the_runner_mid_apply_ends_the_sandboxed_terraform(
     runner = subprocess.Popen(
         [
             sys.executable,
-            str(CHILD),
+            "-m",
+            CHILD,
             local_resources.endpoint_url,
             local_resources.bucket,
             str(tmp_path),
         ],
         stdout=subprocess.PIPE,
         text=True,
+        cwd=ROOT,
     )
     try:
         assert runner.stdout is not None
@@ -68,6 +72,6 @@ def _sandboxed_processes(tmp_path: Path) -> list[int]:
             cmdline = (proc / "cmdline").read_bytes()
         except OSError:
             continue
-        if str(tmp_path).encode() in cmdline and b"runner_child.py" not in cmdline:
+        if str(tmp_path).encode() in cmdline and CHILD.encode() not in cmdline:
             found.append(int(proc.name))
     return found

@@ -10,17 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path[:0] = [
-    str(Path(__file__).resolve().parents[4]),
-    str(Path(__file__).resolve().parents[4] / "ec2-runner"),
-]
-
-from runner.masking import SecretMasker  # noqa: E402
-from runner.terraform import RunContext, TerraformRunner, TerraformSettings  # noqa: E402
+# runner comes from the installed repository (`pip install -e .`, done by `make venv`).
+from runner.masking import SecretMasker
+from runner.terraform import RunContext, TerraformRunner, TerraformSettings
 
 HERE = Path(__file__).parent
 
