@@ -122,7 +122,7 @@ def main() -> None:
         bundle = write_generated(root / "bundle", args.stack, "ec2")
         figures["runner_idle_rss_mib"] = round(psutil.Process().memory_info().rss / MIB, 1)
 
-        run = run_context(runner)
+        run = run_context(runner, resources, "bench-one")
         ws = runner.workspace("bench-one", bundle, backend_for(resources, "bench-one"))
         try:
             with measured("init", figures):
@@ -147,12 +147,12 @@ def main() -> None:
             for name in ("bench-a", "bench-b"):
                 space = runner.workspace(name, bundle, backend_for(resources, name))
                 spaces.append(space)
-                runner.init(space, run_context(runner))
+                runner.init(space, run_context(runner, resources, name))
             errors: list[BaseException] = []
 
             def plan(space: TerraformWorkspace) -> None:
                 try:
-                    runner.plan(space, run_context(runner))
+                    runner.plan(space, run_context(runner, resources, name))
                 except BaseException as exc:
                     errors.append(exc)
 

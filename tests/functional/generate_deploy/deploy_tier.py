@@ -16,9 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import boto3
+
 from chalicelib.generate import generate_bundle
 from chalicelib.models.templates import GeneratedBundle, TemplateRequest
 from devtools.local_resources import REGION, LocalResources
+from runner.job_session import JobScope, JobSession, JobSessionIssuer
 from runner.local_endpoints import OVERRIDE_FILE, LocalEndpoints
 from runner.plan_summary import summarize_plan
 from runner.terraform import (
@@ -86,11 +89,32 @@ def make_runner(
     return TerraformRunner(settings, environ=environ)
 
 
-def run_context(runner: TerraformRunner) -> RunContext:
+def run_context(
+    runner: TerraformRunner, resources: LocalResources | None = None, deployment_id: str = ""
+) -> RunContext:
+    """With ``resources``: the job's scoped session (the runner's only way to give
+    Terraform credentials, ``runner.job_session``) for that deployment's state key."""
+    credentials = None
+    if resources is not None:
+        issuer = JobSessionIssuer(
+            boto3.client(
+                "sts",
+                endpoint_url=resources.endpoint_url,
+                region_name=REGION,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+            ),
+            resources.session_role_arn,
+        )
+        scope = JobScope(
+            resources.bucket, state_key("gendeploy", deployment_id), ROLE_ARN, EXTERNAL_ID
+        )
+        credentials = JobSession(issuer, scope, "autostack-gendeploy")
     return RunContext(
         on_line=Lines(),
         masker=runner.masker([EXTERNAL_ID]),
         variables=deployment_variables(ROLE_ARN, EXTERNAL_ID, REGION),
+        credentials=credentials,
     )
 
 
@@ -135,8 +159,8 @@ def deploy_pipeline(
 ) -> DeployOutcome:
     """init -> plan -> show (summary); with ``apply``: apply the saved plan, outputs, the
     emulator probed, then plan -destroy and apply it; the state must end empty."""
-    run = run_context(runner)
     deployment = f"gd-{outcome.target}-{outcome.stack}"  # its own state key
+    run = run_context(runner, resources, deployment)
     ws: TerraformWorkspace | None = None
 
     def step(name: str, fn: Callable[[], Any]) -> Any:
