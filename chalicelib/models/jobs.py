@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 JOB_MESSAGE_SCHEMA_VERSION: Literal[1] = 1
 
-JobKind = Literal["analyze", "plan", "apply", "destroy", "snapshot"]
+JobKind = Literal["analyze", "plan", "apply", "destroy", "snapshot", "release"]
 JOB_KINDS: tuple[str, ...] = ("analyze", "plan", "apply", "destroy", "snapshot")
 JobStatus = Literal["queued", "running", "planned", "succeeded", "failed", "cancelled"]
 # A job in one of these states is done: a redelivered message for it is deleted unanswered.
@@ -151,6 +151,8 @@ class JobRecord(BaseModel):
     phase: str | None = None
     error_code: str | None = None
     resources: list[str] | None = None
+    # Shipping (runner.shipping): one {phase, started_at_epoch, duration_s} per release phase.
+    phase_timings: list[dict[str, Any]] | None = None
 
     @property
     def is_terminal(self) -> bool:
