@@ -152,7 +152,7 @@ class JobRecord(BaseModel):
     error_code: str | None = None
     resources: list[str] | None = None
     # Shipping (runner.shipping): one {phase, started_at_epoch, duration_s} per release phase.
-    phase_timings: list[dict[str, Any]] | None = None
+    phase_timings: list[Any] | None = None  # read leniently: never makes a job unreadable
 
     @property
     def is_terminal(self) -> bool:
