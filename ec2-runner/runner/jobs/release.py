@@ -51,6 +51,7 @@ class ReleasePayload(BaseModel):
     deployment_id: str | None = Field(default=None, pattern=_ID)
     upload_id: str | None = Field(default=None, pattern=_ID)  # None: the bundle's own source
     created_by: str | None = Field(default=None, max_length=128)
+    rollback_of: str | None = Field(default=None, pattern=_ID)  # the release put back
 
 
 @dataclass
@@ -216,6 +217,7 @@ def _release(
         "status": "building",
         "created_at_epoch": now,
         "created_by": payload.created_by or bundle.get("created_by") or "unknown",
+        "rollback_of": payload.rollback_of,
     }
     services.releases.put(
         project_id, release_id, {k: v for k, v in record.items() if v is not None}
@@ -241,7 +243,9 @@ def _release(
         raise PermanentJobError(f"{exc.phase} failed: {exc}", f"{exc.phase}_failed") from None
     for older in services.releases.list_project(project_id, payload.stack):
         if older["release_id"] != release_id and older.get("status") == "live":
-            services.releases.set_status(project_id, older["release_id"], "superseded")
+            # The release a rollback replaced is ``rolled_back``; any other, ``superseded``.
+            replaced = "rolled_back" if payload.rollback_of else "superseded"
+            services.releases.set_status(project_id, older["release_id"], replaced)
     services.releases.set_status(
         project_id, release_id, "live", url=shipped.url, finished_at_epoch=ctx.clock(),
         phase_timings=shipped.timings,
