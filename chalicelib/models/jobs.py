@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 JOB_MESSAGE_SCHEMA_VERSION: Literal[1] = 1
 
 JobKind = Literal["analyze", "plan", "apply", "destroy", "snapshot", "release"]
-JOB_KINDS: tuple[str, ...] = ("analyze", "plan", "apply", "destroy", "snapshot")
+JOB_KINDS: tuple[str, ...] = ("analyze", "plan", "apply", "destroy", "snapshot", "release")
 JobStatus = Literal["queued", "running", "planned", "succeeded", "failed", "cancelled"]
 # A job in one of these states is done: a redelivered message for it is deleted unanswered.
 TERMINAL_STATUSES = frozenset({"planned", "succeeded", "failed", "cancelled"})

@@ -12,7 +12,7 @@ from chalicelib.models.api import ResponseModel
 class ReleaseOut(ResponseModel):
     id: str
     stack: str
-    status: str  # building, releasing, verifying, live, failed, superseded, rolled_back
+    status: str  # building... live, failed, cancelled, superseded, rolled_back
     image_tag: str
     source_upload_id: str
     bundle_id: str

@@ -52,6 +52,30 @@ def to_out(item: dict[str, Any]) -> ReleaseOut:
     )
 
 
+def _job_active(ctx: AppContext, project_id: str, job_id: Any) -> bool:
+    """Whether a release's job may still be working (a runner that died mid-release
+    leaves its record in flight: its finished or missing job does not block)."""
+    if not isinstance(job_id, str) or not job_id:
+        return True  # cannot tell: be safe
+    job = ctx.stores.jobs.get(project_id, job_id)
+    return job is not None and not job.is_terminal
+
+
+def _active_deployment(ctx: AppContext, project_id: str, stack: str) -> str | None:
+    """The stack's current deployment if it is queued or running (two never interleave)."""
+    from chalicelib.models.deployments import ACTIVE_DEPLOYMENT_STATUSES
+    from chalicelib.services import deployments
+
+    current = ctx.stores.deployments.stack_current(project_id, stack)
+    if not current:
+        return None
+    try:
+        status = deployments.service(ctx).get(project_id, current).status
+    except NotFoundError:
+        return None
+    return current if status == "queued" or status in ACTIVE_DEPLOYMENT_STATUSES else None
+
+
 def list_for_project(ctx: AppContext, project_id: str) -> ReleaseList:
     """Newest first (the project's ownership is the route's to check)."""
     return ReleaseList(releases=[to_out(i) for i in ctx.stores.releases.list_project(project_id)])
@@ -80,8 +104,14 @@ def rollback(
     busy = [
         r["release_id"]
         for r in ctx.stores.releases.list_project(project_id, stack)
-        if r.get("status") in IN_FLIGHT
+        if r.get("status") in IN_FLIGHT and _job_active(ctx, project_id, r.get("job_id"))
     ]
+    deploying = _active_deployment(ctx, project_id, stack)
+    if deploying:
+        raise ReleaseBusyError(
+            f"deployment {deploying} of stack {stack!r} is in progress: wait for it first",
+            details={"stack": stack, "deployment_id": deploying},
+        )
     if busy:
         raise ReleaseBusyError(
             f"release {busy[0]} of stack {stack!r} is still in progress",

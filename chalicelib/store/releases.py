@@ -2,8 +2,8 @@
 
 A release is one build + release + rollout of one source upload onto one stack: its
 image tag (derived from the source archive's content hash), the source upload, when,
-who, and its status (``building`` ... ``live``, ``failed``, ``superseded``,
-``rolled_back``). Release ids sort by time, so a prefix query is oldest first.
+who, and its status (``building`` ... ``live``, ``failed``, ``cancelled``,
+``superseded``, ``rolled_back``). Release ids sort by time, so a prefix query is oldest first.
 """
 
 from __future__ import annotations
@@ -15,7 +15,16 @@ from chalicelib.store.expressions import Update, item_absent, item_exists
 from chalicelib.store.items import DynamoItems, ItemStore, MemoryItems
 
 RELEASE_STATUSES = frozenset(
-    {"building", "releasing", "verifying", "live", "failed", "superseded", "rolled_back"}
+    {
+        "building",
+        "releasing",
+        "verifying",
+        "live",
+        "failed",
+        "cancelled",
+        "superseded",
+        "rolled_back",
+    }
 )
 
 

@@ -27,11 +27,11 @@ from chalicelib.models.plan import AppPlan
 from chalicelib.store.bundles import BundleStore, DynamoBundleStore
 from chalicelib.store.jobs import DynamoJobStore, JobStore
 from chalicelib.store.releases import DynamoReleaseStore, ReleaseStore
-from runner.errors import PermanentJobError
+from runner.errors import JobCancelledError, PermanentJobError
 from runner.jobs.context import JobContext, JobResult
 from runner.shipping.build import content_hash, image_tag
 from runner.shipping.executor import ReleaseExecutor, ReleaseSpec
-from runner.shipping.pipeline import ShipFailedError, ship
+from runner.shipping.pipeline import ShipCancelledError, ShipFailedError, ship
 from runner.shipping.settings import ShippingSettings
 from runner.shipping.verify import HealthCheck
 
@@ -232,8 +232,20 @@ def _release(
         source_dir=source,
         work_dir=root / "app",
     )
+
+    def cancelled() -> bool:
+        return ctx.stop.reason == "cancel"
+
     try:
-        shipped = ship(spec, services.executor, services.check, recorder, ctx.log.write, ctx.clock)
+        shipped = ship(
+            spec, services.executor, services.check, recorder, ctx.log.write, ctx.clock, cancelled
+        )
+    except ShipCancelledError as exc:
+        services.releases.set_status(
+            project_id, release_id, "cancelled", finished_at_epoch=ctx.clock(),
+            phase_timings=exc.timings,
+        )  # fmt: skip
+        raise JobCancelledError(f"cancelled on request before {exc.phase}") from None
     except ShipFailedError as exc:
         services.releases.set_status(
             project_id, release_id, "failed", failed_phase=exc.phase,

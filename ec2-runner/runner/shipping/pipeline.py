@@ -50,6 +50,15 @@ class ShipFailedError(Exception):
         self.timings = timings
 
 
+class ShipCancelledError(Exception):
+    """A cancel arrived; the release stopped before ``phase`` (nothing of it serves)."""
+
+    def __init__(self, phase: str, timings: list[dict[str, Any]]) -> None:
+        super().__init__(f"cancelled before {phase}")
+        self.phase = phase
+        self.timings = timings
+
+
 def ship(
     spec: ReleaseSpec,
     executor: ReleaseExecutor,
@@ -57,11 +66,15 @@ def ship(
     recorder: PhaseRecorder,
     log: LogLine,
     clock: Callable[[], float],
+    cancelled: Callable[[], bool] = lambda: False,
 ) -> Shipped:
+    """Run the phases; a cancel is seen between steps (not inside an executor's step)."""
     timings: list[dict[str, Any]] = []
     current = {"phase": ""}
 
     def phase(name: str, step: Callable[[], T]) -> T:
+        if cancelled():
+            raise ShipCancelledError(name, timings)
         if current["phase"] != name:
             log(f"===== {name} =====")
             recorder.enter(name)
@@ -95,6 +108,13 @@ def ship(
         executor.discard(spec, candidate, log)
         log("the previous release (if any) keeps serving")
         raise ShipFailedError(exc, timings) from None
+    except ShipCancelledError:
+        executor.discard(spec, candidate, log)
+        log("cancelled: the previous release (if any) keeps serving")
+        raise
+    if cancelled():
+        executor.discard(spec, candidate, log)
+        raise ShipCancelledError("live", timings)
     executor.keep(spec, candidate, log)
     return Shipped(url=url, timings=timings)
 

@@ -122,3 +122,46 @@ def test_a_shipped_deployment_shows_live_phases_and_the_app_url(
     assert body["phases"][0]["duration_s"] == 7.5
     assert body["outputs"][0] == {"name": "app_url", "value": "http://127.0.0.1:5555",
                                   "sensitive": False}  # fmt: skip
+
+
+def test_a_release_left_in_flight_by_a_finished_job_does_not_block_rollback(
+    api: Api, api_context: AppContext
+) -> None:
+    token, project_id = _project(api)
+    _release(api_context, project_id, "r1", "superseded", 10.0)
+    _release(api_context, project_id, "r2", "building", 20.0)  # its runner died mid-build
+    api_context.stores.releases.set_status(project_id, "r2", "building", job_id="deadjob")
+    item = {"pk": f"PROJECT#{project_id}", "sk": "JOB#deadjob", "job_id": "deadjob",
+            "project_id": project_id, "kind": "apply", "status": "failed",
+            "payload": {}}  # fmt: skip
+    api_context.aws.dynamodb.put_item(TableName=api_context.settings.table, Item=to_item(item))
+    status, body, _ = api.call("POST", f"/projects/{project_id}/releases/r1/rollback", token=token)
+    assert status == 202, body
+
+
+def test_rollback_waits_for_a_deployment_of_the_stack_in_progress(
+    api: Api, api_context: AppContext
+) -> None:
+    token, project_id = _project(api)
+    ctx, now = api_context, time.time()
+    _release(ctx, project_id, "r1", "live", 10.0)
+
+    def put(item: dict[str, Any]) -> None:
+        ctx.aws.dynamodb.put_item(TableName=ctx.settings.table, Item=to_item(item))
+
+    base = {"pk": f"PROJECT#{project_id}", "project_id": project_id, "created_at_epoch": now}
+    put({**base, "sk": "JOB#plan2", "job_id": "plan2", "kind": "plan", "status": "planned",
+         "phase": "planned", "payload": {}})  # fmt: skip
+    put({**base, "sk": "JOB#apply2", "job_id": "apply2", "kind": "apply", "status": "running",
+         "phase": "building", "payload": {}})  # fmt: skip
+    put({**base, "sk": "DEPLOY#d2", "deployment_id": "d2", "stack": "main", "action": "deploy",
+         "bundle_id": "b1", "bundle_source": "generated",
+         "role_arn": "arn:aws:iam::123456789012:role/x", "region": "us-east-1",
+         "plan_job_id": "plan2", "apply_job_id": "apply2",
+         "created_at": "2026-12-07T00:00:00Z"})  # fmt: skip
+    put({"pk": f"PROJECT#{project_id}", "sk": "STACK#main", "current_deployment_id": "d2"})
+    status, body, _ = api.call("GET", f"/projects/{project_id}/deployments/d2", token=token)
+    assert body["status"] == "building"
+    status, body, _ = api.call("POST", f"/projects/{project_id}/releases/r1/rollback", token=token)
+    assert (status, body["error"]["code"]) == (409, "release_in_progress"), body
+    assert body["error"]["details"]["deployment_id"] == "d2"

@@ -12,7 +12,7 @@ from runner.shipping import verify
 from runner.shipping.build import content_hash, image_tag
 from runner.shipping.executor import Candidate, PhaseFailedError, ReleaseSpec
 from runner.shipping.local import LocalApps, LocalExecutor, LocalServicesError, local_services
-from runner.shipping.pipeline import ShipFailedError, ship
+from runner.shipping.pipeline import ShipCancelledError, ShipFailedError, ship
 from runner.shipping.settings import ShippingSettings, ShippingSettingsError
 from runner.shipping.verify import HealthCheck, health_url
 
@@ -243,3 +243,16 @@ def test_local_executor_fails_building_naming_a_missing_service(tmp_path: Path) 
     assert caught.value.phase == "building"
     assert "services[redis]" in caught.value.message
     assert "AUTOSTACK_LOCAL_REDIS_URL" in caught.value.message
+
+
+def test_a_cancel_between_phases_discards_the_candidate(tmp_path: Path) -> None:
+    clock = FakeClock()
+    executor = FakeExecutor(clock)
+    asked = iter([False, False, True])  # seen before building, releasing, then verifying
+    check = HealthCheck(probe=lambda u, t: 200, clock=clock, sleep=clock.sleep)
+    with pytest.raises(ShipCancelledError) as caught:
+        ship(spec(tmp_path), executor, check, Recorder(), lambda line: None, clock,
+             lambda: next(asked, True))  # fmt: skip
+    assert caught.value.phase == "verifying"
+    assert executor.calls == ["build", "release", "discard"]
+    assert [t["phase"] for t in caught.value.timings] == ["building", "releasing"]
