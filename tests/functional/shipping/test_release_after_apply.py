@@ -27,6 +27,7 @@ from chalicelib.store.jobs import DynamoJobStore
 from chalicelib.store.releases import DynamoReleaseStore
 from devtools.local_resources import LocalResources
 from runner.analysis.engine import analyze_directory
+from runner.errors import PermanentJobError
 from runner.jobs.context import JobContext
 from runner.jobs.registry import HandlerRegistry
 from runner.jobs.release import ShippingServices
@@ -58,14 +59,17 @@ def _zip(folder: Path) -> bytes:
     return buffer.getvalue()
 
 
-def _generated_bundle(jobs: JobsHarness) -> bytes:
+def _generated_bundle(jobs: JobsHarness, needs: str | None = None) -> bytes:
     """Bundle b1 generated from upload up1 (analysis an1), as the API stores them."""
     s3, bucket, table = jobs.clients.s3, jobs.settings.bucket, jobs.settings.table
     jobs.upload_bundle("b1", {"infra/main.tf": BASIC % {"sleep": 0}})
     plans = build_app_plans(
         analyze_directory(FIXTURE), TemplateRequest(analysis_id="an1", target="ec2")
     )
-    document = {"record": {"id": "b1", "plans": [p.model_dump(mode="json") for p in plans]}}
+    dumped = [p.model_dump(mode="json") for p in plans]
+    if needs:  # as if the app used a service
+        dumped[0]["services"] = [{"kind": needs, "env": {"REDIS_URL": "redis://{host}:{port}"}}]
+    document = {"record": {"id": "b1", "plans": dumped}}
     s3.put_object(Bucket=bucket, Key=keys.bundle_document_key(PROJECT, "b1"),
                   Body=json.dumps(document).encode())  # fmt: skip
     archive = _zip(FIXTURE)
@@ -171,3 +175,28 @@ def test_an_uploaded_bundle_still_ends_at_applied(
     assert (
         DynamoReleaseStore(jobs.clients.dynamodb, jobs.settings.table).list_project(PROJECT) == []
     )
+
+
+def test_an_app_needing_a_service_fails_in_building_with_the_infrastructure_kept(
+    local_resources: LocalResources, tmp_path: Path, apps: LocalApps
+) -> None:
+    jobs = make_jobs_harness(local_resources, tmp_path)
+    _generated_bundle(jobs, needs="redis")
+    registry = HandlerRegistry()
+    shipping = _shipping(jobs, apps)
+    planned = registry.resolve("plan")(jobs.context("plan", jobs.payload()))
+    ctx = jobs.context("apply", jobs.payload(plan_key=planned.result["plan_key"]))
+    ctx.services["shipping"] = shipping
+    with pytest.raises(PermanentJobError) as failed:
+        registry.resolve("apply")(_held(jobs, ctx))
+    assert failed.value.code == "building_failed"
+    assert "services[redis]" in failed.value.message
+    assert "AUTOSTACK_LOCAL_REDIS_URL" in failed.value.message
+    item = shipping.jobs.get(PROJECT, ctx.message.job_id)
+    assert item is not None
+    assert (item.phase, item.error_code) == ("building", "building_failed")
+    assert item.result["outputs"]["external_id"]["value"]  # what Terraform applied is shown
+    assert item.resources  # and what the stack holds
+    (release,) = shipping.releases.list_project(PROJECT)
+    assert (release["status"], release["failed_phase"]) == ("failed", "building")
+    assert apps.serving(PROJECT, "dep1") is None
