@@ -31,8 +31,9 @@ checkov: $(CHECKOV_VENV)/.installed
 
 # AUTORELOAD=1 restarts the API when its code changes (for people editing it); off by default.
 AUTORELOAD ?= 0
+# The runner ships generated apps with the local runtime (runner.shipping.local).
 run: venv sysdeps dashboard
-	AUTOSTACK_AUTORELOAD=$(AUTORELOAD) $(BIN)/python devtools/local_stack.py
+	AUTOSTACK_RELEASE_EXECUTOR=$${AUTOSTACK_RELEASE_EXECUTOR:-local} AUTOSTACK_AUTORELOAD=$(AUTORELOAD) $(BIN)/python devtools/local_stack.py
 
 test: venv checkov sysdeps dashboard
 	$(BIN)/ruff check .

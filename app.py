@@ -10,6 +10,7 @@ from chalice import Chalice, Rate
 
 from chalicelib.routes import analyses, auth, meta, projects, uploads
 from chalicelib.routes import deployments as deployments_routes
+from chalicelib.routes import releases as releases_routes
 from chalicelib.routes import templates as templates_routes
 from chalicelib.routes.middleware import http_middleware
 from chalicelib.settings import load_settings
@@ -29,6 +30,7 @@ app.register_blueprint(uploads.bp)
 app.register_blueprint(analyses.bp)
 app.register_blueprint(templates_routes.bp)
 app.register_blueprint(deployments_routes.bp)
+app.register_blueprint(releases_routes.bp)
 # Other areas register their blueprints here (uploads, analyses, templates, deployments).
 
 

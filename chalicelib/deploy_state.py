@@ -8,6 +8,12 @@ when Terraform refused in a way the API words differently, ``error_code`` (e.g.
 Plan job queued/running/planned = deployment ``queued``/``planning``/``planned``; an
 auto-approved plan job in phase ``applying``/``applied`` = ``applying``; apply job queued
 or running = ``applying``, succeeded = ``applied``.
+
+Shipping (a generated bundle whose runner has a release executor): after the apply the
+same job goes on in phases ``building`` -> ``releasing`` -> ``verifying`` and ends in
+phase ``live``; a job that failed in one of those phases is a ``failed`` deployment whose
+``failed_phase`` says where. Bundles without an app end at ``applied`` as before. Each
+release phase's timing is the job's ``phase_timings`` attribute (``phase_timings()``).
 """
 
 from __future__ import annotations
@@ -19,6 +25,12 @@ from chalicelib.models.jobs import JobError, JobRecord
 
 ENQUEUE_GRACE_S = 120  # a deployment whose job item never appeared is failed after this
 APPLYING_PHASES = frozenset({"applying", "applied"})
+RELEASE_PHASES = ("building", "releasing", "verifying")
+LIVE_PHASE = "live"
+# Every state of a deployment, in the order a successful generated deploy passes them.
+SHIPPING_ORDER = (
+    "queued", "planning", "planned", "applying", *RELEASE_PHASES, LIVE_PHASE,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -26,6 +38,7 @@ class Derived:
     status: str
     job: JobRecord | None  # the job the status comes from
     error: JobError | None = None
+    failed_phase: str | None = None  # failed: the phase it failed in (release phases)
 
 
 def derive_status(
@@ -40,6 +53,9 @@ def derive_status(
         return Derived("queued", None)
     if plan_job.status == "queued":
         return Derived("queued", plan_job)
+    shipped = _shipping(plan_job)
+    if shipped is not None:  # auto-approved, applied and releasing in the plan job
+        return shipped
     if plan_job.status == "running":
         return Derived("applying" if plan_job.phase in APPLYING_PHASES else "planning", plan_job)
     if plan_job.status == "planned":
@@ -65,7 +81,31 @@ def derive_status(
     return Derived(plan_job.status, plan_job, plan_job.error)  # failed | cancelled
 
 
+def _shipping(job: JobRecord) -> Derived | None:
+    """The release phases of a job that applied and then shipped (None: not shipping)."""
+    if job.phase in RELEASE_PHASES:
+        if job.status == "running":
+            return Derived(job.phase, job)
+        if job.status in ("failed", "cancelled"):
+            return Derived(job.status, job, job.error, failed_phase=job.phase)
+    if job.phase == LIVE_PHASE and job.status == "succeeded":
+        return Derived("live", job)
+    return None
+
+
+def phase_timings(job: JobRecord | None) -> list[dict[str, Any]]:
+    """The release phases' timings written by the runner, in order (``[]`` when none)."""
+    if job is None or not job.phase_timings:
+        return []
+    rank = {phase: i for i, phase in enumerate(SHIPPING_ORDER)}
+    entries = [t for t in job.phase_timings if isinstance(t, dict) and t.get("phase") in rank]
+    return sorted(entries, key=lambda t: rank[str(t["phase"])])
+
+
 def _from_apply(job: JobRecord) -> Derived:
+    shipped = _shipping(job)
+    if shipped is not None:
+        return shipped
     if job.status in ("queued", "running"):
         return Derived("applying", job)
     if job.status == "succeeded":

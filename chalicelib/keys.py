@@ -38,6 +38,7 @@ BUNDLE_PREFIX = "BUNDLE#"  # generated template bundles
 TF_BUNDLE_PREFIX = "TFBUNDLE#"  # uploaded Terraform bundles
 DEPLOY_PREFIX = "DEPLOY#"
 STACK_PREFIX = "STACK#"
+RELEASE_PREFIX = "RELEASE#"  # shipped releases (image tag, source upload, status)
 PROJECT_PREFIX = "PROJECT#"  # a user's projects (sk), a project's partition (pk)
 
 # the Terraform semaphore (runner.semaphore): slots and waiters
@@ -114,6 +115,11 @@ def tf_bundle_sk(bundle_id: str) -> str:
 
 def deploy_sk(deployment_id: str) -> str:
     return f"{DEPLOY_PREFIX}{deployment_id}"
+
+
+def release_sk(release_id: str) -> str:
+    """A release under its project; ids sort by time (``<epoch ms>-<random>``)."""
+    return f"{RELEASE_PREFIX}{release_id}"
 
 
 def stack_sk(stack: str) -> str:

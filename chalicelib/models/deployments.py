@@ -25,12 +25,24 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 PLAN_SUMMARY_SCHEMA_VERSION: Literal[1] = 1
 
 DeploymentStatus = Literal[
-    "queued", "planning", "planned", "applying", "applied", "failed", "cancelled"
+    "queued",
+    "planning",
+    "planned",
+    "applying",
+    "applied",
+    "building",
+    "releasing",
+    "verifying",
+    "live",
+    "failed",
+    "cancelled",
 ]
 DeploymentAction = Literal["deploy", "destroy"]
-TERMINAL_DEPLOYMENT_STATUSES = frozenset({"applied", "failed", "cancelled"})
-# States in which Terraform may be running (or about to) for the deployment.
-ACTIVE_DEPLOYMENT_STATUSES = frozenset({"planning", "applying"})
+TERMINAL_DEPLOYMENT_STATUSES = frozenset({"applied", "live", "failed", "cancelled"})
+# States in which Terraform (or the release after it) may be running for the deployment.
+ACTIVE_DEPLOYMENT_STATUSES = frozenset(
+    {"planning", "applying", "building", "releasing", "verifying"}
+)
 
 # What Terraform will do to one resource, in our words. "replace" covers both of
 # Terraform's orders (delete-then-create and create-then-delete).

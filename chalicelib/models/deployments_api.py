@@ -125,6 +125,15 @@ class OutputOut(ResponseModel):
     sensitive: bool = False
 
 
+class PhaseTiming(ResponseModel):
+    """One release phase of a shipped deployment (building, releasing, verifying)."""
+
+    phase: str
+    status: Literal["succeeded", "failed"]
+    started_at_epoch: float | None = None
+    duration_s: float | None = None
+
+
 class DeploymentOut(ResponseModel):
     id: str
     project_id: str
@@ -151,6 +160,8 @@ class DeploymentOut(ResponseModel):
     resources_in_state: list[str] | None = None  # what exists now (finished deployments)
     superseded_by: str | None = None
     error: JobError | None = None
+    failed_phase: str | None = None  # failed in a release phase: which one
+    phases: list[PhaseTiming] | None = None  # shipped deployments: each release phase's timing
     jobs: list[JobRef] = Field(default_factory=list)
 
 

@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 JOB_MESSAGE_SCHEMA_VERSION: Literal[1] = 1
 
-JobKind = Literal["analyze", "plan", "apply", "destroy", "snapshot"]
-JOB_KINDS: tuple[str, ...] = ("analyze", "plan", "apply", "destroy", "snapshot")
+JobKind = Literal["analyze", "plan", "apply", "destroy", "snapshot", "release"]
+JOB_KINDS: tuple[str, ...] = ("analyze", "plan", "apply", "destroy", "snapshot", "release")
 JobStatus = Literal["queued", "running", "planned", "succeeded", "failed", "cancelled"]
 # A job in one of these states is done: a redelivered message for it is deleted unanswered.
 TERMINAL_STATUSES = frozenset({"planned", "succeeded", "failed", "cancelled"})
@@ -151,6 +151,8 @@ class JobRecord(BaseModel):
     phase: str | None = None
     error_code: str | None = None
     resources: list[str] | None = None
+    # Shipping (runner.shipping): one {phase, started_at_epoch, duration_s} per release phase.
+    phase_timings: list[Any] | None = None  # read leniently: never makes a job unreadable
 
     @property
     def is_terminal(self) -> bool:

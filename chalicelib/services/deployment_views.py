@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.context import AppContext
-from chalicelib.deploy_state import Derived, derive_status
+from chalicelib.deploy_state import Derived, derive_status, phase_timings
 from chalicelib.models.deployments import TERMINAL_DEPLOYMENT_STATUSES
 from chalicelib.models.deployments_api import DeploymentOut, JobRef, OutputOut
 from chalicelib.models.jobs import JobRecord
@@ -130,9 +130,14 @@ class DeploymentViews:
             current = self.ctx.stores.deployments.stack_current(project_id, item["stack"])
             if current and current != item["deployment_id"]:
                 view["superseded_by"] = current
-        if status == "applied":
+        if status in ("applied", "live") or derived.failed_phase:
             result = (job.result if job else {}) or {}
             view["outputs"] = order_outputs(result.get("outputs") or {})
+        if derived.failed_phase:
+            view["failed_phase"] = derived.failed_phase
+        timings = phase_timings(job)
+        if timings:
+            view["phases"] = timings
         if detail and status in TERMINAL_DEPLOYMENT_STATUSES:
             # What the stack's state held when its last job ended (the runner's reading).
             resources = job.resources if job is not None else None

@@ -197,13 +197,20 @@ class JobStore(ItemStore):
         phase: str | None = None,
         error_code: str | None = None,
         resources: list[str] | None = None,
+        phase_timings: list[dict[str, Any]] | None = None,
+        result: dict[str, Any] | None = None,
     ) -> None:
         """What a Terraform job tells the API besides its outcome, as explicit attributes:
         the deployment ``phase`` it is in (``planning``, ``applying``...), a finer
         ``error_code`` (``plan_stale``) and the ``resources`` its stack's state holds. No
-        reader ever parses a message for these."""
+        reader ever parses a message for these. A shipping job also writes its release
+        ``phase_timings`` and, once applied, its ``result`` (outputs) before it releases."""
         values: dict[str, Any] = {"updated_at": timestamp(now)}
-        for name, value in (("phase", phase), ("error_code", error_code), ("resources", resources)):
+        named = (
+            ("phase", phase), ("error_code", error_code), ("resources", resources),
+            ("phase_timings", phase_timings), ("result", result),
+        )  # fmt: skip
+        for name, value in named:
             if value is not None:
                 values[name] = value
         self._held(project_id, job_id, runner_id, Update().set_all(values))

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.store import bundles, deployments, jobs, runners, semaphore, uploads
+from chalicelib.store import bundles, deployments, jobs, releases, runners, semaphore, uploads
 from chalicelib.store.bundles import BundleStore
 from chalicelib.store.deployments import DeploymentStore
 from chalicelib.store.items import MemoryTable
 from chalicelib.store.jobs import JobStore
+from chalicelib.store.releases import ReleaseStore
 from chalicelib.store.runners import RunnerStore
 from chalicelib.store.semaphore import SemaphoreStore
 from chalicelib.store.uploads import TerraformBundleStore, UploadStore
@@ -24,6 +25,7 @@ class Stores:
     deployments: DeploymentStore
     semaphore: SemaphoreStore
     runners: RunnerStore
+    releases: ReleaseStore
 
 
 def dynamo_stores(client: Any, table: str) -> Stores:
@@ -35,6 +37,7 @@ def dynamo_stores(client: Any, table: str) -> Stores:
         deployments=deployments.DynamoDeploymentStore(client, table),
         semaphore=semaphore.DynamoSemaphoreStore(client, table),
         runners=runners.DynamoRunnerStore(client, table),
+        releases=releases.DynamoReleaseStore(client, table),
     )
 
 
@@ -49,4 +52,5 @@ def memory_stores(table: MemoryTable | None = None) -> Stores:
         deployments=deployments.MemoryDeploymentStore(shared),
         semaphore=semaphore.MemorySemaphoreStore(shared),
         runners=runners.MemoryRunnerStore(shared),
+        releases=releases.MemoryReleaseStore(shared),
     )

@@ -82,9 +82,12 @@ _PYTHON_MANAGERS = {"pip", "uv", "poetry", "pipenv"}
 class LocalRuntimeError(Exception):
     """The plan could not be run locally; the message names the step or field."""
 
-    def __init__(self, message: str, *, log_tail: str = "") -> None:
+    def __init__(self, message: str, *, log_tail: str = "", step: str = "") -> None:
         super().__init__(message + (f"\n--- output (tail) ---\n{log_tail}" if log_tail else ""))
         self.log_tail = log_tail
+        self.message = message
+        # Which step failed (prepare, install, build, release, start; "" = the plan's inputs).
+        self.step = step
 
 
 @dataclass(frozen=True)
@@ -505,6 +508,7 @@ class LocalRuntime:
             raise LocalRuntimeError(
                 f"{phase} step timed out after {self.step_timeout_s:.0f}s: {command}",
                 log_tail=read_tail(log, 8192),
+                step=phase,
             )
         proc.signal_group(signal.SIGKILL)  # nothing a step started outlives it
         tail = read_tail(log)
@@ -512,6 +516,7 @@ class LocalRuntime:
             raise LocalRuntimeError(
                 f"{phase} step failed with exit code {code}: {command}",
                 log_tail=tail[-8192:],
+                step=phase,
             )
         return tail
 
@@ -541,6 +546,7 @@ class LocalRuntime:
                     raise LocalRuntimeError(
                         f"{name} exited with code {code} before {health_path} answered",
                         log_tail=app.log_tail(name)[-8192:],
+                        step="start",
                     )
             last = self.probe(url, 2.0)
             if last is not None and 200 <= last < 400:
@@ -551,6 +557,7 @@ class LocalRuntime:
                     f"{health_path} did not answer 2xx/3xx on port {app.port} within "
                     f"{self.health_timeout_s:.0f}s ({seen}); does the start command bind $PORT?",
                     log_tail=read_tail(app.log_paths["web"], 8192),
+                    step="start",
                 )
             self.sleep(self.poll_interval_s)
 

@@ -160,7 +160,19 @@ def handle_apply(ctx: JobContext) -> JobResult:
             result={"outputs": outputs, "applied": True},
             attributes={"phase": "applied"},
         )
-    return job.with_timings(result)
+    # A generated bundle's app ships now (runner.jobs.release), outside the Terraform slot.
+    from runner.jobs.release import ship_after_apply
+
+    try:
+        shipped = ship_after_apply(
+            ctx, stack=payload.stack, bundle_id=payload.bundle_id,
+            deployment_id=payload.deployment_id, outputs=outputs,
+        )  # fmt: skip
+    except PermanentJobError:
+        if job.resources is not None:  # the infrastructure stays applied: say what it holds
+            set_phase(ctx, resources=job.resources)
+        raise
+    return job.with_timings(shipped or result)
 
 
 def _plan_job(ctx: JobContext, destroy: bool) -> JobResult:

@@ -208,6 +208,14 @@ def _populate(world: World) -> None:
         202,
     )
     ids["deployment_id"] = deployment["id"]
+    # A release that went live (the runner writes these; the API only reads and rolls back).
+    ctx.stores.releases.put(
+        project_id,
+        "0000000000001-qa",
+        {"status": "live", "stack": "main", "bundle_id": bundle["id"], "image_tag": "src-qa",
+         "source_upload_id": ids["upload_id"], "created_at_epoch": 1.0, "created_by": "qa"},
+    )  # fmt: skip
+    ids["release_id"] = "0000000000001-qa"
     ids["bob_project_id"] = _call_ok_as(world, world.bob, "/projects", {"name": "bob"})["id"]
 
 

@@ -1,0 +1,43 @@
+"""Release routes: a project's shipped releases, and a rollback to an earlier one."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib.models.releases import ReleaseList, RollbackOut
+from chalicelib.routes.endpoint import ApiRequest, endpoint
+from chalicelib.services import projects, releases
+
+bp = Blueprint(__name__)
+TAGS = ("releases",)
+
+
+@endpoint(
+    bp,
+    "/projects/{project_id}/releases",
+    "GET",
+    summary="The project's releases, newest first: image tag, source upload, time, who, status",
+    response=ReleaseList,
+    rate_bucket="status",
+    tags=TAGS,
+    errors=(404,),
+)
+def list_releases(req: ApiRequest, project_id: str) -> ReleaseList:
+    projects.get_owned(req.ctx, req.user_id, project_id)
+    return releases.list_for_project(req.ctx, project_id)
+
+
+@endpoint(
+    bp,
+    "/projects/{project_id}/releases/{release_id}/rollback",
+    "POST",
+    summary="Put an earlier release back: queues a release of its source (local stage:"
+    " rebuilt and restarted)",
+    response=RollbackOut,
+    status=202,
+    tags=TAGS,
+    errors=(404, 409),
+)
+def rollback_release(req: ApiRequest, project_id: str, release_id: str) -> RollbackOut:
+    projects.get_owned(req.ctx, req.user_id, project_id)
+    return releases.rollback(req.ctx, project_id, release_id, req.user_id, req.request_id)

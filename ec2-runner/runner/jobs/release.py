@@ -1,0 +1,341 @@
+"""The ``release`` job, and the release an apply job runs after applying a generated bundle.
+
+A release ships the bundle's primary app plan from the source upload the bundle was
+generated from: the source is downloaded, hashed (the image tag) and extracted, a
+release record is written (``chalicelib.store.releases``), then ``runner.shipping``
+runs build -> release command -> roll out -> verify, writing each phase and its timing
+on the job item. Bundles without an app plan (uploaded Terraform) do not ship, nor does
+a runner without an executor (``AUTOSTACK_RELEASE_EXECUTOR``, default ``none``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib import keys
+from chalicelib.models.plan import AppPlan
+from chalicelib.store.bundles import BundleStore, DynamoBundleStore
+from chalicelib.store.jobs import DynamoJobStore, JobStore
+from chalicelib.store.releases import DynamoReleaseStore, ReleaseStore
+from runner.errors import JobCancelledError, PermanentJobError
+from runner.jobs.context import JobContext, JobResult
+from runner.shipping.build import content_hash, image_tag
+from runner.shipping.executor import ReleaseExecutor, ReleaseSpec
+from runner.shipping.pipeline import ShipCancelledError, ShipFailedError, ship
+from runner.shipping.settings import ShippingSettings
+from runner.shipping.verify import HealthCheck
+
+log = logging.getLogger(__name__)
+
+_UPLOAD_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\.(zip|tar\.gz|tgz)$")
+_ID = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class ReleasePayload(BaseModel):
+    """``JobMessage.payload`` of a ``release`` job (a redeploy or rollback of the app)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    stack: str = Field(pattern=_ID)
+    bundle_id: str = Field(pattern=_ID)
+    deployment_id: str | None = Field(default=None, pattern=_ID)
+    upload_id: str | None = Field(default=None, pattern=_ID)  # None: the bundle's own source
+    created_by: str | None = Field(default=None, max_length=128)
+    rollback_of: str | None = Field(default=None, pattern=_ID)  # the release put back
+
+
+@dataclass
+class ShippingServices:
+    executor: ReleaseExecutor
+    check: HealthCheck
+    releases: ReleaseStore
+    bundles: BundleStore
+    jobs: JobStore
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_cached: dict[str, Any] = {}
+_cache_lock = threading.Lock()
+
+
+def shipping_for(ctx: JobContext) -> ShippingServices | None:
+    """The runner's shipping services: ``ctx.services["shipping"]`` (tests) or built once
+    per process from the environment; None when the runner has no executor."""
+    given = ctx.services.get("shipping")
+    if isinstance(given, ShippingServices):
+        return given
+    if "shipping" in ctx.services:  # explicitly None: no shipping in this test
+        return None
+    with _cache_lock:
+        if "settings" not in _cached:
+            _cached["settings"] = ShippingSettings.from_environ(os.environ)
+        settings: ShippingSettings = _cached["settings"]
+        if settings.executor == "none":
+            return None
+        executor = _cached.get("executor")
+        if executor is None:
+            executor = _cached["executor"] = _local_executor(os.environ)
+    dynamodb, table = ctx.clients.dynamodb, ctx.settings.table
+    return ShippingServices(
+        executor=executor,
+        check=HealthCheck(
+            probe=_http_probe(),
+            clock=ctx.clock,
+            sleep=ctx.sleep,
+            timeout_s=settings.health_timeout_s,
+        ),
+        releases=DynamoReleaseStore(dynamodb, table),
+        bundles=DynamoBundleStore(dynamodb, table),
+        jobs=DynamoJobStore(dynamodb, table),
+    )
+
+
+def _local_executor(environ: Any) -> ReleaseExecutor:
+    import time
+
+    from runner.local_runtime import LocalRuntime, SubprocessRunner
+    from runner.shipping.local import LocalApps, LocalExecutor, local_services
+
+    runtime = LocalRuntime(runner=SubprocessRunner(), clock=time.monotonic)
+    return LocalExecutor(runtime=runtime, apps=LocalApps(), services=local_services(environ))
+
+
+def _http_probe() -> Any:
+    from runner.local_runtime import http_probe
+
+    return http_probe
+
+
+# --------------------------------------------------------------------------- handlers
+
+
+def handle(ctx: JobContext) -> JobResult:
+    """A ``release`` job: ship the bundle's app again (new source or the same)."""
+    try:
+        payload = ReleasePayload.model_validate(ctx.message.payload)
+    except ValueError as exc:
+        raise PermanentJobError(f"invalid release payload: {exc}", "bad_payload") from None
+    services = shipping_for(ctx)
+    if services is None:
+        raise PermanentJobError(
+            "this runner has no release executor (AUTOSTACK_RELEASE_EXECUTOR is none)",
+            "no_executor",
+        )
+    result = _release(ctx, services, payload, outputs={})
+    if result is None:
+        raise PermanentJobError(
+            f"bundle {payload.bundle_id} is not a generated bundle with an app plan",
+            "nothing_to_ship",
+        )
+    return result
+
+
+def ship_after_apply(
+    ctx: JobContext,
+    *,
+    stack: str,
+    bundle_id: str,
+    deployment_id: str | None,
+    outputs: dict[str, Any],
+) -> JobResult | None:
+    """After a successful apply: ship the app of a generated bundle (None: nothing to ship,
+    the deployment ends ``applied`` as before)."""
+    services = shipping_for(ctx)
+    if services is None:
+        return None
+    payload = ReleasePayload(stack=stack, bundle_id=bundle_id, deployment_id=deployment_id)
+    return _release(ctx, services, payload, outputs=outputs)
+
+
+# --------------------------------------------------------------------------- one release
+
+
+class _JobRecorder:
+    """Writes the deployment phase and the release timings on the job item."""
+
+    def __init__(self, ctx: JobContext, jobs: JobStore) -> None:
+        self.ctx = ctx
+        self.jobs = jobs
+
+    def note(self, **values: Any) -> None:
+        message = self.ctx.message
+        try:
+            self.jobs.note_terraform(
+                message.project_id, message.job_id, self.ctx.settings.runner_id,
+                self.ctx.clock(), **values,
+            )  # fmt: skip
+        except Exception:  # the outcome writes the final phase again; a lost lease is seen
+            log.warning("could not write the release phase", exc_info=True)
+
+    def enter(self, phase: str) -> None:
+        self.note(phase=phase)
+
+    def timings(self, entries: list[dict[str, Any]]) -> None:
+        self.note(phase_timings=[dict(e) for e in entries])
+
+
+def _release(
+    ctx: JobContext, services: ShippingServices, payload: ReleasePayload, outputs: dict[str, Any]
+) -> JobResult | None:
+    project_id = ctx.message.project_id
+    bundle = services.bundles.get(project_id, payload.bundle_id)
+    if not bundle:
+        return None  # an uploaded Terraform bundle: infrastructure only
+    plan = _primary_plan(ctx, project_id, payload.bundle_id)
+    if plan is None:
+        return None
+    upload_id, upload_key = _source_of(ctx, services, bundle, payload.upload_id)
+    recorder = _JobRecorder(ctx, services.jobs)
+    recorder.note(result={"outputs": outputs, "applied": True} if outputs else None)
+    now = ctx.clock()
+    release_id = f"{int(now * 1000):013d}-{secrets.token_hex(4)}"
+    root = ctx.settings.work_dir / "releases" / project_id / payload.stack / release_id
+    archive = root / ("source." + upload_key.split(".", 1)[1])
+    _download(ctx, upload_key, archive)
+    tag = image_tag(content_hash(archive))
+    source = root / "source"
+    _extract(archive, source)
+    record = {
+        "stack": payload.stack,
+        "bundle_id": payload.bundle_id,
+        "deployment_id": payload.deployment_id,
+        "job_id": ctx.message.job_id,
+        "source_upload_id": upload_id,
+        "image_tag": tag,
+        "app": plan.name,
+        "executor": services.executor.name,
+        "status": "building",
+        "created_at_epoch": now,
+        "created_by": payload.created_by or bundle.get("created_by") or "unknown",
+        "rollback_of": payload.rollback_of,
+    }
+    services.releases.put(
+        project_id, release_id, {k: v for k, v in record.items() if v is not None}
+    )
+    ctx.log.write(f"release {release_id}: {plan.name} from upload {upload_id} as {tag}")
+    spec = ReleaseSpec(
+        project_id=project_id,
+        stack=payload.stack,
+        release_id=release_id,
+        image_tag=tag,
+        plan=plan,
+        source_dir=source,
+        work_dir=root / "app",
+    )
+
+    def cancelled() -> bool:
+        return ctx.stop.reason == "cancel"
+
+    try:
+        shipped = ship(
+            spec, services.executor, services.check, recorder, ctx.log.write, ctx.clock, cancelled
+        )
+    except ShipCancelledError as exc:
+        services.releases.set_status(
+            project_id, release_id, "cancelled", finished_at_epoch=ctx.clock(),
+            phase_timings=exc.timings,
+        )  # fmt: skip
+        raise JobCancelledError(f"cancelled on request before {exc.phase}") from None
+    except ShipFailedError as exc:
+        services.releases.set_status(
+            project_id, release_id, "failed", failed_phase=exc.phase,
+            error=exc.message[:2000], finished_at_epoch=ctx.clock(), phase_timings=exc.timings,
+        )  # fmt: skip
+        recorder.note(phase=exc.phase, error_code=f"{exc.phase}_failed")
+        raise PermanentJobError(f"{exc.phase} failed: {exc}", f"{exc.phase}_failed") from None
+    for older in services.releases.list_project(project_id, payload.stack):
+        if older["release_id"] != release_id and older.get("status") == "live":
+            # The release a rollback replaced is ``rolled_back``; any other, ``superseded``.
+            replaced = "rolled_back" if payload.rollback_of else "superseded"
+            services.releases.set_status(project_id, older["release_id"], replaced)
+    services.releases.set_status(
+        project_id, release_id, "live", url=shipped.url, finished_at_epoch=ctx.clock(),
+        phase_timings=shipped.timings,
+    )  # fmt: skip
+    ctx.progress(100, f"live at {shipped.url}")
+    final_outputs = {**outputs, "app_url": {"value": shipped.url, "sensitive": False}}
+    return JobResult(
+        status="succeeded",
+        result={"outputs": final_outputs, "applied": True, "release_id": release_id},
+        attributes={"phase": "live", "phase_timings": shipped.timings},
+    )
+
+
+def _primary_plan(ctx: JobContext, project_id: str, bundle_id: str) -> AppPlan | None:
+    """The bundle's first plan that serves traffic (plans are stored primary first)."""
+    import json
+
+    key = keys.bundle_document_key(project_id, bundle_id)
+    body = ctx.clients.s3.get_object(Bucket=ctx.settings.bucket, Key=key)["Body"].read()
+    plans = (json.loads(body).get("record") or {}).get("plans") or []
+    for raw in plans:
+        plan = AppPlan.model_validate(raw)
+        if plan.kind != "worker":
+            return plan
+    return None
+
+
+def _source_of(
+    ctx: JobContext, services: ShippingServices, bundle: dict[str, Any], upload_id: str | None
+) -> tuple[str, str]:
+    """The source upload the bundle was generated from (its analysis job's upload)."""
+    project_id = ctx.message.project_id
+    analysis_id = str(bundle.get("analysis_id") or "")
+    job = services.jobs.get(project_id, analysis_id) if analysis_id else None
+    if job is None:
+        raise PermanentJobError(
+            f"the bundle's analysis {analysis_id!r} is gone: its source cannot be found",
+            "source_missing",
+        )
+    key = str(job.payload.get("key") or "")
+    found_id = str(job.payload.get("upload_id") or "")
+    if upload_id is not None and upload_id != found_id:
+        raise PermanentJobError(
+            f"upload {upload_id} is not the source of bundle {bundle.get('bundle_id')}",
+            "bad_payload",
+        )
+    prefix = keys.uploads_prefix(project_id)
+    if not key.startswith(prefix) or not _UPLOAD_NAME.match(key[len(prefix) :]):
+        # Never read another project's objects, whatever an item says.
+        raise PermanentJobError(f"the source key {key!r} is not an upload of this project",
+                                "source_missing")  # fmt: skip
+    return found_id, key
+
+
+def _download(ctx: JobContext, key: str, dest: Path) -> None:
+    limit = ctx.settings.max_upload_bytes
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    body = ctx.clients.s3.get_object(Bucket=ctx.settings.bucket, Key=key)["Body"]
+    written = 0
+    with dest.open("wb") as out:
+        for chunk in body.iter_chunks(1 << 20):
+            written += len(chunk)
+            if written > limit:
+                raise PermanentJobError(
+                    f"the source archive is over the {limit}-byte upload limit",
+                    "archive_too_large",
+                )
+            out.write(chunk)
+
+
+def _extract(archive: Path, dest: Path) -> None:
+    from runner.analysis.archive import extract_archive
+    from runner.analysis.errors import ArchiveRefusedError
+
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    try:
+        extract_archive(archive, dest)
+    except ArchiveRefusedError as exc:
+        raise PermanentJobError(f"archive refused: {exc}", "archive_refused") from None
