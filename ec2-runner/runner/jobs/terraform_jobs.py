@@ -539,7 +539,7 @@ def _job_session(
     try:
         scope = JobScope(
             bucket=ctx.settings.bucket,
-            state_key=state_key(ctx.message.project_id, payload.deployment_id),
+            state_key=state_key(ctx.message.project_id, payload.stack),
             deploy_role_arn=payload.role_arn,
             external_id=payload.external_id,
         )
