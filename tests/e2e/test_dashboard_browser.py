@@ -568,8 +568,9 @@ def test_dashboard_on_its_own_origin_deploys_a_generated_bundle(
     stack: LocalStack, browser_context: Any, page_origin_port: int, tmp_path: Path
 ) -> None:
     """The AWS shape: the page from one origin (the published files, config.json naming the
-    API), the API on another with CORS (AUTOSTACK_CORS_ORIGIN); a generated lambda bundle
-    deployed and destroyed from it."""
+    API), the API on another with CORS (AUTOSTACK_CORS_ORIGIN). Then, on the API's origin, a
+    generated lambda bundle planned, applied and destroyed (the plan in words, the log, the
+    outputs of a real bundle)."""
     started = time.monotonic()
     from scripts.publish_dashboard import collect
 
@@ -580,6 +581,7 @@ def test_dashboard_on_its_own_origin_deploys_a_generated_bundle(
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     origin = f"http://127.0.0.1:{page_origin_port}"
+    email = f"cors{time.monotonic_ns()}@example.com"
     try:
         page = browser_context.new_page()
         api_hosts: set[str] = set()
@@ -588,7 +590,7 @@ def test_dashboard_on_its_own_origin_deploys_a_generated_bundle(
             lambda r: api_hosts.add(urlparse(r.url).netloc) if "/auth/" in r.url else None,
         )
         page.goto(origin + "/#/signup")
-        page.get_by_label("Email").fill(f"cors{time.monotonic_ns()}@example.com")
+        page.get_by_label("Email").fill(email)
         page.get_by_label("Password (12 characters or more)").fill(PASSWORD)
         page.get_by_role("button", name="Sign up").click()
         page.get_by_role("heading", name="Projects").wait_for()
@@ -600,63 +602,67 @@ def test_dashboard_on_its_own_origin_deploys_a_generated_bundle(
         page.locator("#status").filter(has_text="requests left in this window").wait_for()
         page.reload()  # the refresh token, posted across origins
         page.get_by_role("link", name="cors-check").wait_for()
-        answers: list[int] = []
-        page.on("response", lambda r: answers.append(r.status))
-
-        # The generated bundle: upload, analyze, lambda, plan, approve, applied, destroy.
-        page.get_by_role("link", name="cors-check").click()
-        page.get_by_role("heading", name="cors-check").wait_for()
-        page.locator("#app-dir").set_input_files(str(write_stateless_app(tmp_path)))
-        page.locator("#analysis-state").filter(has_text="Analysis succeeded").wait_for(
-            timeout=90_000
-        )
-        page.locator("#bundle").wait_for()
-        if not page.get_by_role("heading", name="Bundle for lambda", exact=True).is_visible():
-            page.get_by_label("Target", exact=True).select_option("lambda")
-            page.get_by_role("button", name="Generate again").click()
-        page.get_by_role("heading", name="Bundle for lambda", exact=True).wait_for()
-        page.get_by_role("heading", name="Deploy generated bundle for lambda").wait_for()
-        page.get_by_label("Deploy role ARN").fill(ROLE_ARN)
-        page.get_by_role("button", name="Plan").click()
-        page.locator("#deploy-status[data-status=planned]").wait_for(timeout=TERRAFORM_S)
-        sentence = page.locator("#plan-sentence").inner_text()
-        counted = re.fullmatch(r"This plan adds (\d+) resources\.", sentence)
-        assert counted, sentence
-        adding = int(counted.group(1))
-        assert adding >= 8, sentence  # roles, log groups, function, API, stage, route, ...
-        adds = page.locator("#plan").get_by_role("region", name=f"{adding} to add")
-        assert adds.locator("li").count() == adding
-        assert 'aws_lambda_function "app" will be created' in adds.inner_text()
-        assert f"Plan: {adding} to add" in page.locator("#deploy-log").inner_text()
-        shots = Shots(page, Path(os.environ.get("AUTOSTACK_ARTIFACTS", tmp_path / "screens")))
-        shots.take("generated-planned", "#deploy")
-        page.locator("#approve").click()
-        page.locator("#deploy-status[data-status=applied]").wait_for(timeout=TERRAFORM_S)
-        outputs = page.locator("#outputs")
-        app_url = outputs.get_by_role("link").first.get_attribute("href")
-        assert app_url.startswith("https://"), app_url  # the API Gateway's URL
-        assert "app_url" in outputs.inner_text()
-        assert '"' not in outputs.inner_text()  # strings as they are, not JSON-quoted
-        log = page.locator("#deploy-log")
-        assert f"Apply complete! Resources: {adding} added" in log.inner_text()
-        # The long log scrolls inside its box; the page keeps its width.
-        assert log.evaluate("el => el.scrollHeight > el.clientHeight")
-        assert sideways(page) == []
-        shots.take("generated-applied", "#deploy")
-        page.locator("#destroy").click()
-        page.get_by_role("heading", name="Destroy").wait_for()
-        page.locator("#deploy-status[data-status=planned]").wait_for(timeout=TERRAFORM_S)
-        assert page.locator("#plan-sentence").inner_text() == (
-            f"This plan deletes {adding} resources."
-        )
-        page.locator("#approve").click()
-        page.locator("#deploy-status[data-status=applied]").wait_for(timeout=TERRAFORM_S)
-        assert f"{adding} destroyed." in page.locator("#deploy-log").inner_text()
-        assert [a for a in answers if a == 429] == []
-
         page.get_by_role("button", name="Log out").click()
         page.get_by_role("heading", name="Log in").wait_for()
     finally:
         server.shutdown()
         server.server_close()
+
+    answers: list[int] = []
+    page.on("response", lambda r: answers.append(r.status))
+
+    # The generated bundle, from the page on the API's origin (where `make run` serves
+    # it): upload, analyze, lambda, plan, approve, applied, destroy.
+    page.goto(stack.api_url + "/#/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Projects").wait_for()
+    page.get_by_role("link", name="cors-check").click()
+    page.get_by_role("heading", name="cors-check").wait_for()
+    page.locator("#app-dir").set_input_files(str(write_stateless_app(tmp_path)))
+    page.locator("#analysis-state").filter(has_text="Analysis succeeded").wait_for(timeout=90_000)
+    page.locator("#bundle").wait_for()
+    if not page.get_by_role("heading", name="Bundle for lambda", exact=True).is_visible():
+        page.get_by_label("Target", exact=True).select_option("lambda")
+        page.get_by_role("button", name="Generate again").click()
+    page.get_by_role("heading", name="Bundle for lambda", exact=True).wait_for()
+    page.get_by_role("heading", name="Deploy generated bundle for lambda").wait_for()
+    page.get_by_label("Deploy role ARN").fill(ROLE_ARN)
+    page.get_by_role("button", name="Plan").click()
+    page.locator("#deploy-status[data-status=planned]").wait_for(timeout=TERRAFORM_S)
+    sentence = page.locator("#plan-sentence").inner_text()
+    counted = re.fullmatch(r"This plan adds (\d+) resources\.", sentence)
+    assert counted, sentence
+    adding = int(counted.group(1))
+    assert adding >= 8, sentence  # roles, log groups, function, API, stage, route, ...
+    adds = page.locator("#plan").get_by_role("region", name=f"{adding} to add")
+    assert adds.locator("li").count() == adding
+    assert 'aws_lambda_function "app" will be created' in adds.inner_text()
+    assert f"Plan: {adding} to add" in page.locator("#deploy-log").inner_text()
+    shots = Shots(page, Path(os.environ.get("AUTOSTACK_ARTIFACTS", tmp_path / "screens")))
+    shots.take("generated-planned", "#deploy")
+    page.locator("#approve").click()
+    page.locator("#deploy-status[data-status=applied]").wait_for(timeout=TERRAFORM_S)
+    outputs = page.locator("#outputs")
+    app_url = outputs.get_by_role("link").first.get_attribute("href")
+    assert app_url.startswith("https://"), app_url  # the API Gateway's URL
+    assert "app_url" in outputs.inner_text()
+    assert '"' not in outputs.inner_text()  # strings as they are, not JSON-quoted
+    log = page.locator("#deploy-log")
+    assert f"Apply complete! Resources: {adding} added" in log.inner_text()
+    # The long log scrolls inside its box; the page keeps its width.
+    assert log.evaluate("el => el.scrollHeight > el.clientHeight")
+    assert sideways(page) == []
+    shots.take("generated-applied", "#deploy")
+    page.locator("#destroy").click()
+    page.get_by_role("heading", name="Destroy").wait_for()
+    page.locator("#deploy-status[data-status=planned]").wait_for(timeout=TERRAFORM_S)
+    assert page.locator("#plan-sentence").inner_text() == (f"This plan deletes {adding} resources.")
+    page.locator("#approve").click()
+    page.locator("#deploy-status[data-status=applied]").wait_for(timeout=TERRAFORM_S)
+    assert f"{adding} destroyed." in page.locator("#deploy-log").inner_text()
+    assert [a for a in answers if a == 429] == []
+
+    page.get_by_role("button", name="Log out").click()
     print(f"generated bundle in the browser: {time.monotonic() - started:.1f} s")
