@@ -303,7 +303,7 @@ def test_an_interactive_launch_and_destroy_through_a_terminal(
 
     launch = spawn("launch", str(app), "--bundle", str(bundle))
     launch.expect("Your stack:")
-    launch.expect(r"Target \(static, lambda, ec2, ecs-fargate\) \[ec2\]: ")
+    launch.expect(r"Target \(static, lambda, ec2, ecs-fargate\) \[[a-z0-9-]+\]: ")
     launch.sendline("")  # the recommended one
     launch.expect("Role ARN: ")
     launch.sendline(ROLE_ARN)
