@@ -560,6 +560,7 @@ async function follow(projectId: string, first: Deployment, slot: HTMLElement, l
   const details = h("div");
   const log = h("pre", { class: "code log", id: "deploy-log", tabindex: "0", "aria-label": "Deployment log" }, logText);
   clear(slot, h("h3", {}, `${first.action === "destroy" ? "Destroy" : "Deployment"} ${first.id}`), status, details, h("h4", {}, "Log"), log, error);
+  log.scrollTop = log.scrollHeight; // drawn again (approved): show where the log is now
   let d = first;
   const seen = seenStatus.get(first.id) ?? {};
   seenStatus.set(first.id, seen);
