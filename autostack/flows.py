@@ -25,8 +25,9 @@ from autostack.session import Session
 
 JOB_DONE = ("succeeded", "failed", "cancelled")
 WAIT_S = 20
-LOG_WAIT_S = 10
-MIN_POLL_INTERVAL_S = 1.0
+LOG_WAIT_S = 20
+# A long apply prints every few seconds: batch it, so it fits the status bucket.
+MIN_POLL_INTERVAL_S = 2.0
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9 _.-]+")
 
 

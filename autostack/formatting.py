@@ -72,13 +72,23 @@ def target_rows(bundle: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def plan_lines(plan: dict[str, Any] | None) -> list[str]:
-    """The plan in plain words: the headline, then what happens to each resource."""
+PLAN_RESOURCE_LINES = 15  # a generated bundle plans 10-40 resources: the rest as a count
+_ACTION_ORDER = ("delete", "replace", "update", "create")  # what can lose data first
+
+
+def plan_lines(plan: dict[str, Any] | None, limit: int = PLAN_RESOURCE_LINES) -> list[str]:
+    """The plan in plain words: the headline, then what happens to each resource (deletions
+    and replacements first; past ``limit`` resources, how many more)."""
     if not plan:
         return ["no plan yet"]
     lines = [str(plan.get("headline") or "")]
-    for resource in plan.get("resources") or []:
+    resources = list(plan.get("resources") or [])
+    order = {action: i for i, action in enumerate(_ACTION_ORDER)}
+    resources.sort(key=lambda r: order.get(str(r.get("action")), len(order)))
+    for resource in resources[:limit]:
         lines.append(f"- {resource.get('description') or resource.get('address')}")
+    if len(resources) > limit:
+        lines.append(f"- and {len(resources) - limit} more (`autostack logs` shows the whole plan)")
     for warning in plan.get("warnings") or []:
         lines.append(f"! {warning}")
     return [line for line in lines if line]

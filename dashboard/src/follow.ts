@@ -12,6 +12,7 @@ export interface LogPage {
 export interface FollowOptions {
   wait?: number; // seconds the server may hold each request
   minGapMs?: number; // floor between requests that brought nothing (a server that answers at once)
+  busyGapMs?: number; // floor between requests that brought text: a long apply prints every few seconds
   signal?: AbortSignal;
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
@@ -40,6 +41,7 @@ export async function followLog(
 ): Promise<FollowResult> {
   const wait = options.wait ?? 20;
   const minGap = options.minGapMs ?? 1000;
+  const busyGap = options.busyGapMs ?? 2000;
   const sleep = options.sleep ?? realSleep;
   const now = options.now ?? (() => Date.now());
   let status = "";
@@ -56,8 +58,11 @@ export async function followLog(
       onStatus(status);
     }
     if (page.complete) return { next: offset, status, requests, complete: true };
+    if (options.signal?.aborted) break;
+    // Busy logs are read in batches, so a long apply stays well inside the status bucket.
+    const gap = page.text ? busyGap : minGap;
     const elapsed = now() - started;
-    if (!page.text && elapsed < minGap) await sleep(minGap - elapsed);
+    if (elapsed < gap) await sleep(gap - elapsed);
   }
   return { next: offset, status, requests, complete: false };
 }

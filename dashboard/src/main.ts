@@ -560,6 +560,7 @@ async function follow(projectId: string, first: Deployment, slot: HTMLElement, l
   const details = h("div");
   const log = h("pre", { class: "code log", id: "deploy-log", tabindex: "0", "aria-label": "Deployment log" }, logText);
   clear(slot, h("h3", {}, `${first.action === "destroy" ? "Destroy" : "Deployment"} ${first.id}`), status, details, h("h4", {}, "Log"), log, error);
+  log.scrollTop = log.scrollHeight; // drawn again (approved): show where the log is now
   let d = first;
   const seen = seenStatus.get(first.id) ?? {};
   seenStatus.set(first.id, seen);
@@ -574,8 +575,10 @@ async function follow(projectId: string, first: Deployment, slot: HTMLElement, l
   const page = (after: number, wait: number) => api.call<LogPage>("GET", `${path}/logs?after=${after}&wait=${wait}`, undefined, "status");
   try {
     const result = await followLog(page, offset, (text) => {
+      // Keep to the end only for a reader who is there: one scrolled up to read stays put.
+      const atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
       log.append(text);
-      log.scrollTop = log.scrollHeight;
+      if (atEnd) log.scrollTop = log.scrollHeight;
     }, async (s) => {
       seen[s] ??= Date.now();
       if (s !== d.status && mine === generation) {
@@ -651,7 +654,7 @@ function deploymentDetails(projectId: string, d: Deployment, slot: HTMLElement, 
       h("dt", {}, o.name),
       h("dd", {}, o.sensitive ? "(sensitive, hidden)" : typeof o.value === "string" && /^https?:\/\//.test(o.value)
         ? h("a", { href: o.value, rel: "noreferrer noopener", target: "_blank" }, o.value)
-        : JSON.stringify(o.value)),
+        : typeof o.value === "string" ? h("code", {}, o.value) : JSON.stringify(o.value)),
     ])));
   }
   if (d.error) out.push(h("p", { class: "error" }, `${d.error.code}: ${d.error.message}`));

@@ -44,6 +44,19 @@ describe("followLog", () => {
     expect(result.requests).toBe(3);
   });
 
+  it("reads a busy log in batches: at most one request per busy gap", async () => {
+    const s = server([
+      { next: 2, text: "a\n", complete: false, status: "applying" },
+      { next: 4, text: "b\n", complete: false, status: "applying" },
+      { next: 6, text: "c\n", complete: true, status: "applied" },
+    ]);
+    const slept: number[] = [];
+    await followLog(s.fetchPage, 0, () => {}, () => {}, {
+      now: () => 0, sleep: async (ms) => void slept.push(ms), busyGapMs: 2000,
+    });
+    expect(slept).toEqual([2000, 2000]);
+  });
+
   it("a 15-minute follow of a quiet deployment costs 45 status requests", async () => {
     let clock = 0;
     let calls = 0;

@@ -1,11 +1,13 @@
 """`autostack` as a user runs it: the real console script as a process, against the real
 local stack (emulator, `chalice local`, the runner) at the default rate limits.
 
-Non-interactive: signup with the password on stdin, `launch --yes --json` of a fixture app
-(deploying an uploaded ``terraform_data`` bundle with ``--bundle``: generated bundles need
-the emulator work of another issue) to ``applied`` with its URL, the other commands, then
-`destroy`; the requests of launch + deploy + destroy counted per rate-limit bucket from the
-table. Interactive: the same journey through a pseudo-terminal (pexpect) answering prompts.
+Non-interactive: signup with the password on stdin, `launch --yes --json --target lambda`
+of a fixture app: the GENERATED bundle, planned and applied by the runner with the real AWS
+provider against the emulator (``runner.local_endpoints``), to ``applied`` with its URL, the
+other commands, then `destroy` back to an empty state; the requests of launch + destroy
+counted per rate-limit bucket from the table. Interactive: the same journey through a
+pseudo-terminal (pexpect) answering prompts, with your own Terraform (``--bundle DIR``, an
+uploaded ``terraform_data`` bundle: quick, and the path stays covered).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ PASSWORD = "correct horse battery"
 ROLE_ARN = "arn:aws:iam::123456789012:role/autostack-deploy"
 AUTOSTACK = str(Path(sys.executable).parent / "autostack")
 DEFAULT_LIMITS = {"default": 50, "read": 300, "status": 600}
+MIRROR = Path("/opt/tf-plugins")
 
 APP = {
     "app.py": (
@@ -46,6 +49,8 @@ APP = {
     "debug.log": "left out by .gitignore\n",
     "node_modules/left-out/index.js": "module.exports = 1\n",
 }
+# Stateless (no database): the lambda bundle is then the fewest resources to apply.
+STATELESS_APP = {**APP, "requirements.txt": "flask==3.0.3\n"}
 BUNDLE = {
     "main.tf": (
         'variable "role_arn" {\n  type = string\n}\n\n'
@@ -65,6 +70,7 @@ def _write(root: Path, files: dict[str, str]) -> Path:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    assert MIRROR.is_dir(), f"the hashicorp/aws provider mirror {MIRROR} is needed"
     state = tmp_path_factory.mktemp("cli-stack")
     local = LocalStack(
         emulator_port=free_port(),
@@ -74,6 +80,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
             "AUTOSTACK_RUNNER_DB": str(state / "runner.db"),
             "AUTOSTACK_RUNNER_WORK_DIR": str(state / "work"),
             "AUTOSTACK_RUNNER_WAIT_S": "1",
+            "AUTOSTACK_TF_PLUGIN_DIR": str(MIRROR),
         },  # rate limits: the defaults
         quiet=True,
     )
@@ -138,8 +145,7 @@ def test_launch_status_logs_templates_destroy_non_interactive_within_the_rate_li
     stack: LocalStack, tmp_path: Path
 ) -> None:
     user = User(stack, tmp_path, "cli@example.com")
-    app = _write(tmp_path / "shop", APP)
-    bundle = _write(tmp_path / "infra", BUNDLE)
+    app = _write(tmp_path / "shop", STATELESS_APP)
 
     signed = user.json("signup", "--email", user.email, stdin=PASSWORD + "\n")
     assert signed["signed_in"] is True and signed["user"]["email"] == user.email
@@ -151,17 +157,20 @@ def test_launch_status_logs_templates_destroy_non_interactive_within_the_rate_li
 
     started = time.monotonic()
     launched = user.json(
-        "launch", str(app), "--bundle", str(bundle), "--role-arn", ROLE_ARN, "--yes"
+        "launch", str(app), "--target", "lambda", "--role-arn", ROLE_ARN, "--yes", timeout=1200
     )
     launch_s = time.monotonic() - started
     after_launch = user.rate_counts(user_id)
 
     assert launched["status"] == "applied", launched
-    assert launched["url"].startswith("https://example.test/")
+    assert launched["target"] == "lambda" and "uploaded_bundle_id" not in launched
+    assert launched["url"].startswith("https://"), launched["url"]  # the API Gateway's
+    outputs = {o["name"]: o["value"] for o in launched["deployment"]["outputs"]}
+    assert outputs["app_url"] == launched["url"]
+    assert "aws_lambda_function.app" in launched["deployment"]["resources_in_state"]
     assert launched["stack"]["language"] == "python"
     assert launched["stack"]["framework"].startswith("flask")
     assert launched["stack"]["port"] == "8000"
-    assert "postgres" in launched["stack"]["services"]
     assert {row["target"] for row in launched["targets"]} == {
         "static",
         "lambda",
@@ -188,10 +197,11 @@ def test_launch_status_logs_templates_destroy_non_interactive_within_the_rate_li
     assert not_yet.returncode == 3 and "not available yet on this server" in not_yet.stderr
 
     before_destroy = user.rate_counts(user_id)
-    destroyed = user.json("destroy", "--yes", cwd=app)
+    destroyed = user.json("destroy", "--yes", cwd=app, timeout=1200)
     after_destroy = user.rate_counts(user_id)
     assert destroyed["deployment"]["action"] == "destroy"
     assert destroyed["deployment"]["status"] == "applied"
+    assert destroyed["deployment"]["resources_in_state"] == []
 
     launch_counts = after_launch - before_launch
     destroy_counts = after_destroy - before_destroy
@@ -203,6 +213,9 @@ def test_launch_status_logs_templates_destroy_non_interactive_within_the_rate_li
                 "launch_requests": dict(launch_counts),
                 "destroy_requests": dict(destroy_counts),
                 "client_counted": launched["requests"],
+                "plan": (launched["deployment"].get("plan") or {}).get("headline"),
+                "resources": launched["deployment"]["resources_in_state"],
+                "url": launched["url"],
             }
         )
     )
@@ -290,7 +303,7 @@ def test_an_interactive_launch_and_destroy_through_a_terminal(
 
     launch = spawn("launch", str(app), "--bundle", str(bundle))
     launch.expect("Your stack:")
-    launch.expect(r"Target \(static, lambda, ec2, ecs-fargate\) \[ec2\]: ")
+    launch.expect(r"Target \(static, lambda, ec2, ecs-fargate\) \[[a-z0-9-]+\]: ")
     launch.sendline("")  # the recommended one
     launch.expect("Role ARN: ")
     launch.sendline(ROLE_ARN)

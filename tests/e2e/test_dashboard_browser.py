@@ -10,6 +10,10 @@ words), approved, its log followed to `applied` with a secret masked, phases and
 app URL, destroyed, and log out. Along the way: every control is named, Tab reaches every
 control of the project screen with a visible focus ring, rendered text meets 4.5:1 contrast,
 a 375 px window scrolls no sideways, and no request leaves the loopback interface.
+The second session (the page on its own origin, as CloudFront serves it) deploys a GENERATED
+bundle: a stateless app, the lambda target, planned by the runner with the real AWS provider
+against the emulator (many resources: the plan in words, a long log, the outputs), applied
+and destroyed.
 Debian's Chromium is driven by Playwright with `executable_path` (never a downloaded
 browser). Screenshots of each screen go to `AUTOSTACK_ARTIFACTS` (default: pytest's tmp
 dir); `AUTOSTACK_UPDATE_SCREENSHOTS=1` also refreshes the ones in docs/screenshots/.
@@ -52,6 +56,8 @@ ROLE_ARN = "arn:aws:iam::123456789012:role/autostack-deploy"
 FAKE_KEY = "AKIAZ7Q3XB4R6TYUPLMN"  # a made-up access key id: the profile must mask it
 README_SHOTS = {"projects", "profile", "targets", "bundle", "planned", "applied", "project-narrow"}
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+MIRROR = Path("/opt/tf-plugins")
+TERRAFORM_S = 900_000  # a real plan or apply with the AWS provider on a busy 2-core host
 
 TERRAFORM = """
 variable "role_arn" {
@@ -70,6 +76,20 @@ output "app_url" {
   value = "https://example.test/${terraform_data.app.id}"
 }
 """
+
+
+def write_stateless_app(root: Path) -> Path:
+    """A Flask app with no database: lambda fits, and its bundle is the smallest to apply."""
+    app = root / "hello"
+    app.mkdir(parents=True)
+    (app / "app.py").write_text(
+        "import os\n\nfrom flask import Flask\n\napp = Flask(__name__)\n\n\n"
+        '@app.get("/")\ndef index():\n    return "hello"\n\n\n'
+        'if __name__ == "__main__":\n'
+        '    app.run(port=int(os.environ.get("PORT", "8000")))\n'
+    )
+    (app / "requirements.txt").write_text("flask==3.0.3\n")
+    return app
 
 
 def write_fixture_app(root: Path) -> Path:
@@ -106,6 +126,7 @@ def page_origin_port() -> int:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, page_origin_port: int) -> Iterator[LocalStack]:
+    assert MIRROR.is_dir(), f"the hashicorp/aws provider mirror {MIRROR} is needed"
     tmp = tmp_path_factory.mktemp("dashboard-stack")
     env = {  # the default rate limits: a dashboard session must fit in them
         "AUTOSTACK_CORS_ORIGIN": f"http://127.0.0.1:{page_origin_port}",
@@ -114,6 +135,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, page_origin_port: int) -> It
         "AUTOSTACK_RUNNER_WORK_DIR": str(tmp / "work"),
         "AUTOSTACK_RUNNER_WAIT_S": "1",
         "AUTOSTACK_RUNNER_HEARTBEAT_S": "0.5",
+        "AUTOSTACK_TF_PLUGIN_DIR": str(MIRROR),
     }
     local = LocalStack(emulator_port=free_port(), api_port=free_port(), extra_env=env, quiet=True)
     local.start()
@@ -542,11 +564,14 @@ class PublishedFiles(BaseHTTPRequestHandler):
         pass
 
 
-def test_dashboard_on_its_own_origin_calls_the_api_with_cors(
-    stack: LocalStack, browser_context: Any, page_origin_port: int
+def test_dashboard_on_its_own_origin_deploys_a_generated_bundle(
+    stack: LocalStack, browser_context: Any, page_origin_port: int, tmp_path: Path
 ) -> None:
     """The AWS shape: the page from one origin (the published files, config.json naming the
-    API), the API on another with CORS (AUTOSTACK_CORS_ORIGIN)."""
+    API), the API on another with CORS (AUTOSTACK_CORS_ORIGIN). Then, on the API's origin, a
+    generated lambda bundle planned, applied and destroyed (the plan in words, the log, the
+    outputs of a real bundle)."""
+    started = time.monotonic()
     from scripts.publish_dashboard import collect
 
     files = {f"/{item.key}": item for item in collect(ROOT / "dashboard" / "dist", stack.api_url)}
@@ -556,6 +581,7 @@ def test_dashboard_on_its_own_origin_calls_the_api_with_cors(
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     origin = f"http://127.0.0.1:{page_origin_port}"
+    email = f"cors{time.monotonic_ns()}@example.com"
     try:
         page = browser_context.new_page()
         api_hosts: set[str] = set()
@@ -564,7 +590,7 @@ def test_dashboard_on_its_own_origin_calls_the_api_with_cors(
             lambda r: api_hosts.add(urlparse(r.url).netloc) if "/auth/" in r.url else None,
         )
         page.goto(origin + "/#/signup")
-        page.get_by_label("Email").fill(f"cors{time.monotonic_ns()}@example.com")
+        page.get_by_label("Email").fill(email)
         page.get_by_label("Password (12 characters or more)").fill(PASSWORD)
         page.get_by_role("button", name="Sign up").click()
         page.get_by_role("heading", name="Projects").wait_for()
@@ -581,3 +607,62 @@ def test_dashboard_on_its_own_origin_calls_the_api_with_cors(
     finally:
         server.shutdown()
         server.server_close()
+
+    answers: list[int] = []
+    page.on("response", lambda r: answers.append(r.status))
+
+    # The generated bundle, from the page on the API's origin (where `make run` serves
+    # it): upload, analyze, lambda, plan, approve, applied, destroy.
+    page.goto(stack.api_url + "/#/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Projects").wait_for()
+    page.get_by_role("link", name="cors-check").click()
+    page.get_by_role("heading", name="cors-check").wait_for()
+    page.locator("#app-dir").set_input_files(str(write_stateless_app(tmp_path)))
+    page.locator("#analysis-state").filter(has_text="Analysis succeeded").wait_for(timeout=90_000)
+    page.locator("#bundle").wait_for()
+    if not page.get_by_role("heading", name="Bundle for lambda", exact=True).is_visible():
+        page.get_by_label("Target", exact=True).select_option("lambda")
+        page.get_by_role("button", name="Generate again").click()
+    page.get_by_role("heading", name="Bundle for lambda", exact=True).wait_for()
+    page.get_by_role("heading", name="Deploy generated bundle for lambda").wait_for()
+    page.get_by_label("Deploy role ARN").fill(ROLE_ARN)
+    page.get_by_role("button", name="Plan").click()
+    page.locator("#deploy-status[data-status=planned]").wait_for(timeout=TERRAFORM_S)
+    sentence = page.locator("#plan-sentence").inner_text()
+    counted = re.fullmatch(r"This plan adds (\d+) resources\.", sentence)
+    assert counted, sentence
+    adding = int(counted.group(1))
+    assert adding >= 8, sentence  # roles, log groups, function, API, stage, route, ...
+    adds = page.locator("#plan").get_by_role("region", name=f"{adding} to add")
+    assert adds.locator("li").count() == adding
+    assert 'aws_lambda_function "app" will be created' in adds.inner_text()
+    assert f"Plan: {adding} to add" in page.locator("#deploy-log").inner_text()
+    shots = Shots(page, Path(os.environ.get("AUTOSTACK_ARTIFACTS", tmp_path / "screens")))
+    shots.take("generated-planned", "#deploy")
+    page.locator("#approve").click()
+    page.locator("#deploy-status[data-status=applied]").wait_for(timeout=TERRAFORM_S)
+    outputs = page.locator("#outputs")
+    app_url = outputs.get_by_role("link").first.get_attribute("href")
+    assert app_url.startswith("https://"), app_url  # the API Gateway's URL
+    assert "app_url" in outputs.inner_text()
+    assert '"' not in outputs.inner_text()  # strings as they are, not JSON-quoted
+    log = page.locator("#deploy-log")
+    assert f"Apply complete! Resources: {adding} added" in log.inner_text()
+    # The long log scrolls inside its box; the page keeps its width.
+    assert log.evaluate("el => el.scrollHeight > el.clientHeight")
+    assert sideways(page) == []
+    shots.take("generated-applied", "#deploy")
+    page.locator("#destroy").click()
+    page.get_by_role("heading", name="Destroy").wait_for()
+    page.locator("#deploy-status[data-status=planned]").wait_for(timeout=TERRAFORM_S)
+    assert page.locator("#plan-sentence").inner_text() == (f"This plan deletes {adding} resources.")
+    page.locator("#approve").click()
+    page.locator("#deploy-status[data-status=applied]").wait_for(timeout=TERRAFORM_S)
+    assert f"{adding} destroyed." in page.locator("#deploy-log").inner_text()
+    assert [a for a in answers if a == 429] == []
+
+    page.get_by_role("button", name="Log out").click()
+    print(f"generated bundle in the browser: {time.monotonic() - started:.1f} s")

@@ -126,3 +126,20 @@ def test_errors_carry_the_api_message_a_hint_and_an_exit_code() -> None:
     assert ApiError(422, "validation_error", "x").exit_code == 2
     assert ApiError(500, "internal_error", "x").exit_code == 1
     assert RefusedError("no").line() == "no"
+
+
+def test_a_big_plan_shows_deletions_first_and_counts_the_rest() -> None:
+    created = [
+        {"action": "create", "description": f'aws_thing "r{i}" will be created'} for i in range(20)
+    ]
+    deleted = {"action": "delete", "description": 'aws_db_instance "db" will be destroyed'}
+    plan = {
+        "headline": "Plan: 20 to add, 0 to change, 1 to destroy.",
+        "resources": [*created, deleted],
+    }
+    lines = formatting.plan_lines(plan, limit=5)
+    assert lines[0].startswith("Plan: 20 to add")
+    assert lines[1] == '- aws_db_instance "db" will be destroyed'
+    assert lines[2:6] == [f'- aws_thing "r{i}" will be created' for i in range(4)]
+    assert lines[6] == "- and 16 more (`autostack logs` shows the whole plan)"
+    assert len(lines) == 7
