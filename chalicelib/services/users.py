@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 
 from chalicelib.auth import refresh_grace
 from chalicelib.auth.passwords import dummy_hash, hash_password, verify_password
