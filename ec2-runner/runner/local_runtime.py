@@ -129,6 +129,11 @@ class Process(Protocol):
 
     def signal_group(self, sig: int) -> None: ...
 
+    def group_alive(self) -> bool:
+        """Whether any process of its group still exists (a killed child not yet reaped
+        counts: it still holds the group)."""
+        ...
+
 
 class ProcessRunner(Protocol):
     def spawn(
@@ -169,6 +174,15 @@ class _PopenProcess:
             os.killpg(self._popen.pid, sig)
         except ProcessLookupError:
             pass
+
+    def group_alive(self) -> bool:
+        try:
+            os.killpg(self._popen.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
 
 
 class SubprocessRunner:
@@ -344,6 +358,12 @@ class RunningApp:
             else:
                 # The leader is gone; make sure nothing it forked outlives it.
                 proc.signal_group(signal.SIGKILL)
+        # A SIGKILLed child (an rq work horse, a gunicorn worker) is gone only once it is
+        # reaped: wait, bounded, so that "stopped" means no process of the app is left.
+        deadline = time.monotonic() + self.stop_grace_s
+        for proc in self.processes.values():
+            while proc.group_alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
 
 
 @dataclass

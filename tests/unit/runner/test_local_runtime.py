@@ -143,6 +143,9 @@ class _Proc:
         if sig in (signal.SIGTERM, signal.SIGKILL) and self.exit_code is None:
             self.exit_code = -sig
 
+    def group_alive(self) -> bool:
+        return self.exit_code is None
+
 
 class _Runner:
     """Scripted processes: commands whose text contains a key exit with its code."""
