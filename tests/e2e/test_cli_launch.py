@@ -194,7 +194,8 @@ def test_launch_status_logs_templates_destroy_non_interactive_within_the_rate_li
     assert launched["url"] in human.stdout
 
     not_yet = user.run("releases", cwd=app)
-    assert not_yet.returncode == 3 and "not available yet on this server" in not_yet.stderr
+    # The server has the releases routes (issue 14); this client does not wire them yet.
+    assert not_yet.returncode == 3 and "not in this client yet" in not_yet.stderr
 
     before_destroy = user.rate_counts(user_id)
     destroyed = user.json("destroy", "--yes", cwd=app, timeout=1200)

@@ -77,7 +77,7 @@ def test_a_running_analysis_gets_cancel_requested_and_ends_cancelled(
             )["Item"]
             seen["flag"] = item.get("cancel_requested", {}).get("BOOL")
             # The runner's heartbeat reads the flag and stops the job (an event, not a nap).
-            running = worker._running
+            running = worker._running.get(job["id"])  # the pool's entry for this job
             seen["noticed"] = running is not None and running.stop.wait(30)
 
         analyzer = ZipAnalyzer(on_call=cancel_while_running)
