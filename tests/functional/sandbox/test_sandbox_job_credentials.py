@@ -9,16 +9,18 @@ from __future__ import annotations
 import hashlib
 import json
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from devtools.local_resources import LocalResources
+from devtools.local_resources import LocalResources, create_local_resources
 from runner.errors import PermanentJobError
 from runner.job_session import JobScope, session_policy
 from runner.jobs.registry import HandlerRegistry
 from tests.functional.terraform.harness import ROLE_ARN
 from tests.functional.terraform.jobs_harness import EXTERNAL_ID, make_jobs_harness
+from tests.support.emulator import moto_server
 
 PROBE = """
 terraform {
@@ -37,6 +39,14 @@ resource "terraform_data" "probe" {
   }
 }
 """
+
+
+@pytest.fixture
+def local_resources() -> Iterator[LocalResources]:
+    """An emulator of its own: moto's data dump (read below) fails on some other tests'
+    items in a shared server, and this test reads every assumed role from it."""
+    with moto_server() as url:
+        yield create_local_resources(url, suffix="-creds")
 
 
 def _assumed_roles(endpoint_url: str) -> list[dict[str, str]]:
