@@ -16,12 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from chalicelib.generate import generate_bundle
 from chalicelib.models.templates import GeneratedBundle, TemplateRequest
 from devtools.local_resources import REGION, LocalResources
-from runner.job_session import JobScope, JobSession, JobSessionIssuer
+from runner.job_session import JobScope, JobSession
 from runner.local_endpoints import OVERRIDE_FILE, LocalEndpoints
 from runner.plan_summary import summarize_plan
 from runner.terraform import (
@@ -33,6 +31,7 @@ from runner.terraform import (
     deployment_variables,
     state_key,
 )
+from tests.functional.terraform.harness import job_session_issuer
 from tests.golden.helpers import write_bundle
 from tests.golden.stack_profiles import PROFILES
 
@@ -96,16 +95,7 @@ def run_context(
     Terraform credentials, ``runner.job_session``) for that deployment's state key."""
     credentials = None
     if resources is not None:
-        issuer = JobSessionIssuer(
-            boto3.client(
-                "sts",
-                endpoint_url=resources.endpoint_url,
-                region_name=REGION,
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-            ),
-            resources.session_role_arn,
-        )
+        issuer = job_session_issuer(resources)
         scope = JobScope(
             resources.bucket, state_key("gendeploy", deployment_id), ROLE_ARN, EXTERNAL_ID
         )

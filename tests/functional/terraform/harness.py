@@ -114,14 +114,17 @@ def make_harness(
         allow_provisioners=allow_provisioners,  # most test bundles sleep in local-exec
     )
     runner = TerraformRunner(settings, environ=environ)
-    sessions = JobSessionIssuer(
-        boto3.client(
-            "sts",
-            endpoint_url=local_resources.endpoint_url,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        ),
-        local_resources.session_role_arn,
-    )
+    sessions = job_session_issuer(local_resources)
     return TerraformHarness(local_resources, runner, tmp_path, environ, sessions)
+
+
+def job_session_issuer(local_resources: LocalResources) -> JobSessionIssuer:
+    """Scoped job sessions from the emulator's STS, as the runner gets them."""
+    sts = boto3.client(
+        "sts",
+        endpoint_url=local_resources.endpoint_url,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    return JobSessionIssuer(sts, local_resources.session_role_arn)
