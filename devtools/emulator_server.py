@@ -288,6 +288,37 @@ def unique_rds_resource_ids() -> None:
     DBInstance._autostack_unique_ids = True  # type: ignore[attr-defined]
 
 
+def ecs_services_reach_desired_count() -> None:
+    """A new ECS service reports its desired tasks running (idempotent).
+
+    The emulator starts no task, so moto leaves ``runningCount`` at 0 (unless a fixed
+    ``MOTO_ECS_SERVICE_RUNNING``) and the deployment ``IN_PROGRESS`` for ever; generated
+    bundles set ``wait_for_steady_state`` (a deploy waits for its tasks, as in AWS), so
+    the provider polled until its 20-minute timeout. The local stage stands in for
+    tasks that start: the service is stable at once."""
+    from moto.ecs.models import Service
+
+    if getattr(Service, "_autostack_steady", False):
+        return
+    init = Service.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        if self.running_count >= self.desired_count:
+            return
+        self.running_count, self.pending_count = self.desired_count, 0
+        for deployment in self.deployments:
+            deployment.update(
+                runningCount=self.desired_count,
+                pendingCount=0,
+                rolloutState="COMPLETED",
+                rolloutStateReason=f"ECS deployment {deployment['id']} completed.",
+            )
+
+    Service.__init__ = __init__  # type: ignore[method-assign]
+    Service._autostack_steady = True  # type: ignore[attr-defined]
+
+
 def main(argv: list[str]) -> None:
     # AWS managed policies (AWSLambdaBasicExecutionRole...) exist, as in AWS: generated
     # bundles attach them (moto 5 leaves them out unless asked; ~1 s on first IAM use).
@@ -295,6 +326,7 @@ def main(argv: list[str]) -> None:
     make_dynamodb_atomic()
     complete_elasticache_replication_groups()
     unique_rds_resource_ids()
+    ecs_services_reach_desired_count()
     # AUTOSTACK_EMULATOR_SPEEDUPS=0: moto's server as shipped (plus the lock), to compare.
     if os.environ.get("AUTOSTACK_EMULATOR_SPEEDUPS", "1") != "0":
         scope_queries_to_partition()

@@ -215,3 +215,21 @@ def test_hash_only_tables_still_query(emulator_url: str) -> None:
         ExpressionAttributeValues={":pk": {"S": "b"}},
     )["Items"]
     assert found == [{"pk": {"S": "b"}, "v": {"N": "1"}}]
+
+
+def test_a_new_ecs_service_is_stable_at_once(emulator_url: str) -> None:
+    # Generated bundles wait for steady state; the emulator starts no task, so without
+    # the wrapper's shim the provider polled a service at 0 of 2 tasks until its timeout.
+    ecs = client(emulator_url, "ecs")
+    cluster = f"k-steady-{next(_names)}-{random.randrange(10**6)}"
+    ecs.create_cluster(clusterName=cluster)
+    family = ecs.register_task_definition(
+        family=cluster,
+        containerDefinitions=[{"name": "app", "image": "app:1", "memory": 128}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs.create_service(cluster=cluster, serviceName="app", taskDefinition=family, desiredCount=2)
+    service = ecs.describe_services(cluster=cluster, services=["app"])["services"][0]
+    assert (service["runningCount"], service["pendingCount"]) == (2, 0)
+    assert [(d["rolloutState"], d["runningCount"]) for d in service["deployments"]] == [
+        ("COMPLETED", 2)
+    ]
