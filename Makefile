@@ -37,19 +37,19 @@ run: venv sysdeps dashboard
 
 test: venv checkov sysdeps dashboard
 	$(BIN)/ruff check .
-	CHECKOV_BIN=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	CHECKOV_BIN=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 # The tiers alone. e2e starts the real local stack as processes.
 unit: venv
-	$(BIN)/python -m pytest -q -n 2 tests/unit $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup tests/unit $(PYTEST_ARGS)
 functional: venv sysdeps
-	$(BIN)/python -m pytest -q -n 2 tests/functional $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup tests/functional $(PYTEST_ARGS)
 e2e: venv sysdeps
-	$(BIN)/python -m pytest -q -n 2 tests/e2e $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup tests/e2e $(PYTEST_ARGS)
 # Fixture apps run from their plans (real PostgreSQL/Redis, pip/npm from the registries) and
 # every generated Dockerfile/workflow linted. `make test` runs it too (it lives under tests/).
 apps: venv sysdeps
-	$(BIN)/python -m pytest -q -n 2 -m apps tests/apps $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup -m apps tests/apps $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .
