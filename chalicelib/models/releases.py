@@ -6,7 +6,9 @@ from typing import Any
 
 from pydantic import Field
 
-from chalicelib.models.api import ResponseModel
+from chalicelib.models.api import RequestModel, ResponseModel
+
+_ID = r"^[A-Za-z0-9_-]{1,64}$"
 
 
 class ReleaseOut(ResponseModel):
@@ -39,4 +41,22 @@ class RollbackOut(ResponseModel):
     job_id: str
     rollback_of: str
     stack: str
+    status: str = "queued"
+
+
+class ReleaseCreate(RequestModel):
+    """``POST /projects/{id}/releases``: ship new source onto a live stack (its infrastructure
+    and app plan stay; only build, release, roll-out and verify run)."""
+
+    upload_id: str = Field(pattern=_ID)
+    stack: str | None = Field(default=None, pattern=_ID)  # None: the project's one live stack
+
+
+class ReleaseQueued(ResponseModel):
+    """The queued ``release`` job of new source."""
+
+    job_id: str
+    stack: str
+    upload_id: str
+    bundle_id: str
     status: str = "queued"

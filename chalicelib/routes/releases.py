@@ -9,7 +9,7 @@ from chalice import Blueprint
 from chalicelib.routes.endpoint import ApiRequest, endpoint
 
 if TYPE_CHECKING:  # models and services are imported on first use (cold start)
-    from chalicelib.models.releases import ReleaseList, RollbackOut
+    from chalicelib.models.releases import ReleaseList, ReleaseQueued, RollbackOut
 
 bp = Blueprint(__name__)
 TAGS = ("releases",)
@@ -48,3 +48,25 @@ def rollback_release(req: ApiRequest, project_id: str, release_id: str) -> Rollb
 
     projects.get_owned(req.ctx, req.user_id, project_id)
     return releases.rollback(req.ctx, project_id, release_id, req.user_id, req.request_id)
+
+
+@endpoint(
+    bp,
+    "/projects/{project_id}/releases",
+    "POST",
+    summary="Ship new source onto a live stack: the infrastructure stays; build, release,"
+    " roll out and verify run (409 when nothing is live or the stack is busy)",
+    body="chalicelib.models.releases:ReleaseCreate",
+    response="chalicelib.models.releases:ReleaseQueued",
+    status=202,
+    tags=TAGS,
+    errors=(404, 409, 422),
+)
+def create_release(req: ApiRequest, project_id: str) -> ReleaseQueued:
+    from chalicelib.services import projects, releases
+
+    projects.get_owned(req.ctx, req.user_id, project_id)
+    body = req.body
+    return releases.redeploy(
+        req.ctx, project_id, body.upload_id, body.stack, req.user_id, req.request_id
+    )

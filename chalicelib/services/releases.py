@@ -1,8 +1,9 @@
-"""Releases: list a project's shipped releases, roll back to an earlier one.
+"""Releases: list a project's shipped releases, roll back to an earlier one, ship new source.
 
 A rollback queues a ``release`` job (``runner.jobs.release``) for the earlier
-release's bundle and source upload. On the local stage that rebuilds and restarts it;
-the AWS executors (not written yet) will re-point to the earlier image instead.
+release's bundle and source upload; a redeploy queues one for a new source upload on
+the stack's live bundle (the infrastructure is reused: only build, release and verify
+run). On the local stage that rebuilds and restarts the app.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.context import AppContext
-from chalicelib.errors import ConflictError, NotFoundError
-from chalicelib.models.releases import ReleaseList, ReleaseOut, RollbackOut
+from chalicelib.errors import ConflictError, NotFoundError, RequestValidationError
+from chalicelib.models.releases import ReleaseList, ReleaseOut, ReleaseQueued, RollbackOut
 
 IN_FLIGHT = frozenset({"building", "releasing", "verifying"})
 WENT_LIVE = frozenset({"live", "superseded", "rolled_back"})
@@ -28,6 +29,10 @@ class ReleaseBusyError(ConflictError):
 
 class ReleaseNotRollbackableError(ConflictError):
     code = "release_not_rollbackable"
+
+
+class NothingLiveError(ConflictError):
+    code = "nothing_live"
 
 
 def to_out(item: dict[str, Any]) -> ReleaseOut:
@@ -101,6 +106,74 @@ def rollback(
             f"release {release_id} never went live ({target.get('status')}): nothing to go back to",
             details={"release_id": release_id, "status": target.get("status")},
         )
+    job_id = _queue_release(
+        ctx,
+        project_id,
+        {
+            "stack": stack,
+            "bundle_id": target["bundle_id"],
+            "upload_id": target["source_upload_id"],
+            "created_by": user_id,
+            "rollback_of": release_id,
+        },
+        request_id,
+    )
+    return RollbackOut(job_id=job_id, rollback_of=release_id, stack=stack)
+
+
+def redeploy(
+    ctx: AppContext,
+    project_id: str,
+    upload_id: str,
+    stack: str | None,
+    user_id: str,
+    request_id: str | None,
+) -> ReleaseQueued:
+    """Queue a release of a new source upload on a live stack: 404 unknown upload, 409 when
+    nothing is live (or the stack is busy), 422 when several stacks are live and none named."""
+    from chalicelib.services import uploads
+
+    upload = uploads.verify(ctx, project_id, upload_id)  # 409 not uploaded, 422 rejected
+    live: dict[str, dict[str, Any]] = {}
+    for item in ctx.stores.releases.list_project(project_id):  # newest first
+        if item.get("status") == "live":
+            live.setdefault(str(item.get("stack", "main")), item)
+    if stack is None and len(live) > 1:
+        names = ", ".join(sorted(live))
+        raise RequestValidationError(
+            f"stack: {len(live)} stacks are live ({names}); name one",
+            details=[{"field": "stack", "message": f"one of {names}", "type": "missing"}],
+        )
+    chosen = stack if stack is not None else next(iter(live), None)
+    current = live.get(chosen) if chosen is not None else None
+    if current is None or chosen is None:
+        where = f"stack {chosen!r}" if chosen else "this project"
+        raise NothingLiveError(
+            f"nothing is live on {where}: deploy a generated bundle first",
+            details={"stack": chosen},
+        )
+    job_id = _queue_release(
+        ctx,
+        project_id,
+        {
+            "stack": chosen,
+            "bundle_id": current["bundle_id"],
+            "upload_id": upload.upload_id,
+            "created_by": user_id,
+        },
+        request_id,
+    )
+    return ReleaseQueued(
+        job_id=job_id, stack=chosen, upload_id=upload.upload_id, bundle_id=current["bundle_id"]
+    )
+
+
+def _queue_release(
+    ctx: AppContext, project_id: str, payload: dict[str, Any], request_id: str | None
+) -> str:
+    """Queue a ``release`` job once the stack is idle (two deploys of a stack never
+    interleave: 409 while a deployment or another release of it is in flight)."""
+    stack = str(payload["stack"])
     busy = [
         r["release_id"]
         for r in ctx.stores.releases.list_project(project_id, stack)
@@ -120,15 +193,6 @@ def rollback(
     from chalicelib.services import jobs
 
     job = jobs.for_context(ctx).submit(
-        project_id=project_id,
-        kind="release",
-        payload={
-            "stack": stack,
-            "bundle_id": target["bundle_id"],
-            "upload_id": target["source_upload_id"],
-            "created_by": user_id,
-            "rollback_of": release_id,
-        },
-        request_id=request_id,
+        project_id=project_id, kind="release", payload=payload, request_id=request_id
     )
-    return RollbackOut(job_id=job.job_id, rollback_of=release_id, stack=stack)
+    return str(job.job_id)

@@ -288,8 +288,13 @@ def _primary_plan(ctx: JobContext, project_id: str, bundle_id: str) -> AppPlan |
 def _source_of(
     ctx: JobContext, services: ShippingServices, bundle: dict[str, Any], upload_id: str | None
 ) -> tuple[str, str]:
-    """The source upload the bundle was generated from (its analysis job's upload)."""
+    """The source to ship: the upload the bundle was generated from (its analysis job's
+    upload), or another ready upload of the project (a redeploy of new source)."""
     project_id = ctx.message.project_id
+    if upload_id is not None:
+        asked = _other_upload(ctx, project_id, upload_id)
+        if asked is not None:
+            return asked
     analysis_id = str(bundle.get("analysis_id") or "")
     job = services.jobs.get(project_id, analysis_id) if analysis_id else None
     if job is None:
@@ -310,6 +315,29 @@ def _source_of(
         raise PermanentJobError(f"the source key {key!r} is not an upload of this project",
                                 "source_missing")  # fmt: skip
     return found_id, key
+
+
+def _other_upload(ctx: JobContext, project_id: str, upload_id: str) -> tuple[str, str] | None:
+    """A ready upload of this project (the API verified it before queueing the release);
+    None when the item says nothing (the bundle's own source is then the only one)."""
+    from chalicelib.store.uploads import DynamoUploadStore
+
+    item = DynamoUploadStore(ctx.clients.dynamodb, ctx.settings.table).get_live(
+        project_id, upload_id, ctx.clock()
+    )
+    if item is None:
+        return None
+    if item.get("status") != "ready":
+        raise PermanentJobError(
+            f"upload {upload_id} is {item.get('status')}, not ready: nothing to ship",
+            "source_missing",
+        )
+    key = str(item.get("key") or "")
+    prefix = keys.uploads_prefix(project_id)
+    if not key.startswith(prefix) or not _UPLOAD_NAME.match(key[len(prefix) :]):
+        raise PermanentJobError(f"the source key {key!r} is not an upload of this project",
+                                "source_missing")  # fmt: skip
+    return upload_id, key
 
 
 def _download(ctx: JobContext, key: str, dest: Path) -> None:

@@ -165,3 +165,72 @@ def test_rollback_waits_for_a_deployment_of_the_stack_in_progress(
     status, body, _ = api.call("POST", f"/projects/{project_id}/releases/r1/rollback", token=token)
     assert (status, body["error"]["code"]) == (409, "release_in_progress"), body
     assert body["error"]["details"]["deployment_id"] == "d2"
+
+
+def _uploaded(api: Api, ctx: AppContext, token: str, project_id: str) -> str:
+    """A new source upload with its object in the bucket (as the presigned POST leaves it)."""
+    status, upload, _ = api.call(
+        "POST", f"/projects/{project_id}/uploads", {"format": "zip"}, token=token
+    )
+    assert status == 201, upload
+    ctx.aws.s3.put_object(
+        Bucket=ctx.settings.bucket, Key=upload["key"], Body=b"PK\x05\x06" + bytes(18)
+    )
+    return str(upload["id"])
+
+
+def test_redeploy_queues_a_release_of_new_source_on_the_live_bundle(
+    api: Api, api_context: AppContext
+) -> None:
+    token, project_id = _project(api)
+    _release(api_context, project_id, "r1", "superseded", 10.0)
+    _release(api_context, project_id, "r2", "live", 20.0)
+    upload_id = _uploaded(api, api_context, token, project_id)
+    status, body, _ = api.call(
+        "POST", f"/projects/{project_id}/releases", {"upload_id": upload_id}, token=token
+    )
+    assert status == 202, body
+    assert (body["stack"], body["bundle_id"], body["upload_id"], body["status"]) == (
+        "main", "b1", upload_id, "queued",
+    )  # fmt: skip
+    job = api_context.stores.jobs.get(project_id, body["job_id"])
+    assert job is not None and job.kind == "release"
+    assert {k: v for k, v in job.payload.items() if k != "created_by"} == {
+        "stack": "main", "bundle_id": "b1", "upload_id": upload_id,
+    }  # fmt: skip
+    messages = [m for m in _queued(api_context) if m["job_id"] == body["job_id"]]
+    assert len(messages) == 1 and messages[0]["kind"] == "release"
+
+
+def test_redeploy_refusals_name_the_reason_and_queue_nothing(
+    api: Api, api_context: AppContext
+) -> None:
+    token, project_id = _project(api)
+    path = f"/projects/{project_id}/releases"
+    ready = _uploaded(api, api_context, token, project_id)
+    status, pending, _ = api.call("POST", f"/projects/{project_id}/uploads", {}, token=token)
+    assert status == 201
+    # Nothing live yet: there is no infrastructure and no plan to ship onto.
+    status, body, _ = api.call("POST", path, {"upload_id": ready}, token=token)
+    assert (status, body["error"]["code"]) == (409, "nothing_live"), body
+    _release(api_context, project_id, "r1", "live", 10.0)
+    _release(api_context, project_id, "r2", "live", 20.0, stack="staging")
+    cases = [
+        ({"upload_id": ready}, 422, "stack"),  # two stacks live, none named
+        ({"upload_id": ready, "stack": "prod"}, 409, None),  # nothing live on that stack
+        ({"upload_id": pending["id"], "stack": "main"}, 409, None),  # not uploaded yet
+        ({"upload_id": "nope", "stack": "main"}, 404, None),
+        ({"upload_id": ready, "image": "x"}, 422, "image"),  # unknown field
+        ({"upload_id": "../x"}, 422, "upload_id"),
+    ]
+    for request, expected, field in cases:
+        status, body, _ = api.call("POST", path, request, token=token)
+        assert status == expected, (request, body)
+        if field:
+            assert field in json.dumps(body["error"]), (request, body)
+    _release(api_context, project_id, "r3", "building", 30.0)  # a release of main in flight
+    status, body, _ = api.call("POST", path, {"upload_id": ready, "stack": "main"}, token=token)
+    assert (status, body["error"]["code"]) == (409, "release_in_progress"), body
+    assert [
+        j for j in api_context.stores.jobs.list_project(project_id) if j.kind == "release"
+    ] == []

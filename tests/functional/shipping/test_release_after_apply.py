@@ -25,6 +25,7 @@ from chalicelib.store.bundles import DynamoBundleStore
 from chalicelib.store.dynamodb import to_item
 from chalicelib.store.jobs import DynamoJobStore
 from chalicelib.store.releases import DynamoReleaseStore
+from chalicelib.store.uploads import DynamoUploadStore
 from devtools.local_resources import LocalResources
 from runner.analysis.engine import analyze_directory
 from runner.errors import PermanentJobError
@@ -157,6 +158,40 @@ def test_apply_ships_the_app_to_live_then_a_rollback_release_replaces_it(
     newest, older = shipping.releases.list_project(PROJECT)
     assert (newest["status"], newest["rollback_of"]) == ("live", first["release_id"])
     assert older["status"] == "rolled_back"
+
+    # A redeploy of new source (another ready upload): built and released on the same
+    # infrastructure, no Terraform; the page changes.
+    changed = _new_source(jobs, tmp_path, "up2", "Hello from the redeployed source")
+    redeploy_ctx = jobs.context("release", {"stack": "dep1", "bundle_id": "b1", "upload_id": "up2"})
+    redeploy_ctx.services["shipping"] = shipping
+    redeployed = registry.resolve("release")(_held(jobs, redeploy_ctx))
+    third_url = redeployed.result["outputs"]["app_url"]["value"]
+    assert "Hello from the redeployed source" in _page(third_url + "/")
+    latest = shipping.releases.list_project(PROJECT)[0]
+    assert (latest["status"], latest["source_upload_id"], latest["image_tag"]) == (
+        "live", "up2", "src-" + hashlib.sha256(changed).hexdigest()[:16],
+    )  # fmt: skip
+    assert shipping.releases.list_project(PROJECT)[1]["status"] == "superseded"
+    assert "Apply complete" not in jobs.log_text(redeploy_ctx)  # no Terraform ran
+
+
+def _new_source(jobs: JobsHarness, tmp_path: Path, upload_id: str, text: str) -> bytes:
+    """The fixture with a changed page, uploaded and settled ``ready`` as the API leaves it."""
+    folder = tmp_path / upload_id
+    for path in FIXTURE.rglob("*"):
+        if path.is_file():
+            target = folder / path.relative_to(FIXTURE)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            body = path.read_text().replace("Hello from the shipped fixture", text)
+            target.write_text(body)
+    archive = _zip(folder)
+    key = keys.upload_key(PROJECT, upload_id, "zip")
+    jobs.clients.s3.put_object(Bucket=jobs.settings.bucket, Key=key, Body=archive)
+    uploads = DynamoUploadStore(jobs.clients.dynamodb, jobs.settings.table)
+    uploads.put_pending(PROJECT, upload_id, {"upload_id": upload_id, "key": key,
+                                             "status": "pending", "format": "zip"})  # fmt: skip
+    assert uploads.settle(PROJECT, upload_id, "ready", {"size": len(archive)}) is not None
+    return archive
 
 
 def test_an_uploaded_bundle_still_ends_at_applied(
