@@ -162,6 +162,8 @@ class DeploymentOut(ResponseModel):
     error: JobError | None = None
     failed_phase: str | None = None  # failed in a release phase: which one
     phases: list[PhaseTiming] | None = None  # shipped deployments: each release phase's timing
+    current_release: str | None = None  # live: the release serving now (a later one after a
+    # redeploy or rollback of the stack; ``app_url`` is then that release's URL)
     jobs: list[JobRef] = Field(default_factory=list)
 
 

@@ -132,7 +132,10 @@ class DeploymentViews:
                 view["superseded_by"] = current
         if status in ("applied", "live") or derived.failed_phase:
             result = (job.result if job else {}) or {}
-            view["outputs"] = order_outputs(result.get("outputs") or {})
+            outputs = dict(result.get("outputs") or {})
+            if status == "live":
+                outputs.update(self.current_release(item, result, view))
+            view["outputs"] = order_outputs(outputs)
         if derived.failed_phase:
             view["failed_phase"] = derived.failed_phase
         timings = phase_timings(job)
@@ -143,6 +146,30 @@ class DeploymentViews:
             resources = job.resources if job is not None else None
             view["resources_in_state"] = resources if resources is not None else []
         return DeploymentOut.model_validate(view)
+
+    def current_release(
+        self, item: dict[str, Any], result: dict[str, Any], view: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A later release (a redeploy or a rollback) of the stack this deployment put live
+        serves at its own URL now: the app URL output follows it, and ``current_release``
+        names it. Nothing for a deployment that is no longer the stack's current one."""
+        project_id, stack = item["project_id"], item["stack"]
+        shipped = result.get("release_id")
+        view["current_release"] = shipped
+        if self.ctx.stores.deployments.stack_current(project_id, stack) != item["deployment_id"]:
+            return {}
+        live = next(
+            (
+                r
+                for r in self.ctx.stores.releases.list_project(project_id, stack)
+                if r.get("status") == "live"
+            ),
+            None,
+        )
+        if live is None or live["release_id"] == shipped or not live.get("url"):
+            return {}
+        view["current_release"] = live["release_id"]
+        return {"app_url": {"value": live["url"], "sensitive": False}}
 
     def queue_place(self, job_id: str | None) -> dict[str, Any]:
         """Place in line, live: the semaphore's waiters, read as the runner reads them."""

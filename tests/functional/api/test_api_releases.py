@@ -123,6 +123,17 @@ def test_a_shipped_deployment_shows_live_phases_and_the_app_url(
     assert body["outputs"][0] == {"name": "app_url", "value": "http://127.0.0.1:5555",
                                   "sensitive": False}  # fmt: skip
 
+    # A later release of the stack (a redeploy) serves elsewhere: once d1 is the stack's
+    # current deployment, its app URL follows the live release.
+    put({**base, "sk": "STACK#main", "current_deployment_id": "d1"})
+    _release(ctx, project_id, "r9", "live", now + 5)
+    ctx.stores.releases.set_status(project_id, "r9", "live", url="http://127.0.0.1:6666")
+    status, body, _ = api.call("GET", f"/projects/{project_id}/deployments/d1", token=token)
+    assert status == 200, body
+    assert (body["current_release"], body["outputs"][0]["value"]) == (
+        "r9", "http://127.0.0.1:6666",
+    )  # fmt: skip
+
 
 def test_a_release_left_in_flight_by_a_finished_job_does_not_block_rollback(
     api: Api, api_context: AppContext
