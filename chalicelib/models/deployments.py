@@ -134,6 +134,8 @@ class TerraformJobPayload(_Model):
         default=None, max_length=200, pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$"
     )
     plan_key: str | None = Field(default=None, max_length=512)  # for ``apply``
+    # For ``apply``: the saved plan destroys the stack (its app is retired, nothing ships).
+    destroy: bool = False
 
     @model_validator(mode="before")
     @classmethod

@@ -14,7 +14,7 @@ _ID = r"^[A-Za-z0-9_-]{1,64}$"
 class ReleaseOut(ResponseModel):
     id: str
     stack: str
-    status: str  # building... live, failed, cancelled, superseded, rolled_back
+    status: str  # building... live, failed, cancelled, superseded, rolled_back, retired
     image_tag: str
     source_upload_id: str
     bundle_id: str

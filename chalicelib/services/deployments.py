@@ -260,7 +260,12 @@ class DeploymentService:
         apply_job_id = new_job_id()
         self._mark_approved(item, apply_job_id, now)
         payload = TerraformJobPayload.model_validate(
-            {**plan_rec.payload, "plan_key": plan_rec.result.get("plan_key"), "auto_approve": False}
+            {
+                **plan_rec.payload,
+                "plan_key": plan_rec.result.get("plan_key"),
+                "auto_approve": False,
+                "destroy": plan_rec.kind == "destroy",
+            }
         )
         job = self.jobs.submit(
             project_id=project_id,

@@ -15,7 +15,7 @@ from chalicelib.errors import ConflictError, NotFoundError, RequestValidationErr
 from chalicelib.models.releases import ReleaseList, ReleaseOut, ReleaseQueued, RollbackOut
 
 IN_FLIGHT = frozenset({"building", "releasing", "verifying"})
-WENT_LIVE = frozenset({"live", "superseded", "rolled_back"})
+WENT_LIVE = frozenset({"live", "superseded", "rolled_back", "retired"})
 _MAX_ID_LEN = 64
 
 
@@ -105,6 +105,12 @@ def rollback(
         raise ReleaseNotRollbackableError(
             f"release {release_id} never went live ({target.get('status')}): nothing to go back to",
             details={"release_id": release_id, "status": target.get("status")},
+        )
+    stack_releases = ctx.stores.releases.list_project(project_id, stack)
+    if not any(r.get("status") == "live" for r in stack_releases):
+        raise NothingLiveError(
+            f"nothing is live on stack {stack!r} (destroyed?): deploy it again first",
+            details={"stack": stack},
         )
     job_id = _queue_release(
         ctx,

@@ -24,6 +24,7 @@ RELEASE_STATUSES = frozenset(
         "cancelled",
         "superseded",
         "rolled_back",
+        "retired",  # its stack was destroyed
     }
 )
 

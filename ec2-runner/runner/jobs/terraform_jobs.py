@@ -160,6 +160,11 @@ def handle_apply(ctx: JobContext) -> JobResult:
             result={"outputs": outputs, "applied": True},
             attributes={"phase": "applied"},
         )
+    if payload.destroy:  # the stack is gone: its app stops serving, nothing ships
+        from runner.shipping.retire import retire_stack
+
+        retire_stack(ctx, payload.stack)
+        return job.with_timings(result)
     # A generated bundle's app ships now (runner.jobs.release), outside the Terraform slot.
     from runner.jobs.release import ship_after_apply
 
@@ -203,6 +208,10 @@ def _plan_steps(
         set_phase(ctx, "applying")
         ctx.progress(60, "applying (auto-approve)")
         outputs = job.apply()
+        if destroy:
+            from runner.shipping.retire import retire_stack
+
+            retire_stack(ctx, payload.stack)
         ctx.progress(100, "applied")
         return JobResult(
             status="succeeded",

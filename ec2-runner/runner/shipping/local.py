@@ -96,6 +96,12 @@ class LocalApps:
             self._serving[(project_id, stack)] = (release_id, app)
         return previous[1] if previous else None
 
+    def retire(self, project_id: str, stack: str) -> RunningApp | None:
+        """The stack is gone: nothing serves it any more (the app that did, to stop)."""
+        with self._lock:
+            previous = self._serving.pop((project_id, stack), None)
+        return previous[1] if previous else None
+
     def stop_all(self) -> None:
         with self._lock:
             apps = [app for _, app in self._serving.values()]
@@ -154,4 +160,11 @@ class LocalExecutor:
     def discard(self, spec: ReleaseSpec, candidate: Candidate, log: LogLine) -> None:
         app = candidate.handle
         if isinstance(app, RunningApp):
+            app.stop()
+
+    def retire(self, project_id: str, stack: str, log: LogLine) -> None:
+        """After the stack's destroy: its app stops serving."""
+        app = self.apps.retire(project_id, stack)
+        if app is not None:
+            log(f"stopping the app at {app.url}: its stack was destroyed")
             app.stop()

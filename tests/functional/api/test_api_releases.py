@@ -84,6 +84,11 @@ def test_rollback_refusals_write_nothing(api: Api, api_context: AppContext) -> N
             "POST", f"/projects/{project_id}/releases/{release_id}/rollback", token=token
         )
         assert (status, body["error"]["code"]) == (expected, code), body
+    # The stack was destroyed: its live release retired, nothing to roll back onto.
+    api_context.stores.releases.set_status(project_id, "r3", "failed")
+    api_context.stores.releases.set_status(project_id, "r2", "retired")
+    status, body, _ = api.call("POST", f"/projects/{project_id}/releases/r2/rollback", token=token)
+    assert (status, body["error"]["code"]) == (409, "nothing_live"), body
     assert [
         j for j in api_context.stores.jobs.list_project(project_id) if j.kind == "release"
     ] == []
@@ -139,7 +144,8 @@ def test_a_release_left_in_flight_by_a_finished_job_does_not_block_rollback(
     api: Api, api_context: AppContext
 ) -> None:
     token, project_id = _project(api)
-    _release(api_context, project_id, "r1", "superseded", 10.0)
+    _release(api_context, project_id, "r0", "superseded", 5.0)
+    _release(api_context, project_id, "r1", "live", 10.0)
     _release(api_context, project_id, "r2", "building", 20.0)  # its runner died mid-build
     api_context.stores.releases.set_status(project_id, "r2", "building", job_id="deadjob")
     item = {"pk": f"PROJECT#{project_id}", "sk": "JOB#deadjob", "job_id": "deadjob",

@@ -204,6 +204,7 @@ def test_plan_approve_apply_with_the_cost_beside_the_plan(api: DeployApi) -> Non
     apply = api.job(project_id, apply_job_id)
     assert apply.kind == "apply"
     assert apply.payload["plan_key"] == f"plans/{project_id}/main/{plan_job_id}.tfplan"
+    assert apply.payload["destroy"] is False  # a deploy's plan: the app ships after it
     outputs = {
         "zeta": {"value": 1, "sensitive": False},
         "db_password": {"value": "x", "sensitive": True},
@@ -344,6 +345,15 @@ def test_destroy_plans_the_destruction_of_the_stack(api: DeployApi) -> None:
     assert destroy["action"] == "destroy" and destroy["stack"] == "main"
     job = api.job(project_id, destroy["jobs"][0]["id"])
     assert job.kind == "destroy" and job.payload["bundle_id"] == bundle_id
+    # Approved, the destroy plan's apply says so: the runner retires the app, ships nothing.
+    plan_key = f"plans/{project_id}/main/{job.job_id}.tfplan"
+    api.s3.put_object(Bucket=api.bucket, Key=plan_key, Body=b"plan")
+    planned = {"changes": True, "plan_key": plan_key, "plan_created_at": time.time()}
+    api.run_job(project_id, job.job_id, "planned", now=time.time(), result=planned)
+    status, approved, _ = api.call("POST", f"{path[: path.rindex('/')]}/{destroy['id']}/approve")
+    assert status == 202, approved
+    apply = api.job(project_id, approved["jobs"][1]["id"])
+    assert (apply.kind, apply.payload["destroy"]) == ("apply", True)
 
 
 def test_other_users_deployment_is_404_everywhere(api: DeployApi) -> None:

@@ -174,6 +174,16 @@ def test_apply_ships_the_app_to_live_then_a_rollback_release_replaces_it(
     assert shipping.releases.list_project(PROJECT)[1]["status"] == "superseded"
     assert "Apply complete" not in jobs.log_text(redeploy_ctx)  # no Terraform ran
 
+    # Destroying the stack stops its app and retires the live release (kept in the list).
+    destroy_ctx = jobs.context("destroy", jobs.payload(auto_approve=True))
+    destroy_ctx.services["shipping"] = shipping
+    destroyed = registry.resolve("destroy")(_held(jobs, destroy_ctx))
+    assert destroyed.status == "succeeded" and destroyed.result["applied"] is True
+    with pytest.raises(urllib.error.URLError):
+        _page(third_url + "/")
+    statuses = [r["status"] for r in shipping.releases.list_project(PROJECT)]
+    assert statuses == ["retired", "superseded", "rolled_back"]
+
 
 def _new_source(jobs: JobsHarness, tmp_path: Path, upload_id: str, text: str) -> bytes:
     """The fixture with a changed page, uploaded and settled ``ready`` as the API leaves it."""
