@@ -35,7 +35,7 @@ from chalicelib.generate.plan import build_app_plans  # noqa: E402
 from chalicelib.models.jobs import JobMessage, JobRecord  # noqa: E402
 from chalicelib.models.templates import TemplateRequest  # noqa: E402
 from chalicelib.store.bundles import DynamoBundleStore  # noqa: E402
-from chalicelib.store.dynamodb import to_item  # noqa: E402
+from chalicelib.store.codec import to_item  # noqa: E402
 from chalicelib.store.jobs import DynamoJobStore  # noqa: E402
 from chalicelib.store.releases import DynamoReleaseStore  # noqa: E402
 from devtools.local_resources import REGION, create_local_resources  # noqa: E402
