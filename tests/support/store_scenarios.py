@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
+from chalicelib import keys
 from chalicelib.errors import EmailTakenError, LimitExceededError, NotFoundError
 from chalicelib.store.deployments import StackTakenError
 from chalicelib.store.jobs import LeaseLostError, is_queued, is_running, lease_expired
@@ -194,7 +195,7 @@ def users_and_signup_limit(stores: Stores) -> None:
     assert users.get_by_email("u2@x.io") == _user(2)
     # A login reads one item: the email item carries the hash.
     assert users.credentials("u1@x.io") == ("u1", "hash")
-    email_item = users._get("EMAIL#u1@x.io", "EMAIL")
+    email_item = users._get(keys.email_pk("u1@x.io"), keys.EMAIL_SK)
     assert email_item is not None and email_item["password_hash"] == "hash"
     assert users.credentials("nobody@x.io") is None
 
