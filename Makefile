@@ -81,7 +81,7 @@ dashboard/dist/.built: dashboard/node_modules/.installed $(DASHBOARD_SOURCES)
 dashboard: dashboard/dist/.built
 
 bench: venv
-	for f in bench/bench_*.py; do $(BIN)/python $$f; done
+	for f in bench/bench_*.py; do $(BIN)/python -m bench.$$(basename $$f .py); done
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache

@@ -11,12 +11,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from devtools.emulator import moto_server
+from devtools.local_resources import LocalResources, create_local_resources
 
-from devtools.local_resources import LocalResources, create_local_resources  # noqa: E402
-from tests.support.emulator import moto_server  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@
 - cloc: cloc's line count alone on the same extracted tree vs our full analysis.
 
 Each measurement runs in a fresh child process (median of several runs); peak RSS is the
-child's ru_maxrss. Run: ``.venv/bin/python bench/bench_analysis.py``.
+child's ru_maxrss. Run: ``.venv/bin/python -m bench.bench_analysis``.
 """
 
 from __future__ import annotations

@@ -2,22 +2,18 @@
 
 Targets: false services <= 3 %, port and start command right >= 97 %, health path right
 >= 95 % (``tests/unit/analysis/test_precision.py`` asserts them). Run:
-``.venv/bin/python bench/bench_analysis_precision.py``.
+``.venv/bin/python -m bench.bench_analysis_precision``.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-for entry in (ROOT, ROOT / "ec2-runner"):
-    if str(entry) not in sys.path:
-        sys.path.insert(0, str(entry))
+from tests.unit.analysis.precision import measure, meets_targets
 
-from tests.unit.analysis.precision import measure, meets_targets  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:

@@ -4,7 +4,7 @@
 Both start as new processes on the same generated trees of a few hundred files (Python,
 TypeScript, Go), interleaved in one run so load on a shared host hits both alike; the
 median wall time of each and their ratio (ours / cloc, target <= 1.0) per tree. Prints one
-JSON object. Run: ``.venv/bin/python bench/bench_analyze_process.py``. Needs ``cloc``
+JSON object. Run: ``.venv/bin/python -m bench.bench_analyze_process``. Needs ``cloc``
 (system-packages.txt).
 """
 
@@ -21,9 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from bench_analysis import _go_file, _py_file, _ts_file
+from bench.bench_analysis import _go_file, _py_file, _ts_file
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = 7

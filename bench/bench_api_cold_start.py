@@ -14,7 +14,7 @@ cores is CPU time times the contention. Compare ratios, not milliseconds.
 
 Prints one JSON object. Target: `import app` median CPU <= 250 ms with warm bytecode (the
 Lambda package ships bytecode) and <= 2.5x its peer.
-Run: .venv/bin/python bench/bench_api_cold_start.py [--runs 10]
+Run: .venv/bin/python -m bench.bench_api_cold_start [--runs 10]
 """
 
 from __future__ import annotations

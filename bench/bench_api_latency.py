@@ -14,7 +14,7 @@ With its own stack it also prints `aws_calls_per_request`: the AWS (emulator) ro
 trips each route makes, counted in-process with chalice's test client on the same
 emulator (tests/support/aws_calls.py; tests/functional/api/test_api_aws_call_budget.py
 holds the same figures as a budget).
-Run: .venv/bin/python bench/bench_api_latency.py [--clients 10 --seconds 30 --think-ms 0]
+Run: .venv/bin/python -m bench.bench_api_latency [--clients 10 --seconds 30 --think-ms 0]
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import io
 import json
 import os
 import statistics
-import sys
 import threading
 import time
 from collections import defaultdict
@@ -33,11 +32,10 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from devtools.emulator import free_port
+from devtools.local_stack import LocalStack
 
-from devtools.local_stack import LocalStack  # noqa: E402
-from tests.support.emulator import free_port  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 PASSWORD = "benchmark password 1"  # noqa: S105 - a throwaway local user
 OVERRIDES = {

@@ -1,6 +1,6 @@
 """Benchmark: the deployments pipeline's overhead around Terraform, through the API path.
 
-    .venv/bin/python bench/bench_deployments_api.py
+    .venv/bin/python -m bench.bench_deployments_api
 
 Starts the real local stack (moto server, `chalice local`, one runner), uploads a
 bundle of Terraform's built-in resources through the API and, for each run, deploys
@@ -19,20 +19,18 @@ from __future__ import annotations
 import io
 import json
 import statistics
-import sys
 import time
 import zipfile
 from pathlib import Path
 from typing import Any
 
+import boto3
+import requests
+
+from devtools.emulator import free_port
+from devtools.local_stack import LocalStack
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "ec2-runner")]
-
-import boto3  # noqa: E402
-import requests  # noqa: E402
-
-from devtools.local_stack import LocalStack  # noqa: E402
-from tests.support.emulator import free_port  # noqa: E402
 
 RUNS = 3
 ROLE_ARN = "arn:aws:iam::123456789012:role/autostack-deploy"

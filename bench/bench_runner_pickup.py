@@ -15,8 +15,8 @@ import time
 import zipfile
 
 import boto3
-from _support import runner_process
 
+from bench._support import runner_process
 from chalicelib.services.jobs import JobService
 
 JOBS = 30

@@ -12,20 +12,18 @@ from __future__ import annotations
 import io
 import json
 import statistics
-import sys
 import tempfile
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import requests
+
+from devtools.emulator import free_port
+from devtools.local_stack import LocalStack
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import requests  # noqa: E402
-
-from devtools.local_stack import LocalStack  # noqa: E402
-from tests.support.emulator import free_port  # noqa: E402
 
 USERS = 5
 PER_USER = 10

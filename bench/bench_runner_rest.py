@@ -13,7 +13,8 @@ import json
 import time
 
 import psutil
-from _support import runner_process
+
+from bench._support import runner_process
 
 
 def main() -> None:

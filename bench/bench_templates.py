@@ -2,7 +2,7 @@
 
 Prints one JSON object: warm p50/p95 per representative stack, and the first call in a
 fresh process (imports excluded and included), measured in child processes.
-Run: .venv/bin/python bench/bench_templates.py
+Run: .venv/bin/python -m bench.bench_templates
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 STACKS = (
     "flask_postgres",
@@ -33,7 +32,6 @@ FRESH_RUNS = 5
 _CHILD = """
 import sys, time, json
 t0 = time.perf_counter()
-sys.path.insert(0, {repo!r})
 from chalicelib.generate import generate_bundle
 from chalicelib.models.templates import TemplateRequest
 from tests.golden.stack_profiles import PROFILES
@@ -73,7 +71,8 @@ def fresh(stack: str) -> dict[str, float]:
     firsts, totals, cpus = [], [], []
     for _ in range(FRESH_RUNS):
         out = subprocess.run(
-            [sys.executable, "-c", _CHILD.format(repo=str(REPO), stack=stack)],
+            [sys.executable, "-c", _CHILD.format(stack=stack)],
+            cwd=REPO,  # `-c` puts the working directory first: tests.golden imports
             capture_output=True,
             text=True,
             check=True,

@@ -1,6 +1,6 @@
 """Benchmark: the pipeline's own overhead around Terraform, and memory of 2 concurrent plans.
 
-    .venv/bin/python bench/bench_terraform_overhead.py
+    .venv/bin/python -m bench.bench_terraform_overhead
 
 Against a moto server on loopback (the S3 backend really talks to it), with a
 bundle of Terraform's built-in resources (no provider downloads):
@@ -20,21 +20,18 @@ import json
 import os
 import resource
 import statistics
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "ec2-runner")]
+import psutil
 
-import psutil  # noqa: E402
-
-from devtools.local_resources import REGION, create_local_resources  # noqa: E402
-from runner.masking import SecretMasker  # noqa: E402
-from runner.plan_summary import summarize_plan  # noqa: E402
-from runner.terraform import (  # noqa: E402
+from devtools.emulator import moto_server
+from devtools.local_resources import REGION, create_local_resources
+from runner.masking import SecretMasker
+from runner.plan_summary import summarize_plan
+from runner.terraform import (
     RunContext,
     StateBackend,
     TerraformRunner,
@@ -42,8 +39,9 @@ from runner.terraform import (  # noqa: E402
     deployment_variables,
     state_key,
 )
-from runner.terraform_policy import BundlePolicy, check_bundle  # noqa: E402
-from tests.support.emulator import moto_server  # noqa: E402
+from runner.terraform_policy import BundlePolicy, check_bundle
+
+ROOT = Path(__file__).resolve().parents[1]
 
 RUNS = 5
 RESOURCES = 20

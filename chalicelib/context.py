@@ -1,4 +1,4 @@
-"""The API's dependencies in one place: settings, store, AWS clients, clock, signing key.
+"""The API's dependencies in one place: settings, item stores, AWS clients, clock, signing key.
 
 Routes and services get them from ``get_context()``; it is built from the
 environment on first use (so ``import app`` stays cheap) and cached for the
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from chalicelib.auth.tokens import TokenSigner
     from chalicelib.limits import LoginAttemptLimiter, RateLimiter
     from chalicelib.services.project_data import ProjectData
-    from chalicelib.store.base import Store
     from chalicelib.store.registry import Stores
 
 
@@ -30,14 +29,14 @@ if TYPE_CHECKING:
 class AppContext:
     settings: Settings
     aws: AwsClients
-    store: Store
     clock: Callable[[], float] = time.time
     key_provider: SigningKeyProvider | None = None
     # What a project owns besides its item (services.project_data); None: the table
     # and bucket. Unit tests pass a fake.
     project_data: ProjectData | None = None
     _signer: TokenSigner | None = field(default=None, repr=False)
-    # The item stores (jobs, uploads, deployments...); built on first use, fakes in tests.
+    # The item stores (users, projects, tokens, counters, jobs, ...): DynamoDB on the
+    # settings' table, built on first use; ``memory_stores()`` (the fakes) in unit tests.
     _stores: Stores | None = field(default=None, repr=False)
 
     @property
@@ -81,30 +80,25 @@ class AppContext:
     def rate_limiter(self) -> RateLimiter:
         from chalicelib.limits import RateLimiter
 
-        return RateLimiter(self.store, self.settings, self.clock)
+        return RateLimiter(self.stores.counters, self.settings, self.clock)
 
     @property
     def login_limiter(self) -> LoginAttemptLimiter:
         from chalicelib.limits import LoginAttemptLimiter
 
-        return LoginAttemptLimiter(self.store, self.settings, self.clock)
+        return LoginAttemptLimiter(self.stores.counters, self.settings, self.clock)
 
 
 def build_context(
     settings: Settings,
     *,
     aws: AwsClients | None = None,
-    store: Store | None = None,
     clock: Callable[[], float] = time.time,
     stores: Stores | None = None,
 ) -> AppContext:
-    """A context for ``settings``; the store defaults to DynamoDB on ``settings.table``."""
+    """A context for ``settings``; the stores default to DynamoDB on ``settings.table``."""
     clients = aws or AwsClients.for_settings(settings)
-    if store is None:
-        from chalicelib.store.dynamodb import DynamoStore
-
-        store = DynamoStore(clients.dynamodb, settings.table)
-    return AppContext(settings=settings, aws=clients, store=store, clock=clock, _stores=stores)
+    return AppContext(settings=settings, aws=clients, clock=clock, _stores=stores)
 
 
 _current: AppContext | None = None

@@ -1,7 +1,7 @@
 """Limits: the rate limiter and the login/signup-attempt limiters (fixed windows in DynamoDB).
 
-The user and project limits are conditions inside the store's transactions
-(``Store.create_user`` / ``create_project``): the count and the item it guards
+The user and project limits are conditions inside the stores' transactions
+(``UserStore.create`` / ``ProjectStore.create``): the count and the item it guards
 are written together or not at all. This module holds the windowed counters.
 
 Rate limiting: each authenticated request adds 1 to the counter item of its
@@ -23,11 +23,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from chalicelib import keys
 from chalicelib.errors import RateLimitedError, TooManyLoginAttemptsError, TooManySignupsError
 from chalicelib.settings import Settings
-from chalicelib.store.base import Store
+
+if TYPE_CHECKING:
+    from chalicelib.store.counters import CounterStore
 
 # Extra lifetime of a window item after the window ends (TTL deletion is lazy anyway).
 _TTL_GRACE_S = 60
@@ -52,7 +55,7 @@ class RateStatus:
 
 
 class RateLimiter:
-    def __init__(self, store: Store, settings: Settings, clock: Callable[[], float]) -> None:
+    def __init__(self, store: CounterStore, settings: Settings, clock: Callable[[], float]) -> None:
         self._store = store
         self._settings = settings
         self._clock = clock
@@ -64,7 +67,7 @@ class RateLimiter:
         now = self._clock()
         start = window_start(now, window_s)
         reset_at = start + window_s
-        count = self._store.hit_counter(
+        count = self._store.hit(
             keys.rate_pk(user_id, bucket, start), keys.RATE_SK, limit, reset_at + _TTL_GRACE_S
         )
         if count is None:
@@ -82,12 +85,12 @@ class RateLimiter:
 class LoginAttempt:
     """An admitted login attempt; ``succeeded()`` gives its counts back."""
 
-    store: Store
+    store: CounterStore
     keys: list[tuple[str, str]]
 
     def succeeded(self) -> None:
         for pk, sk in self.keys:
-            self.store.release_counter(pk, sk)
+            self.store.release(pk, sk)
 
 
 class LoginAttemptLimiter:
@@ -97,7 +100,7 @@ class LoginAttemptLimiter:
     of parallel guesses cannot exceed the limit) and given back when it succeeds.
     """
 
-    def __init__(self, store: Store, settings: Settings, clock: Callable[[], float]) -> None:
+    def __init__(self, store: CounterStore, settings: Settings, clock: Callable[[], float]) -> None:
         self._store = store
         self._settings = settings
         self._clock = clock
@@ -115,9 +118,9 @@ class LoginAttemptLimiter:
         # Two single conditional writes (no transaction: this is the login hot path).
         taken: list[tuple[str, str]] = []
         for pk, limit in checks:
-            if self._store.hit_counter(pk, sk, limit, expires_at) is None:
+            if self._store.hit(pk, sk, limit, expires_at) is None:
                 for taken_pk, taken_sk in taken:
-                    self._store.release_counter(taken_pk, taken_sk)
+                    self._store.release(taken_pk, taken_sk)
                 raise TooManyLoginAttemptsError(
                     "too many login attempts; try again later",
                     retry_after_s=start + window_s - int(now),
@@ -170,7 +173,7 @@ class SignupAttemptLimiter:
     only make the local stack unusable after a few signups.
     """
 
-    def __init__(self, store: Store, settings: Settings, clock: Callable[[], float]) -> None:
+    def __init__(self, store: CounterStore, settings: Settings, clock: Callable[[], float]) -> None:
         self._store = store
         self._settings = settings
         self._clock = clock
@@ -185,7 +188,7 @@ class SignupAttemptLimiter:
         start = window_start(now, window_s)
         expires_at = start + window_s + _TTL_GRACE_S
         pk = keys.signup_ip_pk(client_ip_group(client_ip))
-        if self._store.hit_counter(pk, keys.window_sk(start), limit, expires_at) is None:
+        if self._store.hit(pk, keys.window_sk(start), limit, expires_at) is None:
             raise TooManySignupsError(
                 "too many signups from this address; try again later",
                 retry_after_s=start + window_s - int(now),

@@ -25,12 +25,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from devtools.emulator import wait_for_http
+from devtools.local_resources import LocalResources, create_local_resources
+from devtools.process import die_with_parent
 
-from devtools.local_resources import LocalResources, create_local_resources  # noqa: E402
-from devtools.process import die_with_parent  # noqa: E402
-from tests.support.emulator import wait_for_http  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 LOCAL_DIR = ROOT / ".local"
 # The principal of the deploy-role trust policy (`GET /projects/{id}/deploy-role`). In AWS

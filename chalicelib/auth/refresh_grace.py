@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING
 from chalicelib.auth.tokens import hash_refresh_token
 
 if TYPE_CHECKING:
-    from chalicelib.store.base import Store
     from chalicelib.store.records import RefreshTokenRecord
+    from chalicelib.store.tokens import TokenStore
 
 _CONTEXT = b"autostack refresh successor v1\x00"
 
@@ -68,16 +68,16 @@ def within_grace(used_at: int | None, now: int, grace_s: int) -> bool:
 
 
 def replayed_successor(
-    store: Store, spent_token: str, now: int
+    store: TokenStore, spent_token: str, now: int
 ) -> tuple[str, RefreshTokenRecord] | None:
     """The successor to answer again for a spent token presented within the grace window
     (the store said "replayed"), with its record; None when it must count as a reuse:
     the successor was used or is gone, the family was revoked, or the seal does not open.
     None revokes the family (the caller answers 401)."""
-    spent = store.get_refresh_token(hash_refresh_token(spent_token))
+    spent = store.get(hash_refresh_token(spent_token))
     if spent is None or not spent.successor_hash or not spent.successor_sealed:
         return None
-    successor = store.get_refresh_token(spent.successor_hash)
+    successor = store.get(spent.successor_hash)
     token = open_successor(spent_token, spent.successor_sealed, spent.successor_hash)
     if (
         successor is None
@@ -86,6 +86,6 @@ def replayed_successor(
         or token is None
         or store.is_family_revoked(spent.family_id)
     ):
-        store.revoke_refresh_family(spent.family_id, spent.expires_at)
+        store.revoke_family(spent.family_id, spent.expires_at)
         return None
     return token, successor

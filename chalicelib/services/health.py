@@ -32,7 +32,7 @@ def runner_status(ctx: AppContext) -> tuple[RunnerStatus, bool]:
     """The runner's status and whether it is acceptable."""
     required = ctx.settings.runner_required
     try:
-        beats = ctx.store.runner_heartbeats()
+        beats = ctx.stores.runners.heartbeats()
     except Exception as exc:
         status = RunnerStatus(
             seen=False, detail=f"unreadable: {type(exc).__name__}", required=required
@@ -78,7 +78,7 @@ def _sleeping(ctx: AppContext) -> str | None:
 def check(ctx: AppContext) -> HealthOut:
     s = ctx.settings
     probes: dict[str, Callable[[], object]] = {
-        "table": ctx.store.ping,
+        "table": ctx.stores.runners.ping,
         "bucket": lambda: ctx.aws.s3.head_bucket(Bucket=s.bucket),
         "queue": lambda: ctx.aws.sqs.get_queue_attributes(
             QueueUrl=s.queue_url, AttributeNames=["ApproximateNumberOfMessages"]

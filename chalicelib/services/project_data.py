@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from chalicelib import keys
 from chalicelib.deploy_state import live_stacks
 from chalicelib.store.codec import from_item
-from chalicelib.store.dynamodb import query_items
+from chalicelib.store.items import query_items
 
 OBJECT_PREFIXES = ("uploads", "reports", "bundles", "logs", "plans")
 _ACTIVE_JOB = frozenset({"queued", "running"})
@@ -88,9 +88,7 @@ class DynamoS3ProjectData:
         self._page_size = min(page_size, _DELETE_OBJECTS_MAX)  # small in tests: paging
 
     def _items(self, project_id: str) -> list[dict[str, Any]]:
-        return query_items(
-            self._ddb, self._table, keys.project_pk(project_id), consistent_read=True, raw=True
-        )
+        return query_items(self._ddb, self._table, keys.project_pk(project_id), consistent=True)
 
     def blocking_reason(self, project_id: str) -> tuple[str, dict[str, Any]] | None:
         return blocking_reason_of([from_item(i) for i in self._items(project_id)])

@@ -41,19 +41,19 @@ def create(ctx: AppContext, owner_id: str, name: str, description: str = "") -> 
         created_at=now,
         updated_at=now,
     )
-    ctx.store.create_project(project, ctx.settings.max_projects_per_user)
+    ctx.stores.projects.create(project, ctx.settings.max_projects_per_user)
     return project
 
 
 def list_owned(ctx: AppContext, owner_id: str) -> list[ProjectRecord]:
-    return ctx.store.list_projects(owner_id)
+    return ctx.stores.projects.list_owned(owner_id)
 
 
 def get_owned(ctx: AppContext, owner_id: str, project_id: str) -> ProjectRecord:
     """The project if ``owner_id`` owns it; NotFoundError (404) otherwise."""
     if not project_id or len(project_id) > _MAX_ID_LEN:
         raise _not_found(project_id)
-    project = ctx.store.get_project(owner_id, project_id)
+    project = ctx.stores.projects.get(owner_id, project_id)
     if project is None:
         raise _not_found(project_id)
     return project
@@ -63,7 +63,7 @@ def update(
     ctx: AppContext, owner_id: str, project_id: str, changes: dict[str, str]
 ) -> ProjectRecord:
     get_owned(ctx, owner_id, project_id)
-    updated = ctx.store.update_project(owner_id, project_id, changes, iso(ctx.clock()))
+    updated = ctx.stores.projects.update(owner_id, project_id, changes, iso(ctx.clock()))
     if updated is None:
         raise _not_found(project_id)
     return updated
@@ -94,7 +94,7 @@ def delete(ctx: AppContext, owner_id: str, project_id: str) -> None:
         message, details = blocking
         raise ProjectBusyError(message, details={"project_id": project_id, **details})
     purged = data.purge(project_id)
-    if not ctx.store.delete_project(owner_id, project_id):
+    if not ctx.stores.projects.delete(owner_id, project_id):
         raise _not_found(project_id)
     # A request that passed get_owned just before may have written an item meanwhile.
     late = data.purge(project_id)

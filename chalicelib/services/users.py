@@ -46,9 +46,9 @@ def signup(ctx: AppContext, email: str, password: str, client_ip: str | None = N
     s = ctx.settings
     check_email_domain(email, s.signup_email_domains)
     if client_ip is not None:
-        SignupAttemptLimiter(ctx.store, s, ctx.clock).hit(client_ip)
+        SignupAttemptLimiter(ctx.stores.counters, s, ctx.clock).hit(client_ip)
     # Fail fast before paying for the hash; the transaction below is the real check.
-    if ctx.store.count_users() >= s.max_users:
+    if ctx.stores.users.count() >= s.max_users:
         raise LimitExceededError("users", s.max_users)
     user = UserRecord(
         user_id=new_id(),
@@ -56,7 +56,7 @@ def signup(ctx: AppContext, email: str, password: str, client_ip: str | None = N
         password_hash=hash_password(password, n=s.scrypt_n, r=s.scrypt_r, p=s.scrypt_p),
         created_at=iso(ctx.clock()),
     )
-    ctx.store.create_user(user, s.max_users)
+    ctx.stores.users.create(user, s.max_users)
     return user
 
 
@@ -83,14 +83,14 @@ def _issue_session(
 def login(ctx: AppContext, email: str, password: str, client_ip: str) -> Session:
     """Check the credentials (same 401 for an unknown email and a wrong password)."""
     attempt = ctx.login_limiter.begin(email, client_ip)
-    credentials = ctx.store.get_credentials(email)
+    credentials = ctx.stores.users.credentials(email)
     s = ctx.settings
     stored = credentials[1] if credentials else dummy_hash(s.scrypt_n, s.scrypt_r, s.scrypt_p)
     if not verify_password(password, stored) or credentials is None:
         raise UnauthorizedError("wrong email or password")
     attempt.succeeded()
     session, record = _issue_session(ctx, credentials[0], family_id=None)
-    ctx.store.create_refresh_family(record)
+    ctx.stores.tokens.create_family(record)
     return session
 
 
@@ -98,16 +98,16 @@ def refresh(ctx: AppContext, refresh_token: str) -> Session:
     """Rotate a refresh token; a reused one revokes its whole family."""
     invalid = UnauthorizedError("invalid or expired refresh token")
     old_hash = hash_refresh_token(refresh_token)
-    old = ctx.store.get_refresh_token(old_hash)
+    old = ctx.stores.tokens.get(old_hash)
     now = ctx.now()
     if old is None or old.expires_at <= now:
         raise invalid
     session, record = _issue_session(ctx, old.user_id, family_id=old.family_id)
     sealed = refresh_grace.seal_successor(refresh_token, session.refresh_token)
     grace_s = ctx.settings.refresh_reuse_grace_s
-    outcome = ctx.store.rotate_refresh_token(old_hash, record, now, sealed, grace_s)
+    outcome = ctx.stores.tokens.rotate(old_hash, record, now, sealed, grace_s)
     if outcome == "replayed":  # the answer to a refresh was lost: the same successor again
-        replayed = refresh_grace.replayed_successor(ctx.store, refresh_token, now)
+        replayed = refresh_grace.replayed_successor(ctx.stores.tokens, refresh_token, now)
         if replayed is not None:
             token, successor = replayed
             return replace(
@@ -126,13 +126,13 @@ def refresh(ctx: AppContext, refresh_token: str) -> Session:
 
 def logout(ctx: AppContext, refresh_token: str) -> None:
     """Revoke the token's family (idempotent; unknown tokens are ignored)."""
-    token = ctx.store.get_refresh_token(hash_refresh_token(refresh_token))
+    token = ctx.stores.tokens.get(hash_refresh_token(refresh_token))
     if token is not None:
-        ctx.store.revoke_refresh_family(token.family_id, token.expires_at)
+        ctx.stores.tokens.revoke_family(token.family_id, token.expires_at)
 
 
 def get_user(ctx: AppContext, user_id: str) -> UserRecord:
-    user = ctx.store.get_user(user_id)
+    user = ctx.stores.users.get(user_id)
     if user is None:
         raise NotFoundError("user not found")
     return user

@@ -1,19 +1,3 @@
-"""Persistence: the ``Store`` interface, ``DynamoStore`` and the ``MemoryStore`` fake."""
-
-from chalicelib.store.base import Store
-from chalicelib.store.records import (
-    ProjectRecord,
-    RefreshTokenRecord,
-    RotateOutcome,
-    RunnerHeartbeat,
-    UserRecord,
-)
-
-__all__ = [
-    "ProjectRecord",
-    "RefreshTokenRecord",
-    "RotateOutcome",
-    "RunnerHeartbeat",
-    "Store",
-    "UserRecord",
-]
+"""Persistence: one store per item family (``chalicelib.store.<family>``), built together by
+``chalicelib.store.registry`` (``AppContext.stores``). Nothing is imported here, so that
+importing a record or one family does not import them all."""

@@ -164,6 +164,11 @@ def item_absent() -> Condition:
     return attr("pk").missing()
 
 
+def below(attribute: str, limit: int) -> Condition:
+    """A count under its limit (a missing count is zero): the guard of every limit."""
+    return attr(attribute).missing() | attr(attribute).lt(limit)
+
+
 # --------------------------------------------------------------------------- updates
 
 

@@ -219,6 +219,27 @@ class DynamoItems(ItemStore):
         raise AssertionError("unreachable")
 
 
+def query_items(
+    client: Any, table: str, pk: str, *, consistent: bool = False
+) -> list[dict[str, Any]]:
+    """Every item of partition ``pk``, all pages, as DynamoDB items (not decoded): for the
+    project purge, which hands the keys back to ``BatchWriteItem`` as they came."""
+    request: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": pk}},
+    }
+    if consistent:
+        request["ConsistentRead"] = True
+    items: list[dict[str, Any]] = []
+    while True:
+        page = client.query(**request)
+        items.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return items
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 def error_code(error: Exception) -> str | None:
     """The service's error code. Matched by code, not by ``client.exceptions`` classes:
     threads touching a fresh client's ``exceptions`` at once can each get their own class

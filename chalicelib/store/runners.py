@@ -1,4 +1,5 @@
-"""Runners' heartbeats (``RUNNERS`` / ``RUNNER#<id>``): written by each runner, read by /health."""
+"""Runners' heartbeats (``RUNNERS`` / ``RUNNER#<id>``): written by each runner, read by /health
+(with the table probe, ``ping``)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,10 @@ class RunnerStore(ItemStore):
                 )
             )
         return beats
+
+    def ping(self) -> None:
+        """Raise if the table cannot be read (one read of the ``HEALTH`` key)."""
+        self._get(keys.HEALTH_PK, keys.HEALTH_SK)
 
 
 class DynamoRunnerStore(DynamoItems, RunnerStore):

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ import requests
 
 from devtools.local_stack import ROOT, LocalStack
 from tests.support.emulator import free_port
+from tests.support.waiting import most_at_once, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 PASSWORD = "correct horse battery"
@@ -104,17 +105,6 @@ def zip_bytes(files: dict[str, str]) -> bytes:
         for name, text in files.items():
             archive.writestr(name, text)
     return buffer.getvalue()
-
-
-def wait_for(check: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what} (last: {last})")
 
 
 class Api:
@@ -426,7 +416,7 @@ def test_five_deployments_at_once_never_more_than_two_running_and_all_finish(
     assert len(spans) == 5
     # A ledger span is wider than the slot it held: the attempt is closed (and its
     # end written) after the slot is released, up to ~1 s later on a loaded machine.
-    assert _most_at_once(spans, slack_s=1.0) <= 2
+    assert most_at_once(spans, slack_s=1.0) <= 2
 
 
 def test_runner_killed_during_an_apply_fails_it_with_a_reason_and_frees_the_stack(
@@ -481,14 +471,3 @@ def test_runner_killed_during_an_apply_fails_it_with_a_reason_and_frees_the_stac
     again = api.deploy(project_id, bundle_id, stack="killed")
     replanned = api.until(project_id, again["id"], {"planned", "applied", "failed"}, 90)
     assert replanned["status"] in ("planned", "applied"), replanned["error"]
-
-
-def _most_at_once(spans: list[tuple[float, float]], slack_s: float = 0.0) -> int:
-    events = []
-    for start, end in spans:
-        events += [(start + slack_s, 1), (end - slack_s, -1)]
-    most = current = 0
-    for _, change in sorted(events):
-        current += change
-        most = max(most, current)
-    return most

@@ -20,6 +20,7 @@ import pytest
 from chalicelib.models.jobs import JobRecord
 from chalicelib.services.jobs import JobService
 from devtools.local_resources import LocalResources
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -43,16 +44,6 @@ def _jobs(resources: LocalResources) -> JobService:
         table=resources.table,
         queue_url=resources.queue_url,
     )
-
-
-def _wait_for(check: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
 
 
 @pytest.fixture
@@ -120,7 +111,7 @@ def test_kill_9_during_a_job_then_restart_completes_it_once(
         record = jobs.get("proj1", job.job_id)
         return record if record and record.status == "running" else None
 
-    _wait_for(running, 20, "the first runner to claim the job")
+    wait_for(running, 20, "the first runner to claim the job", interval_s=0.1)
 
     def attempt_recorded() -> bool:
         conn = sqlite3.connect(tmp_path / "runner.db")
@@ -133,7 +124,9 @@ def test_kill_9_during_a_job_then_restart_completes_it_once(
         finally:
             conn.close()
 
-    _wait_for(attempt_recorded, 10, "the first attempt in runner.db")  # inside the job now
+    wait_for(
+        attempt_recorded, 10, "the first attempt in runner.db", interval_s=0.1
+    )  # inside the job now
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
 
@@ -143,7 +136,7 @@ def test_kill_9_during_a_job_then_restart_completes_it_once(
         record = jobs.get("proj1", job.job_id)
         return record if record and record.is_terminal else None
 
-    done = _wait_for(finished, 30, "the job to finish after the restart")
+    done = wait_for(finished, 30, "the job to finish after the restart", interval_s=0.1)
     assert done.status == "succeeded", done.error
     assert done.runner_id == "runner-second"
     assert done.attempts == 2
@@ -181,9 +174,9 @@ def test_sigterm_idle_leaves_the_long_poll_at_once_and_busy_finishes_the_job(
             Key={"pk": {"S": "RUNNERS"}, "sk": {"S": "RUNNER#runner-idle"}},
         ).get("Item")
 
-    _wait_for(heartbeat, 20, "the runner heartbeat")
+    wait_for(heartbeat, 20, "the runner heartbeat", interval_s=0.1)
     # The runner logs "long poll" once it is polling (a signal then ends the poll at once).
-    _wait_for(lambda: b'"long poll"' in idle_log.read_bytes(), 20, "the long poll")
+    wait_for(lambda: b'"long poll"' in idle_log.read_bytes(), 20, "the long poll", interval_s=0.1)
     began = time.monotonic()
     idle.send_signal(signal.SIGTERM)
     assert idle.wait(timeout=10) == 0
@@ -193,10 +186,11 @@ def test_sigterm_idle_leaves_the_long_poll_at_once_and_busy_finishes_the_job(
     jobs = _jobs(local_resources)
     job = jobs.submit(project_id="system", kind="snapshot", payload={}, request_id=None)
     busy = start_runner(AUTOSTACK_RUNNER_ID="runner-busy")
-    _wait_for(
+    wait_for(
         lambda: (r := jobs.get("system", job.job_id)) is not None and r.status == "running",
         20,
         "the claim",
+        interval_s=0.1,
     )
     busy.send_signal(signal.SIGTERM)
     assert busy.wait(timeout=20) == 0

@@ -53,3 +53,41 @@ def test_the_runner_module_starts_outside_the_repository(tmp_path: Path) -> None
     )
     assert done.returncode == 0, done.stderr
     assert "python -m runner" in done.stdout
+
+
+BENCHMARKS = sorted(p.stem for p in (ROOT / "bench").glob("bench_*.py"))
+
+
+@pytest.mark.parametrize("name", BENCHMARKS)
+def test_benchmark_imports_as_a_module_from_the_root(name: str) -> None:
+    # `python -m bench.<name>` from the root: every import resolves without a path edit
+    # (importing runs nothing: each benchmark's work is under `__main__`).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    source = (ROOT / "bench" / f"{name}.py").read_text()
+    assert "sys.path" not in source, f"bench/{name}.py edits sys.path"
+    argv = (
+        ["-m", f"bench.{name}", "--help"]
+        if "argparse" in source
+        else ["-c", f"import bench.{name}"]
+    )
+    done = subprocess.run(
+        [sys.executable, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_local_stack_has_no_path_edit() -> None:
+    # `make run` starts it as `python devtools/local_stack.py`: devtools is installed.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    local_stack = ROOT / "devtools" / "local_stack.py"
+    assert "sys.path" not in local_stack.read_text()
+    done = subprocess.run(
+        [sys.executable, "-c", f"import runpy; runpy.run_path({str(local_stack)!r})"],
+        cwd="/",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr

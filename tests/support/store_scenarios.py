@@ -10,8 +10,11 @@ from collections.abc import Callable
 
 import pytest
 
+from chalicelib import keys
+from chalicelib.errors import EmailTakenError, LimitExceededError, NotFoundError
 from chalicelib.store.deployments import StackTakenError
 from chalicelib.store.jobs import LeaseLostError, is_queued, is_running, lease_expired
+from chalicelib.store.records import ProjectRecord, RefreshTokenRecord, UserRecord
 from chalicelib.store.registry import Stores
 from chalicelib.store.semaphore import line_place
 
@@ -161,9 +164,134 @@ def bundles(stores: Stores) -> None:
 
 
 def runners(stores: Stores) -> None:
+    stores.runners.ping()
+    assert stores.runners.heartbeats() == []
     stores.runners.put_heartbeat("r1", NOW, "1.0", "j1", "busy")
     (beat,) = stores.runners.heartbeats()
     assert (beat.runner_id, beat.at, beat.current_job) == ("r1", NOW, "j1")
+
+
+def _user(n: int) -> UserRecord:
+    return UserRecord(f"u{n}", f"u{n}@x.io", "hash", "2026-01-01T00:00:00Z")
+
+
+def _project(owner: str, n: int) -> ProjectRecord:
+    return ProjectRecord(f"p{n}", owner, f"name{n}", "ext", "2026-01-01T00:00:00Z", "t")
+
+
+def users_and_signup_limit(stores: Stores) -> None:
+    users = stores.users
+    assert users.count() == 0
+    users.create(_user(1), max_users=2)
+    with pytest.raises(EmailTakenError):
+        users.create(UserRecord("u9", "u1@x.io", "h", "t"), max_users=2)
+    assert users.get("u9") is None and users.count() == 1  # nothing half-written
+    users.create(_user(2), max_users=2)
+    with pytest.raises(LimitExceededError):
+        users.create(_user(3), max_users=2)
+    assert users.get("u3") is None and users.get_by_email("u3@x.io") is None
+    assert users.count() == 2
+    assert users.get("u1") == _user(1)
+    assert users.get_by_email("u2@x.io") == _user(2)
+    # A login reads one item: the email item carries the hash.
+    assert users.credentials("u1@x.io") == ("u1", "hash")
+    email_item = users._get(keys.email_pk("u1@x.io"), keys.EMAIL_SK)
+    assert email_item is not None and email_item["password_hash"] == "hash"
+    assert users.credentials("nobody@x.io") is None
+
+
+def projects_and_owner_limit(stores: Stores) -> None:
+    stores.users.create(_user(1), max_users=5)
+    projects = stores.projects
+    with pytest.raises(NotFoundError):
+        projects.create(_project("nobody", 0), max_projects=5)
+    projects.create(_project("u1", 1), max_projects=2)
+    projects.create(_project("u1", 2), max_projects=2)
+    with pytest.raises(LimitExceededError):
+        projects.create(_project("u1", 3), max_projects=2)
+    assert projects.get("u1", "p3") is None and projects.owner_of("p3") is None
+    assert [p.project_id for p in projects.list_owned("u1")] == ["p1", "p2"]
+    assert projects.list_owned("u2") == []
+    assert projects.get("u1", "p1") == _project("u1", 1)
+    assert projects.owner_of("p2") == "u1"
+    updated = projects.update("u1", "p1", {"name": "new"}, "t2")
+    assert updated is not None and updated.name == "new" and updated.updated_at == "t2"
+    assert projects.update("u1", "missing", {"name": "x"}, "t") is None
+    assert projects.get("u1", "missing") is None  # the refused update created nothing
+    with pytest.raises(ValueError, match="owner_id"):
+        projects.update("u1", "p1", {"owner_id": "u2"}, "t")
+    assert projects.delete("u1", "p1") is True
+    assert projects.delete("u1", "p1") is False
+    owner = stores.users.get("u1")
+    assert owner is not None and owner.project_count == 1
+    assert projects.owner_of("p1") is None
+    projects.create(_project("u1", 4), max_projects=2)  # the slot came back
+
+
+def refresh_token_rotation(stores: Stores) -> None:
+    tokens = stores.tokens
+    first = RefreshTokenRecord("h1", "u1", "f1", expires_at=1000)
+    tokens.create_family(first)
+    assert tokens.get("h1") == first
+    assert tokens.is_family_revoked("f1") is False
+    second = RefreshTokenRecord("h2", "u1", "f1", expires_at=1100)
+    assert tokens.rotate("h1", second, now=500, successor_sealed="sealed") == "rotated"
+    spent = tokens.get("h1")
+    assert spent is not None and spent.used and spent.used_at == 500
+    assert (spent.successor_hash, spent.successor_sealed) == ("h2", "sealed")
+    assert tokens.get("h2") == second
+    third = RefreshTokenRecord("h3", "u1", "f1", expires_at=1200)
+    assert tokens.rotate("h1", third, now=500) == "reused"
+    assert tokens.is_family_revoked("f1") is True
+    assert tokens.rotate("h2", third, now=500) == "invalid"  # its family is revoked
+    assert tokens.get("h3") is None
+    assert tokens.rotate("missing", third, now=500) == "invalid"
+    tokens.create_family(RefreshTokenRecord("h4", "u1", "f2", expires_at=600))
+    expired = RefreshTokenRecord("h5", "u1", "f2", 900)
+    assert tokens.rotate("h4", expired, 600) == "invalid"
+    tokens.create_family(RefreshTokenRecord("h6", "u1", "f3", expires_at=2000))
+    tokens.revoke_family("f3", 2000)  # logout before any rotation
+    assert tokens.is_family_revoked("f3") is True
+    assert tokens.rotate("h6", RefreshTokenRecord("h7", "u1", "f3", 2100), 500) == "invalid"
+    unspent = tokens.get("h6")
+    assert unspent is not None and unspent.used is False  # nothing written
+
+
+def refresh_token_grace(stores: Stores) -> None:
+    """A spent token presented again within the grace window is "replayed" (nothing
+    written, family live); after it, or without a window, it is a reuse."""
+    tokens = stores.tokens
+    tokens.create_family(RefreshTokenRecord("g1", "u1", "fg", expires_at=5000))
+    assert tokens.rotate("g1", RefreshTokenRecord("g2", "u1", "fg", 5100), 1000, "s", 30) == (
+        "rotated"
+    )
+    retry = RefreshTokenRecord("g3", "u1", "fg", 5100)
+    assert tokens.rotate("g1", retry, 1030, "s2", grace_s=30) == "replayed"
+    assert tokens.get("g3") is None and tokens.is_family_revoked("fg") is False
+    spent = tokens.get("g1")
+    assert spent is not None and (spent.used_at, spent.successor_sealed) == (1000, "s")
+    assert tokens.rotate("g1", retry, 1031, "s2", grace_s=30) == "reused"  # too late
+    assert tokens.is_family_revoked("fg") is True
+    tokens.create_family(RefreshTokenRecord("n1", "u1", "fn", expires_at=5000))
+    assert tokens.rotate("n1", RefreshTokenRecord("n2", "u1", "fn", 5100), 1000) == "rotated"
+    assert tokens.rotate("n1", RefreshTokenRecord("n3", "u1", "fn", 5100), 1000) == "reused"
+    with pytest.raises(ValueError, match="already exists"):
+        tokens.create_family(RefreshTokenRecord("n1", "u1", "fx", expires_at=5000))
+
+
+def counters_in_windows(stores: Stores) -> None:
+    counters = stores.counters
+    assert [counters.hit("C", "W", 2, 1000) for _ in range(3)] == [1, 2, None]
+    assert counters.get("C", "W", now=999) == 2
+    assert counters.get("C", "W", now=1000) == 0  # expired: filtered in code
+    counters.release("C", "W")
+    assert counters.get("C", "W", now=0) == 1
+    counters.release("C", "W")
+    counters.release("C", "W")  # never below zero
+    assert counters.get("C", "W", now=0) == 0
+    counters.release("missing", "W")
+    assert counters._get("missing", "W") is None  # a release creates nothing
+    assert counters.hit("C", "W", 2, 1000) == 1
 
 
 SCENARIOS: list[Callable[[Stores], None]] = [
@@ -174,4 +302,9 @@ SCENARIOS: list[Callable[[Stores], None]] = [
     pending_uploads,
     bundles,
     runners,
+    users_and_signup_limit,
+    projects_and_owner_limit,
+    refresh_token_rotation,
+    refresh_token_grace,
+    counters_in_windows,
 ]

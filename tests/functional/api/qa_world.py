@@ -22,7 +22,7 @@ import app as _app  # noqa: F401  (registers every route in the OpenAPI registry
 from chalicelib.auth.tokens import key_id
 from chalicelib.context import AppContext, build_context, reset_context, set_context
 from chalicelib.openapi import Operation
-from chalicelib.store.dynamodb import to_item
+from chalicelib.store.codec import to_item
 from devtools.local_resources import LocalResources, create_local_resources
 from tests.functional.api.conftest import Api, settings_for, table_snapshot
 from tests.golden.stack_profiles import flask_postgres

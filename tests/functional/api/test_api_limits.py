@@ -30,7 +30,7 @@ def test_twenty_concurrent_signups_with_nine_users_exactly_one_wins(
     assert statuses == [201] + [403] * 19, statuses
     limited = [body for status, body, _ in results if status == 403]
     assert all(b["error"]["details"] == {"limit": "users", "max": 10} for b in limited)
-    assert api_context.store.count_users() == 10
+    assert api_context.stores.users.count() == 10
 
 
 def test_twenty_concurrent_project_creations_stop_at_five(
@@ -45,7 +45,7 @@ def test_twenty_concurrent_project_creations_stop_at_five(
     _, listed, _ = api.call("GET", "/projects", token=token)
     assert len(listed["projects"]) == 5
     user_id = api_context.signer.verify(token, api_context.now()).user_id
-    owner = api_context.store.get_user(user_id)
+    owner = api_context.stores.users.get(user_id)
     assert owner is not None and owner.project_count == 5
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from chalicelib.context import AppContext
-from chalicelib.store.dynamodb import to_item
+from chalicelib.store.codec import to_item
 from tests.functional.api.conftest import Api
 
 

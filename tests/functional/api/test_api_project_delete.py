@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib.context import AppContext
 from chalicelib.services.project_data import DynamoS3ProjectData
-from chalicelib.store.dynamodb import to_item
+from chalicelib.store.codec import to_item
 from tests.functional.api.conftest import Api, table_snapshot
 
 

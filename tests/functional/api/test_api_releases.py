@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from chalicelib.context import AppContext
-from chalicelib.store.dynamodb import to_item
+from chalicelib.store.codec import to_item
 from tests.functional.api.conftest import Api
 
 

@@ -85,7 +85,7 @@ def test_five_signups_per_ip_then_429_until_the_window_ends(
     assert body["error"]["details"] == {"limit": 5, "window_s": 3600}
     assert 1 <= int(headers["Retry-After"]) <= 3600
     assert table_snapshot(context) == before  # no user, no count beyond the limit
-    assert context.store.count_users() == 4
+    assert context.stores.users.count() == 4
     assert b.signup("u9@example.com")[0] == 201  # another address is not affected
     clock.now += 3600  # the next window
     assert a.signup("u10@example.com")[0] == 201
@@ -101,7 +101,7 @@ def test_a_race_of_twenty_signups_from_one_ip_at_the_boundary_admits_one(
         results = list(pool.map(lambda n: a.signup(f"racer{n}@example.com"), range(20)))
     statuses = sorted(status for status, _, _ in results)
     assert statuses == [201] + [429] * 19, statuses
-    assert context.store.count_users() == 5
+    assert context.stores.users.count() == 5
 
 
 def test_a_race_from_a_fresh_ip_admits_exactly_the_limit(
@@ -114,7 +114,7 @@ def test_a_race_from_a_fresh_ip_admits_exactly_the_limit(
             results = list(pool.map(lambda n: a.signup(f"racer{n}@example.com"), range(12)))
         statuses = sorted(status for status, _, _ in results)
         assert statuses == [201] * 3 + [429] * 9, statuses
-        assert context.store.count_users() == 3
+        assert context.stores.users.count() == 3
     finally:
         reset_context()
 
@@ -122,7 +122,7 @@ def test_a_race_from_a_fresh_ip_admits_exactly_the_limit(
 def test_loopback_callers_are_not_limited(context: AppContext, api: Api) -> None:
     for n in range(7):  # chalice's test client: 127.0.0.1
         api.signup(f"local{n}@example.com")
-    assert context.store.count_users() == 7
+    assert context.stores.users.count() == 7
 
 
 def test_email_domain_allow_list(local_resources: LocalResources, clock: FakeClock) -> None:

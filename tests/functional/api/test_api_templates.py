@@ -10,7 +10,7 @@ from typing import Any
 import requests
 
 from chalicelib.context import AppContext
-from chalicelib.store.dynamodb import to_item
+from chalicelib.store.codec import to_item
 from tests.functional.api.conftest import Api
 from tests.golden.stack_profiles import flask_postgres, hostile_stateless
 

@@ -12,7 +12,7 @@ from chalicelib.context import AppContext, build_context
 from chalicelib.models.templates import TemplateRequest
 from chalicelib.services import templates
 from chalicelib.settings import load_settings
-from chalicelib.store.dynamodb import to_item
+from chalicelib.store.codec import to_item
 from devtools.local_resources import LocalResources
 from tests.golden.stack_profiles import flask_postgres
 
@@ -87,7 +87,7 @@ def _bundle_items(ctx: AppContext) -> list[dict]:
 
 
 def _with(ctx: AppContext, **replaced: Any) -> AppContext:
-    return AppContext(settings=ctx.settings, aws=_Clients(ctx.aws, **replaced), store=ctx.store)
+    return AppContext(settings=ctx.settings, aws=_Clients(ctx.aws, **replaced))
 
 
 def test_failed_item_write_deletes_every_uploaded_object(context: AppContext) -> None:

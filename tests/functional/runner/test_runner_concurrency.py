@@ -33,6 +33,7 @@ from runner.semaphore import TerraformSemaphore
 from runner.worker import ColdStopError, Worker
 from tests.functional.terraform.harness import ROLE_ARN
 from tests.functional.terraform.jobs_harness import JobsHarness, make_jobs_harness
+from tests.support.waiting import most_at_once, wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -84,27 +85,6 @@ def _submit_analysis(jobs: JobService, resources: LocalResources) -> JobRecord:
         payload={"upload_id": upload_id, "key": key},
         request_id="req-a" + secrets.token_hex(2),
     )
-
-
-def _wait_for(check: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-
-
-def _most_at_once(spans: list[tuple[float, float]], slack_s: float = 0.0) -> int:
-    events = []
-    for start, end in spans:
-        events += [(start + slack_s, 1), (end - slack_s, -1)]
-    most = current = 0
-    for _, change in sorted(events, key=lambda e: (e[0], e[1])):
-        current += change
-        most = max(most, current)
-    return most
 
 
 def _worker(base: JobsHarness, resources: LocalResources, **overrides: Any) -> Worker:
@@ -168,7 +148,7 @@ def test_two_terraform_jobs_and_analyses_run_together_in_one_runner(
     assert any(
         terraform_window[0] < start and end < terraform_window[1] for start, end in analysis_spans
     ), (plan_spans, analysis_spans)
-    assert _most_at_once(plan_spans + analysis_spans) >= 3
+    assert most_at_once(plan_spans + analysis_spans) >= 3
 
 
 def test_warm_stop_waits_for_both_terraform_jobs_in_flight(
@@ -196,7 +176,7 @@ def test_warm_stop_waits_for_both_terraform_jobs_in_flight(
             for r in records
         )
 
-    _wait_for(both_applying, 90, "both jobs to be applying")
+    wait_for(both_applying, 90, "both jobs to be applying")
     assert len(worker.current_jobs) == 2
     worker.request_stop()  # a warm stop lets an apply run to its end
     assert not returned.wait(1.0), "the runner left with two applies running"
@@ -233,7 +213,7 @@ def test_second_signal_hands_both_jobs_in_flight_back(
 
     def signals() -> None:
         try:
-            _wait_for(both_applying, 90, "both jobs to be applying")
+            wait_for(both_applying, 90, "both jobs to be applying")
         except AssertionError as exc:  # still stop the runner: the test must not hang
             waited.append(exc)
         os.kill(os.getpid(), signal.SIGTERM)  # warm: the applies may finish...
@@ -359,7 +339,7 @@ def test_two_runner_processes_never_run_more_than_two_terraform_jobs(
         records = [jobs.get("proj1", job.job_id) for job in plans]
         return all(r is not None and r.is_terminal for r in records)
 
-    _wait_for(all_done, 240, "the five deployments")
+    wait_for(all_done, 240, "the five deployments")
     for proc in (first, second):
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
@@ -369,7 +349,7 @@ def test_two_runner_processes_never_run_more_than_two_terraform_jobs(
     ]
     ids = [job.job_id for job in plans]
     spans = _terraform_spans(base, local_resources.table, ids)
-    assert _most_at_once(spans) == 2  # the limit was reached, and held
+    assert most_at_once(spans) == 2  # the limit was reached, and held
     attempts = _attempts(tmp_path / "runner-a.db", ids) + _attempts(tmp_path / "runner-b.db", ids)
     assert sorted(job_id for job_id, outcome, *_ in attempts if outcome == "succeeded") == sorted(
         ids
@@ -380,7 +360,7 @@ def test_two_runner_processes_never_run_more_than_two_terraform_jobs(
     ]
     # A ledger span is wider than the slot it held: the attempt is closed (and its
     # end written) after the slot is released, up to ~1 s later on a loaded machine.
-    assert _most_at_once(succeeded, slack_s=1.0) <= 2
+    assert most_at_once(succeeded, slack_s=1.0) <= 2
 
 
 def test_kill_9_with_two_jobs_in_flight_then_restart_finishes_each_once(
@@ -402,7 +382,7 @@ def test_kill_9_with_two_jobs_in_flight_then_restart_finishes_each_once(
             for r in records
         )
 
-    _wait_for(both_applying, 120, "both jobs to be applying in the first runner")
+    wait_for(both_applying, 120, "both jobs to be applying in the first runner")
     first.send_signal(signal.SIGKILL)
     first.wait(10)
     second = start_runner("runner-k")  # the same machine restarted: same runner.db
@@ -410,7 +390,7 @@ def test_kill_9_with_two_jobs_in_flight_then_restart_finishes_each_once(
     def all_done() -> bool:
         return all((r := jobs.get("proj1", job_id)) is not None and r.is_terminal for job_id in ids)
 
-    _wait_for(all_done, 180, "both jobs after the restart")
+    wait_for(all_done, 180, "both jobs after the restart")
     second.send_signal(signal.SIGTERM)
     assert second.wait(30) == 0
     for job_id in ids:

@@ -22,7 +22,7 @@ from chalicelib import keys
 from chalicelib.generate.plan import build_app_plans
 from chalicelib.models.templates import TemplateRequest
 from chalicelib.store.bundles import DynamoBundleStore
-from chalicelib.store.dynamodb import to_item
+from chalicelib.store.codec import to_item
 from chalicelib.store.jobs import DynamoJobStore
 from chalicelib.store.releases import DynamoReleaseStore
 from chalicelib.store.uploads import DynamoUploadStore

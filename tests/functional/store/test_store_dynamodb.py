@@ -26,12 +26,12 @@ def test_store_scenario_on_dynamodb(
     scenario(dynamo_stores(client, local_resources.table))
 
 
-def _refused_at_once(store: object, tag: str) -> tuple[list[object], list[BaseException]]:
+def _refused_at_once(stores: Stores, tag: str) -> tuple[list[object], list[BaseException]]:
     """Eight threads, released together, each making a write the table refuses."""
     import threading
 
     for n in range(1, 8, 2):  # counters at their limit of 1
-        assert store.hit_counter(f"RACE#{tag}", f"W{n}", 1, 2_000_000_000) == 1  # type: ignore[attr-defined]
+        assert stores.counters.hit(f"RACE#{tag}", f"W{n}", 1, 2_000_000_000) == 1
     start = threading.Barrier(8)
     answers: list[object] = []
     errors: list[BaseException] = []
@@ -40,9 +40,9 @@ def _refused_at_once(store: object, tag: str) -> tuple[list[object], list[BaseEx
         try:
             start.wait()
             if n % 2:  # a counter at its limit: ConditionalCheckFailed
-                answers.append(store.hit_counter(f"RACE#{tag}", f"W{n}", 1, 2_000_000_000))  # type: ignore[attr-defined]
+                answers.append(stores.counters.hit(f"RACE#{tag}", f"W{n}", 1, 2_000_000_000))
             else:  # a project that does not exist: ConditionalCheckFailed
-                answers.append(store.update_project("nobody", f"p{n}", {"name": "x"}, "t"))  # type: ignore[attr-defined]
+                answers.append(stores.projects.update("nobody", f"p{n}", {"name": "x"}, "t"))
         except BaseException as exc:
             errors.append(exc)
 
@@ -60,8 +60,6 @@ def test_refused_writes_from_threads_on_a_fresh_client_are_answers_not_errors(
     # botocore builds a fresh client's ``exceptions`` classes lazily and unlocked: threads
     # matching ``client.exceptions.X`` at once could each get their own class and miss the
     # error (a 500 under concurrent requests). The store matches error codes instead.
-    from chalicelib.store.dynamodb import DynamoStore
-
     for round_ in range(3):
         client = boto3.client(
             "dynamodb",
@@ -70,6 +68,7 @@ def test_refused_writes_from_threads_on_a_fresh_client_are_answers_not_errors(
             aws_access_key_id="test",
             aws_secret_access_key="test",
         )
-        answers, errors = _refused_at_once(DynamoStore(client, local_resources.table), str(round_))
+        stores = dynamo_stores(client, local_resources.table)
+        answers, errors = _refused_at_once(stores, str(round_))
         assert errors == []
         assert answers == [None] * 8

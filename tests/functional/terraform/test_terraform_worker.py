@@ -16,6 +16,7 @@ from runner.semaphore import TerraformSemaphore
 from runner.worker import Worker
 from tests.functional.terraform.harness import ROLE_ARN, make_harness
 from tests.functional.terraform.jobs_harness import make_jobs_harness
+from tests.support.waiting import most_at_once
 
 BUNDLE = """
 resource "terraform_data" "app" {
@@ -113,7 +114,7 @@ def test_five_deployments_at_once_never_run_more_than_two_terraforms(
         (float(item["terraform_started_at"]["N"]), float(item["terraform_ended_at"]["N"]))
         for item in raw
     ]
-    assert 1 <= _most_at_once(spans) <= 2
+    assert 1 <= most_at_once(spans) <= 2
     # From the ledgers: one succeeded attempt per job, and some attempts had to wait.
     outcomes: dict[str, list[str]] = {}
     for worker in workers:
@@ -132,21 +133,10 @@ def test_five_deployments_at_once_never_run_more_than_two_terraforms(
     # An attempt's span includes a few ms before taking and after freeing its slot.
     # A ledger span is wider than the slot it held: the attempt is closed (and its
     # end written) after the slot is released, up to ~1 s later on a loaded machine.
-    assert _most_at_once(succeeded_spans, slack_s=1.0) <= 2
+    assert most_at_once(succeeded_spans, slack_s=1.0) <= 2
     for index in range(5):
         state = base.tf.state(f"tfstate/proj1/dep{index}.tfstate")
         assert [r["name"] for r in state["resources"]] == ["app"]
-
-
-def _most_at_once(spans: list[tuple[float, float]], slack_s: float = 0.0) -> int:
-    events = []
-    for start, end in spans:
-        events += [(start + slack_s, 1), (end - slack_s, -1)]
-    most = current = 0
-    for _, change in sorted(events, key=lambda e: (e[0], e[1])):
-        current += change
-        most = max(most, current)
-    return most
 
 
 def test_plan_then_apply_through_the_worker_stores_summary_and_outputs_on_the_jobs(

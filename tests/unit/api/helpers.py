@@ -8,7 +8,7 @@ from chalicelib.aws import AwsClients
 from chalicelib.context import AppContext
 from chalicelib.services.project_data import PurgeResult
 from chalicelib.settings import Settings, load_settings
-from chalicelib.store.memory import MemoryStore
+from chalicelib.store.registry import memory_stores
 
 KEY = "k" * 48
 
@@ -63,8 +63,8 @@ def make_context(clock: FakeClock | None = None, **overrides: Any) -> AppContext
     settings = make_settings(**overrides)
     return AppContext(
         settings=settings,
-        aws=AwsClients(settings.region),  # never used: the store is in memory
-        store=MemoryStore(),
+        aws=AwsClients(settings.region),  # never used: the stores are in memory
+        _stores=memory_stores(),
         clock=clock or FakeClock(),
         project_data=FakeProjectData(),
     )

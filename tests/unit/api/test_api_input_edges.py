@@ -96,11 +96,11 @@ def test_project_delete_waits_for_jobs_then_purges_and_counts() -> None:
     with pytest.raises(ProjectBusyError) as caught:
         projects.delete(ctx, alice, project)
     assert caught.value.status == 409 and caught.value.details["job_id"] == "j"
-    assert ctx.store.get_user(alice).project_count == 1  # type: ignore[union-attr]
+    assert ctx.stores.users.get(alice).project_count == 1  # type: ignore[union-attr]
     data.items[project][0]["status"] = "succeeded"
     projects.delete(ctx, alice, project)
     assert data.items == {} and data.objects == {f"uploads/{project}x/u.zip"}
-    assert ctx.store.get_user(alice).project_count == 0  # type: ignore[union-attr]
+    assert ctx.stores.users.get(alice).project_count == 0  # type: ignore[union-attr]
 
 
 def test_validation_details_are_capped() -> None:

@@ -7,7 +7,6 @@ from typing import Any
 from chalicelib.auth.keys import SigningKeyProvider
 from chalicelib.context import AppContext
 from chalicelib.routes.endpoint import authenticate
-from chalicelib.store.memory import MemoryStore
 from tests.unit.api.helpers import FakeClock, make_settings
 
 OLD, NEW = "o" * 48, "n" * 48
@@ -60,11 +59,11 @@ def test_forced_refresh_is_rate_limited() -> None:
 def test_a_token_signed_with_a_rotated_key_is_accepted_after_a_reread() -> None:
     ssm, ticks = FakeSsm(OLD), FakeClock(0)
     settings = make_settings(jwt_key=None)
-    old_ctx = AppContext(settings, FakeAws(ssm), MemoryStore(), clock=FakeClock())  # type: ignore[arg-type]
+    old_ctx = AppContext(settings, FakeAws(ssm), clock=FakeClock())  # type: ignore[arg-type]
     old_ctx.key_provider = SigningKeyProvider(settings, FakeAws(ssm), ticks)  # type: ignore[arg-type]
     assert old_ctx.signer.key == OLD
     # A fresh container signs with the new key...
-    new_ctx = AppContext(settings, FakeAws(FakeSsm(NEW)), MemoryStore(), clock=FakeClock())  # type: ignore[arg-type]
+    new_ctx = AppContext(settings, FakeAws(FakeSsm(NEW)), clock=FakeClock())  # type: ignore[arg-type]
     token = new_ctx.signer.issue("user-1", new_ctx.now())
     # ...and the warm one re-reads SSM when it sees the unknown key id.
     ssm.value = NEW

@@ -7,7 +7,7 @@ import pytest
 from chalicelib.errors import TooManyLoginAttemptsError
 from chalicelib.limits import LoginAttemptLimiter, client_ip_group
 from chalicelib.settings import load_settings
-from chalicelib.store.memory import MemoryStore
+from chalicelib.store.registry import memory_stores
 
 REQUIRED = {
     "AUTOSTACK_STAGE": "test",
@@ -26,7 +26,7 @@ def _limiter(max_per_ip: int = 2) -> LoginAttemptLimiter:
             "AUTOSTACK_LOGIN_MAX_PER_EMAIL": "1000",
         }
     )
-    return LoginAttemptLimiter(MemoryStore(), settings, lambda: 0.0)
+    return LoginAttemptLimiter(memory_stores().counters, settings, lambda: 0.0)
 
 
 def _fail(limiter: LoginAttemptLimiter, ip: str, n: int = 1) -> None:

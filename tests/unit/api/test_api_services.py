@@ -26,7 +26,7 @@ def test_signup_limit_and_duplicate() -> None:
         users.signup(ctx, "c@x.io", PASSWORD)
     assert caught.value.status == 403
     assert caught.value.details == {"limit": "users", "max": 2}
-    assert ctx.store.count_users() == 2
+    assert ctx.stores.users.count() == 2
 
 
 def test_login_same_error_for_unknown_email_and_wrong_password() -> None:
@@ -120,7 +120,7 @@ def test_projects_limit_ownership_and_count() -> None:
     with pytest.raises(NotFoundError):
         projects.delete(ctx, bob, p1.project_id)
     projects.delete(ctx, alice, p1.project_id)
-    owner = ctx.store.get_user(alice)
+    owner = ctx.stores.users.get(alice)
     assert owner is not None and owner.project_count == 1
     projects.create(ctx, alice, "three")  # room again
     with pytest.raises(NotFoundError):

@@ -8,7 +8,7 @@ from chalicelib.errors import EmailDomainNotAllowedError, SettingsError, TooMany
 from chalicelib.limits import SignupAttemptLimiter, client_ip_group, is_loopback
 from chalicelib.services.users import check_email_domain
 from chalicelib.settings import load_settings
-from chalicelib.store.memory import MemoryStore
+from chalicelib.store.registry import memory_stores
 
 REQUIRED = {
     "AUTOSTACK_STAGE": "test",
@@ -61,7 +61,7 @@ def test_loopback_detection() -> None:
 def test_limiter_counts_per_ip_per_window() -> None:
     now = [7200.0]
     settings = load_settings({**REQUIRED, "AUTOSTACK_SIGNUP_MAX_PER_IP": "2"})
-    limiter = SignupAttemptLimiter(MemoryStore(), settings, lambda: now[0])
+    limiter = SignupAttemptLimiter(memory_stores().counters, settings, lambda: now[0])
     limiter.hit("203.0.113.7")
     limiter.hit("203.0.113.7")
     now[0] += 600
@@ -81,7 +81,7 @@ def test_ipv6_addresses_share_their_64() -> None:
     assert client_ip_group("203.0.113.7") == "203.0.113.7"
     assert client_ip_group("unknown") == "unknown"
     settings = load_settings({**REQUIRED, "AUTOSTACK_SIGNUP_MAX_PER_IP": "2"})
-    limiter = SignupAttemptLimiter(MemoryStore(), settings, lambda: 0.0)
+    limiter = SignupAttemptLimiter(memory_stores().counters, settings, lambda: 0.0)
     limiter.hit("2001:db8:1:2::1")
     limiter.hit("2001:db8:1:2::2")
     with pytest.raises(TooManySignupsError):

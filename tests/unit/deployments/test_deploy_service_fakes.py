@@ -33,12 +33,9 @@ PROJECT = ProjectRecord("p1", "u1", "demo", "ext-123", "t", "t")
 
 
 def context(clock: FakeClock | None = None) -> AppContext:
-    from chalicelib.store.memory import MemoryStore
-
     return AppContext(
         settings=make_settings(),
         aws=FakeAws(),  # type: ignore[arg-type]
-        store=MemoryStore(),
         clock=clock or FakeClock(),
         _stores=memory_stores(),
     )

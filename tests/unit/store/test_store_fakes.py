@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
+from chalicelib.store.codec import from_attr, to_attr
 from chalicelib.store.expressions import Placeholders, Update, attr, item_absent
 from chalicelib.store.registry import Stores, memory_stores
 from tests.support.store_scenarios import SCENARIOS
@@ -15,6 +16,11 @@ from tests.support.store_scenarios import SCENARIOS
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
 def test_store_scenario_on_the_fakes(scenario: Callable[[Stores], None]) -> None:
     scenario(memory_stores())
+
+
+@pytest.mark.parametrize("value", ["s", 1, 2.5, True, None, {"a": [1, "b"]}, [], 10**15])
+def test_attribute_round_trip(value: object) -> None:
+    assert from_attr(to_attr(value)) == value
 
 
 def test_conditions_render_with_placeholders_only() -> None:
