@@ -170,9 +170,9 @@ def test_visibility_timeout_fits_the_runners_heartbeat(config: dict[str, Any]) -
 # --- DynamoDB, SSM ----------------------------------------------------------------------
 
 
-def test_table_is_on_demand_with_string_keys_ttl_and_pitr(config: dict[str, Any]) -> None:
+def test_table_has_string_keys_ttl_and_pitr(config: dict[str, Any]) -> None:
     table = _resource(config, "aws_dynamodb_table")
-    assert table["billing_mode"] == "PAY_PER_REQUEST"
+    assert table["billing_mode"] == "${var.table_billing_mode}"  # test_infra_http_api.py
     assert (table["hash_key"], table["range_key"]) == ("pk", "sk")
     assert {a["name"]: a["type"] for a in table["attribute"]} == {"pk": "S", "sk": "S"}
     assert single(table["ttl"]) == {"attribute_name": "expires_at", "enabled": True}
