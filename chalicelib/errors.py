@@ -163,10 +163,8 @@ def unavailable_from(exc: BaseException) -> ServiceUnavailableError | None:
     these within seconds; without this mapping they surfaced as 500 internal_error.
     """
     # Imported here: botocore is not needed to import the app (cold start).
+    from botocore.exceptions import ClientError, ReadTimeoutError
     from botocore.exceptions import ConnectionError as BotoConnectionError
-    from botocore.exceptions import ReadTimeoutError
-
-    from botocore.exceptions import ClientError
 
     if isinstance(exc, BotoConnectionError | ReadTimeoutError):
         return ServiceUnavailableError("a dependency did not answer; try again shortly")

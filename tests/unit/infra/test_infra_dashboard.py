@@ -149,7 +149,13 @@ def test_api_behaviour_sends_api_paths_to_the_http_api_uncached_with_the_origin_
     assert behaviour["target_origin_id"] == "${local.api_origin}"
     assert behaviour["viewer_protocol_policy"] == "https-only"
     assert set(behaviour["allowed_methods"]) == {
-        "GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"
+        "GET",
+        "HEAD",
+        "OPTIONS",
+        "PUT",
+        "POST",
+        "PATCH",
+        "DELETE",
     }
     assert "data.aws_cloudfront_cache_policy.disabled" in behaviour["cache_policy_id"]
     policies = config["data"]

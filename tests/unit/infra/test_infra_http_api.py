@@ -65,9 +65,7 @@ def test_http_api_proxies_to_the_chalice_function_with_payload_1_0(config: dict[
     # Integration, routes and permission wait for the function chalice deploys.
     for block in (integration, resources["aws_lambda_permission"]["http_api"]):
         assert block["count"] == "${local.api_lambda_deployed ? 1 : 0}"
-    assert "data.aws_lambda_functions.all.function_names" in config["locals"][
-        "api_lambda_deployed"
-    ]
+    assert "data.aws_lambda_functions.all.function_names" in config["locals"]["api_lambda_deployed"]
 
 
 def test_stage_is_named_like_the_path_prefix_throttled_and_logged(config: dict[str, Any]) -> None:
@@ -80,8 +78,9 @@ def test_stage_is_named_like_the_path_prefix_throttled_and_logged(config: dict[s
     assert throttle["throttling_burst_limit"] == "${var.api_throttling_burst_limit}"
     variables = config["variable"]
     assert 0 < variables["api_throttling_rate_limit"]["default"] <= 100
-    assert variables["api_throttling_burst_limit"]["default"] >= (
-        variables["api_throttling_rate_limit"]["default"]
+    assert (
+        variables["api_throttling_burst_limit"]["default"]
+        >= (variables["api_throttling_rate_limit"]["default"])
     )
     logs = single(stage["access_log_settings"])
     assert logs["destination_arn"] == "${aws_cloudwatch_log_group.api_access.arn}"
