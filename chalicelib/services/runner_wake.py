@@ -28,6 +28,11 @@ log = logging.getLogger("autostack-api")
 AWAKE = "running"
 STARTING_STATES = frozenset({"pending"})
 ASLEEP_STATES = frozenset({"stopping", "stopped"})
+# StartInstances to the runner's first poll in AWS (instance boot, systemd, the runner's
+# start; cloud-init reinstalls nothing on later boots): an estimate, not measured in AWS.
+# Locally the runner process starts and polls in ~8 s (bench/bench_runner_wake.py). The
+# views say "about N s" from it; scripts/cost_report.py bills each wake-up for it.
+RUNNER_BOOT_ESTIMATE_S = 60.0
 RUNNING_CACHE_S = 60.0  # an awake runner: one DescribeInstances a minute per container
 OTHER_CACHE_S = 5.0  # starting or asleep: look again soon
 
