@@ -728,7 +728,7 @@ def levers(
         "runner on t4g.micro (ARM; needs arm64 wheels of the runner's dependencies)": {
             "instance_type": "t4g.micro"
         },
-        "runner stops itself after 10 min idle, started on enqueue": {"runner_idle_stop_s": 600},
+        "runner idle stop after 10 min (issue 17's first default)": {"runner_idle_stop_s": 600},
         "runner idle stop after 2 min": {"runner_idle_stop_s": 120},
         "DynamoDB provisioned at the always-free 25 WCU / 25 RCU": {"dynamodb_provisioned": True},
         "HTTP API ($1.00/M) instead of Chalice's REST API ($3.50/M)": {"api_http": True},
@@ -742,14 +742,15 @@ def levers(
     for name, change in changes.items():
         if all(getattr(shape, key) == value for key, value in change.items()):
             continue  # already so
-        combined.update(change)
         after = monthly_bill(prices, replace(shape, **change), profile).monthly_free_tier_usd
+        if after < base:  # a change that costs more (a longer idle tail) is shown, not combined
+            combined.update(change)
         rows.append({"change": name, "monthly_usd": after, "saves_usd": round(base - after, 2)})
-    if len(rows) > 1:
+    if len([row for row in rows if row["saves_usd"] > 0]) > 1:
         after = monthly_bill(prices, replace(shape, **combined), profile).monthly_free_tier_usd
         rows.append(
             {
-                "change": "all of the above",
+                "change": "all of the above that save",
                 "monthly_usd": after,
                 "saves_usd": round(base - after, 2),
             }
@@ -860,7 +861,7 @@ def doc_block(
         f"AutoStack costs **${bill.monthly_free_tier_usd:.2f} a month after the always-free "
         f"allowances** (${bill.monthly_usd:.2f} at list price) against the original single "
         f"server's ${ORIGINAL_DESIGN_USD:.2f}. The core of the design (the runner, its disk "
-        f"and address, the REST API, DynamoDB) is ${core:.2f}."
+        f"and address, API Gateway, DynamoDB) is ${core:.2f}."
     )
     return "\n".join(
         [DOC_BEGIN, markdown(bill, lever_rows, by_profile, floor_row), "", summary, DOC_END]

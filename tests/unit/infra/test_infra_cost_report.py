@@ -106,7 +106,7 @@ def test_per_route_metrics_and_tracing_show_up_and_levers_remove_them() -> None:
     assert not [line for line in quiet.lines if line.resource.startswith("X-Ray")]
     rows = levers(prices, SHAPE, LoadProfile())
     assert all(row["saves_usd"] > 0 for row in rows)
-    assert rows[-1]["change"] == "all of the above"
+    assert rows[-1]["change"] == "all of the above that save"
     # Two idle-stop rows overlap (the shorter wins), so the whole saves less than the sum.
     assert max(r["saves_usd"] for r in rows[:-1]) < rows[-1]["saves_usd"]
     assert rows[-1]["saves_usd"] <= sum(r["saves_usd"] for r in rows[:-1])
@@ -168,7 +168,7 @@ def test_update_doc_rewrites_only_the_generated_block(tmp_path, capsys) -> None:
     text = doc.read_text()
     assert text.startswith(head) and text.endswith(tail)  # the prose is untouched
     block = text[len(head) : len(text) - len(tail)]
-    assert "| Runner EC2 t3.micro |" in block and "| all of the above |" in block
+    assert "| Runner EC2 t3.micro |" in block and "| all of the above that save |" in block
     assert f"against the original single server's ${ORIGINAL_DESIGN_USD:.2f}" in block
     assert main(["--update-doc", str(doc)]) == 0
     assert doc.read_text() == text
@@ -244,7 +244,7 @@ def test_provisioned_dynamodb_within_the_free_25_units_costs_nothing() -> None:
 
 def test_levers_show_what_idle_stop_and_free_capacity_would_save() -> None:
     rows = {r["change"]: r for r in levers(load_prices(), SHAPE, LoadProfile())}
-    idle = next(r for name, r in rows.items() if name.startswith("runner stops itself"))
+    idle = next(r for name, r in rows.items() if name.startswith("runner idle stop after 10 min"))
     ddb = next(r for name, r in rows.items() if name.startswith("DynamoDB provisioned"))
     assert idle["saves_usd"] > 4 and ddb["saves_usd"] == pytest.approx(1.0, abs=0.1)
 
@@ -401,3 +401,15 @@ def test_the_boot_the_model_bills_is_the_one_the_api_announces() -> None:
     from scripts.cost_report import Assumptions
 
     assert Assumptions().runner_boot_s == RUNNER_BOOT_ESTIMATE_S
+
+
+def test_a_lever_that_costs_more_is_shown_but_not_combined() -> None:
+    prices = load_prices()
+    shape = read_shape(api_routes=20)  # the 3-minute default
+    rows = {r["change"]: r for r in levers(prices, shape, LoadProfile())}
+    longer = rows["runner idle stop after 10 min (issue 17's first default)"]
+    assert longer["saves_usd"] < -2  # a 10-minute tail: the runner awake twice as long
+    shorter = rows["runner idle stop after 2 min"]
+    assert shorter["saves_usd"] > 0
+    combined = rows["all of the above that save"]
+    assert combined["saves_usd"] >= shorter["saves_usd"]

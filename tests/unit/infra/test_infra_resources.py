@@ -188,8 +188,10 @@ def test_jwt_key_is_a_write_only_secure_string_generated_at_apply(config: dict[s
     assert parameter["value_wo_version"] == "${var.jwt_key_version}"
     generator = config["ephemeral"]["random_password"]["jwt_signing_key"]
     assert generator["length"] >= 32
-    # No managed random_password: its result would sit in the state in plain text.
-    assert "random_password" not in config["resource"]
+    # No managed random_password for a key: its result would sit in the state in plain
+    # text. The one managed value is CloudFront's origin token for the API (api.tf): it
+    # must be sent as a plain header, and only decides whose address per-IP limits count.
+    assert set(config["resource"].get("random_password", {})) == {"api_origin_token"}
     versions = single(config["terraform"])
     assert versions["required_version"] == ">= 1.11"  # write-only arguments
     providers = single(versions["required_providers"])
