@@ -737,7 +737,7 @@ def levers(
         },
     }
     base = monthly_bill(prices, shape, profile).monthly_free_tier_usd
-    rows = []
+    rows: list[dict[str, Any]] = []
     combined: dict[str, Any] = {}
     for name, change in changes.items():
         if all(getattr(shape, key) == value for key, value in change.items()):
@@ -746,7 +746,7 @@ def levers(
         if after < base:  # a change that costs more (a longer idle tail) is shown, not combined
             combined.update(change)
         rows.append({"change": name, "monthly_usd": after, "saves_usd": round(base - after, 2)})
-    if len([row for row in rows if row["saves_usd"] > 0]) > 1:
+    if sum(1 for row in rows if row["saves_usd"] > 0) > 1:
         after = monthly_bill(prices, replace(shape, **combined), profile).monthly_free_tier_usd
         rows.append(
             {
