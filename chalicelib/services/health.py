@@ -7,8 +7,9 @@ API can be deployed and checked before any runner exists.
 
 A runner that sleeps (its instance stopped after an idle period, see
 services/runner_wake.py) sends no heartbeat: when the heartbeat is missing or stale
-and the instance is stopped or starting, /health says so ("runner asleep", "runner
-starting") and does not fail. /health never starts the instance (it is public).
+and the instance is stopped, pending, or running but woken with no heartbeat since
+(the boot), /health says so (``state`` "asleep" / "starting", "the runner is starting
+(about N s)") and does not fail. /health never starts the instance (it is public).
 """
 
 from __future__ import annotations
