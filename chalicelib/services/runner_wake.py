@@ -38,8 +38,8 @@ ASLEEP_STATES = frozenset({"stopping", "stopped"})
 # StartInstances to the runner's first poll in AWS (instance boot, systemd, the runner's
 # start; cloud-init reinstalls nothing on later boots): an estimate, not measured in AWS.
 # Locally the wake call, the runner process start and its claim take 2-9 s (median 4.5 s,
-# bench/bench_runner_wake.py --skip-memory). The
-# views say "about N s" from it; scripts/cost_report.py bills each wake-up for it.
+# bench/bench_runner_wake.py --skip-memory). The views say "about N s" from it;
+# scripts/cost_report.py bills each wake-up for it.
 RUNNER_BOOT_ESTIMATE_S = 60.0
 # A wake this old with still no heartbeat is a problem, not a boot.
 STARTING_WINDOW_S = 5 * RUNNER_BOOT_ESTIMATE_S
