@@ -163,12 +163,26 @@ def unavailable_from(exc: BaseException) -> ServiceUnavailableError | None:
     these within seconds; without this mapping they surfaced as 500 internal_error.
     """
     # Imported here: botocore is not needed to import the app (cold start).
+    from botocore.exceptions import ClientError, ReadTimeoutError
     from botocore.exceptions import ConnectionError as BotoConnectionError
-    from botocore.exceptions import ReadTimeoutError
 
     if isinstance(exc, BotoConnectionError | ReadTimeoutError):
         return ServiceUnavailableError("a dependency did not answer; try again shortly")
+    # Still throttled after the SDK's retries: DynamoDB's provisioned capacity
+    # (infrastructure/table.tf) or an API's rate. The client may try again.
+    if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in THROTTLED:
+        return ServiceUnavailableError("a dependency is over its capacity; try again shortly")
     return None
+
+
+THROTTLED = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "Throttling",
+    }
+)
 
 
 # Chalice's own error codes (its {"Code", "Message"} bodies) mapped to ours.

@@ -84,6 +84,13 @@ def _setting(env: str, default: Any = None, parse: Callable[[str], Any] = str) -
     )
 
 
+def _origin_token(raw: str) -> str:
+    token = raw.strip()
+    if len(token) < 32:
+        raise ValueError("must be at least 32 characters (terraform output api_origin_token)")
+    return token
+
+
 def _optional(env: str, parse: Callable[[str], Any] = str) -> Any:
     return field(default=None, metadata={"env": env, "parse": parse, "required": False})
 
@@ -166,6 +173,9 @@ class Settings:
 
     # The one browser origin allowed to call the API (CORS); None: CORS off.
     cors_origin: str | None = _optional("AUTOSTACK_CORS_ORIGIN", _origin)
+    # CloudFront's proof on /api/* (infrastructure/api.tf): with it the API takes
+    # CloudFront-Viewer-Address as the caller's address (chalicelib/client_address.py).
+    origin_token: str | None = _optional("AUTOSTACK_ORIGIN_TOKEN", _origin_token)
 
     # Deployments (issue 6): the principal of the trust policy users create (the runner's
     # role, from the infrastructure's output) and how long a saved plan may be approved.

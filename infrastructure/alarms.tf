@@ -92,11 +92,12 @@ resource "aws_cloudwatch_metric_alarm" "runner_disk" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "api_latency_p95" {
-  alarm_name          = "${var.name_prefix}-api-latency-p95"
-  alarm_description   = "API p95 latency above ${var.api_p95_latency_threshold_ms} ms for 5 minutes (API Gateway stage ${var.api_stage_name} of ${var.api_name})."
-  namespace           = "AWS/ApiGateway"
-  metric_name         = "Latency"
-  dimensions          = { ApiName = var.api_name, Stage = var.api_stage_name }
+  alarm_name        = "${var.name_prefix}-api-latency-p95"
+  alarm_description = "API p95 latency above ${var.api_p95_latency_threshold_ms} ms for 5 minutes (HTTP API ${aws_apigatewayv2_api.http.name}, stage ${var.api_stage_name})."
+  namespace         = "AWS/ApiGateway"
+  metric_name       = "Latency"
+  # HTTP APIs publish by ApiId and Stage (a REST API's metrics are by ApiName).
+  dimensions          = { ApiId = aws_apigatewayv2_api.http.id, Stage = aws_apigatewayv2_stage.api.name }
   extended_statistic  = "p95"
   period              = 300
   evaluation_periods  = 1

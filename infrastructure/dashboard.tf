@@ -1,15 +1,17 @@
 # The web dashboard (dashboard/dist) in AWS: its files under dashboard/ in AutoStack's
 # bucket, served by CloudFront through an origin access control (the bucket stays
-# private). The page calls the API on its execute-api address with CORS
-# (AUTOSTACK_CORS_ORIGIN = this distribution's URL, written by scripts/configure_prod.py),
-# not through a CloudFront behaviour: behind one the API would see CloudFront's address
-# as every caller's, which the per-IP signup limit must not share. Files are uploaded by
-# scripts/publish_dashboard.py. Cost: CloudFront's always-free tier (1 TB out and 10M
-# requests a month) covers it; S3 GETs on cache misses are cents a year.
+# private). The same distribution sends /api/* to the API's HTTP API (api.tf), so the
+# page calls the API on its own origin: no CORS preflight before a call (they were
+# API Gateway requests on the bill). The API learns the caller's address from
+# CloudFront-Viewer-Address, trusted only with CloudFront's origin token (api.tf), so
+# the per-IP signup and login limits still count each caller, not the edge. Files are
+# uploaded by scripts/publish_dashboard.py. Cost: CloudFront's always-free tier (1 TB
+# out and 10M requests a month) covers the page and the API's calls through it.
 
 locals {
   dashboard_prefix = "dashboard"
   dashboard_origin = "autostack-dashboard-s3"
+  api_origin       = "autostack-api-http"
   # The page's own rules, sent as headers (a <meta> cannot say frame-ancestors). The API
   # and the presigned uploads are on *.amazonaws.com.
   dashboard_csp = join("; ", [
@@ -35,6 +37,17 @@ resource "aws_cloudfront_origin_access_control" "dashboard" {
 
 data "aws_cloudfront_cache_policy" "optimized" {
   name = "Managed-CachingOptimized"
+}
+
+# /api/*: nothing cached, everything of the viewer's request but its Host forwarded (the
+# Authorization header, cookies, query strings, the body), plus CloudFront's own
+# CloudFront-Viewer-Address.
+data "aws_cloudfront_cache_policy" "disabled" {
+  name = "Managed-CachingDisabled"
+}
+
+data "aws_cloudfront_origin_request_policy" "all_but_host" {
+  name = "Managed-AllViewerExceptHostHeader"
 }
 
 resource "aws_cloudfront_response_headers_policy" "dashboard" {
@@ -92,6 +105,38 @@ resource "aws_cloudfront_distribution" "dashboard" {
     domain_name              = aws_s3_bucket.main.bucket_regional_domain_name
     origin_path              = "/${local.dashboard_prefix}"
     origin_access_control_id = aws_cloudfront_origin_access_control.dashboard.id
+  }
+
+  # The HTTP API's stage is named like the path prefix (var.api_stage_name, "api"): the
+  # path goes through unchanged and the stage takes the prefix off.
+  origin {
+    origin_id   = local.api_origin
+    domain_name = replace(aws_apigatewayv2_api.http.api_endpoint, "https://", "")
+
+    custom_origin_config {
+      http_port              = 80
+      https_port             = 443
+      origin_protocol_policy = "https-only"
+      origin_ssl_protocols   = ["TLSv1.2"]
+      # The Lambda may take its 25 s (.chalice/config.json); CloudFront's default is 30.
+      origin_read_timeout = 30
+    }
+
+    custom_header {
+      name  = "X-AutoStack-Origin-Token"
+      value = random_password.api_origin_token.result
+    }
+  }
+
+  ordered_cache_behavior {
+    path_pattern             = "/${var.api_stage_name}/*"
+    target_origin_id         = local.api_origin
+    viewer_protocol_policy   = "https-only"
+    allowed_methods          = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
+    cached_methods           = ["GET", "HEAD"]
+    compress                 = true
+    cache_policy_id          = data.aws_cloudfront_cache_policy.disabled.id
+    origin_request_policy_id = data.aws_cloudfront_origin_request_policy.all_but_host.id
   }
 
   # No custom error responses: a missing file is a 403 from S3, and the app routes with

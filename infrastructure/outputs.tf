@@ -90,3 +90,19 @@ output "dashboard_prefix" {
   description = "Key prefix of the dashboard's files in the bucket (scripts/publish_dashboard.py)."
   value       = local.dashboard_prefix
 }
+
+output "api_url" {
+  description = "The API through the dashboard's own origin (CloudFront /api/*): scripts/publish_dashboard.py writes it into config.json."
+  value       = "https://${aws_cloudfront_distribution.dashboard.domain_name}/${var.api_stage_name}"
+}
+
+output "api_http_url" {
+  description = "The HTTP API's own address (its stage), for checks from a shell; clients use api_url."
+  value       = "${aws_apigatewayv2_api.http.api_endpoint}/${aws_apigatewayv2_stage.api.name}"
+}
+
+output "api_origin_token" {
+  description = "The header value CloudFront sends the API (AUTOSTACK_ORIGIN_TOKEN): with it the API trusts CloudFront-Viewer-Address as the caller's address."
+  value       = random_password.api_origin_token.result
+  sensitive   = true
+}

@@ -6,7 +6,7 @@
 # restores it from the newest snapshot in S3 on first boot.
 #
 # Asleep when idle: the runner stops its own instance after
-# AUTOSTACK_RUNNER_IDLE_STOP_S (default 600 s) with no job running or queued
+# AUTOSTACK_RUNNER_IDLE_STOP_S (default 180 s) with no job running or queued
 # (StopInstances, iam.tf StopItself); the API starts it when it queues a job
 # (chalicelib/services/runner_wake.py, allowed by the autostack:role tag below).
 # Stopped, it bills only its volume: the public IPv4 is released with the stop.

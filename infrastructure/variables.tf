@@ -27,6 +27,39 @@ variable "table_name" {
   default     = "autostack"
 }
 
+variable "table_billing_mode" {
+  type        = string
+  description = "DynamoDB capacity: PROVISIONED at the always-free units (table_read_capacity / table_write_capacity), or PAY_PER_REQUEST (on demand, $1.25 per million writes)."
+  default     = "PROVISIONED"
+
+  validation {
+    condition     = contains(["PROVISIONED", "PAY_PER_REQUEST"], var.table_billing_mode)
+    error_message = "table_billing_mode must be PROVISIONED or PAY_PER_REQUEST."
+  }
+}
+
+variable "table_read_capacity" {
+  type        = number
+  description = "Provisioned read capacity units (25 are always free per account and region, shared by every table)."
+  default     = 25
+
+  validation {
+    condition     = var.table_read_capacity >= 1 && var.table_read_capacity <= 40000
+    error_message = "table_read_capacity must be between 1 and 40000."
+  }
+}
+
+variable "table_write_capacity" {
+  type        = number
+  description = "Provisioned write capacity units (25 are always free per account and region, shared by every table)."
+  default     = 25
+
+  validation {
+    condition     = var.table_write_capacity >= 1 && var.table_write_capacity <= 40000
+    error_message = "table_write_capacity must be between 1 and 40000."
+  }
+}
+
 variable "table_deletion_protection" {
   type        = bool
   description = "DynamoDB deletion protection; set false (and apply) before tearing AutoStack down."
@@ -186,7 +219,7 @@ variable "alarm_email" {
 
 variable "api_name" {
   type        = string
-  description = "Name of the API Gateway REST API that `chalice deploy` creates (the Chalice app_name)."
+  description = "Name of the API Gateway REST API that `chalice deploy` creates (the Chalice app_name); unused once the HTTP API (api.tf) serves the API."
   default     = "autostack"
 }
 
@@ -194,6 +227,24 @@ variable "api_stage_name" {
   type        = string
   description = "API Gateway stage name of the Chalice API (Chalice's api_gateway_stage, 'api' by default)."
   default     = "api"
+}
+
+variable "api_http_function_name" {
+  type        = string
+  description = "The Lambda `chalice deploy --stage prod` creates for the API (<app_name>-<stage>): the HTTP API (api.tf) invokes it."
+  default     = "autostack-prod"
+}
+
+variable "api_throttling_rate_limit" {
+  type        = number
+  description = "Steady requests a second the HTTP API lets through (above it: 429). The seed load is 0.3 a second; a page load makes a few calls at once."
+  default     = 20
+}
+
+variable "api_throttling_burst_limit" {
+  type        = number
+  description = "Requests the HTTP API lets through at once above the steady rate (token bucket)."
+  default     = 40
 }
 
 variable "api_function_names" {

@@ -71,6 +71,7 @@ class ProdOutputs:
     runner_role_arn: str | None = None  # principal of users' deployment trust policies
     runner_instance_id: str | None = None  # the API starts it when it queues a job
     dashboard_url: str | None = None  # the dashboard's origin: the API's CORS origin
+    api_origin_token: str | None = None  # CloudFront's proof on /api/* (infrastructure/api.tf)
 
     @classmethod
     def from_terraform(cls, outputs: Mapping[str, Any]) -> ProdOutputs:
@@ -136,9 +137,14 @@ class ProdOutputs:
             r"https://[a-z0-9.-]+", str(dashboard_url)
         ):
             raise ConfigureError(f"dashboard_url is not an https origin: {dashboard_url!r}")
+        token = outputs.get("api_origin_token")
+        origin_token = token.get("value") if isinstance(token, Mapping) else token
+        if origin_token is not None and not re.fullmatch(r"[A-Za-z0-9]{32,}", str(origin_token)):
+            raise ConfigureError("api_origin_token must be 32 or more letters and digits")
         return cls(
             region=values["region"],
             dashboard_url=dashboard_url,
+            api_origin_token=origin_token,
             account=queue["account"],
             partition=queue["partition"],
             runner_role_arn=runner_role_arn,
@@ -162,6 +168,7 @@ class ProdOutputs:
                 else {}
             ),
             **({"AUTOSTACK_CORS_ORIGIN": self.dashboard_url} if self.dashboard_url else {}),
+            **({"AUTOSTACK_ORIGIN_TOKEN": self.api_origin_token} if self.api_origin_token else {}),
         }
 
 

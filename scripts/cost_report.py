@@ -35,6 +35,7 @@ from typing import Any
 # chalicelib and runner come from the installed repository (`pip install -e .`, `make venv`).
 from chalicelib.generate.pricing import PriceTable, load_prices
 from chalicelib.models.templates import CostLine
+from chalicelib.services.runner_wake import RUNNER_BOOT_ESTIMATE_S
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,8 +101,18 @@ class DeploymentShape:
     # The runner stops itself after this long with no job (AUTOSTACK_RUNNER_IDLE_STOP_S's
     # default in ec2-runner/runner/settings.py); 0: on all month.
     runner_idle_stop_s: float = 0
-    # DynamoDB capacity mode: on demand, or provisioned within the always-free 25 WCU/RCU.
+    # DynamoDB capacity mode: on demand, or provisioned (infrastructure/table.tf's
+    # table_billing_mode) at these units (25 of each are always free).
     dynamodb_provisioned: bool = False
+    dynamodb_wcu: float = 25
+    dynamodb_rcu: float = 25
+    # The API's front door: an HTTP API (infrastructure/api.tf, $1.00/M) or the REST API
+    # Chalice creates ($3.50/M).
+    api_http: bool = False
+    # The dashboard reaches the API through its own CloudFront (/api/*): no preflights.
+    dashboard_same_origin: bool = False
+    # The HTTP API stage writes one access-log line a request (api.tf access_log_settings).
+    api_access_logs: bool = False
 
 
 @dataclass(frozen=True)
@@ -145,7 +156,10 @@ class Assumptions:
     plan_job_s: float = 90  # init with the real AWS provider, refresh, plan
     apply_job_s: float = 300  # most stacks; an RDS instance alone takes 5-10 min
     snapshot_job_s: float = 15
-    runner_boot_s: float = 60  # StartInstances to the first poll (AL2023, no reinstall)
+    # StartInstances to the first poll (AL2023, no reinstall): the estimate the API shows
+    # while the runner starts (chalicelib/services/runner_wake.py, RUNNER_BOOT_ESTIMATE_S).
+    runner_boot_s: float = RUNNER_BOOT_ESTIMATE_S
+    access_log_bytes_per_request: float = 250  # api.tf's JSON access-log line
 
 
 @dataclass
@@ -215,6 +229,15 @@ def runner_idle_stop_default(repo_root: Path = REPO_ROOT) -> float:
     return float(default)
 
 
+def _dashboard_routes_api(dashboard_tf: Path) -> bool:
+    """dashboard.tf has a cache behaviour for the API's path prefix to the HTTP API."""
+    text = dashboard_tf.read_text()
+    behaviour = re.search(r"ordered_cache_behavior \{(.*?)\n  \}", text, re.S)
+    return bool(
+        behaviour and "var.api_stage_name" in behaviour.group(1) and "aws_apigatewayv2_api" in text
+    )
+
+
 def read_shape(repo_root: Path = REPO_ROOT, api_routes: int | None = None) -> DeploymentShape:
     infra = repo_root / "infrastructure"
     variables = (infra / "variables.tf").read_text()
@@ -246,6 +269,21 @@ def read_shape(repo_root: Path = REPO_ROOT, api_routes: int | None = None) -> De
             else None
         ),
         runner_idle_stop_s=runner_idle_stop_default(repo_root),
+        dynamodb_provisioned=_variable_default(variables, "table_billing_mode") == "PROVISIONED",
+        dynamodb_wcu=float(_variable_default(variables, "table_write_capacity")),
+        dynamodb_rcu=float(_variable_default(variables, "table_read_capacity")),
+        api_http=bool(
+            re.search(
+                r'resource "aws_apigatewayv2_api" "\w+" \{(?:(?!\n\}).)*?'
+                r'protocol_type\s*=\s*"HTTP"',
+                all_tf,
+                re.S,
+            )
+        ),
+        dashboard_same_origin=_dashboard_routes_api(infra / "dashboard.tf"),
+        api_access_logs=bool(
+            re.search(r'resource "aws_apigatewayv2_stage"[\s\S]*?access_log_settings', all_tf)
+        ),
         emf_route_dimension=bool(
             re.search(
                 r"add_dimension\(\s*name=\"route\"",
@@ -372,12 +410,22 @@ def monthly_bill(
     )
 
     # The API.
-    add(
-        "API Gateway REST API (what Chalice creates)",
-        "apigateway.rest.requests",
-        requests / 1e6,
-        f"{profile.api_requests_per_hour:g} requests an hour x {hours:g} h",
-    )
+    if shape.api_http:
+        add(
+            "API Gateway HTTP API (infrastructure/api.tf)",
+            "apigateway.http.requests",
+            requests / 1e6,
+            f"{profile.api_requests_per_hour:g} requests an hour x "
+            f"{profile.active_hours(hours):g} h; Chalice's REST API stays deployed, unused",
+        )
+    else:
+        add(
+            "API Gateway REST API (what Chalice creates)",
+            "apigateway.rest.requests",
+            requests / 1e6,
+            f"{profile.api_requests_per_hour:g} requests an hour x "
+            f"{profile.active_hours(hours):g} h",
+        )
     invocations = requests + days  # + the daily backup schedule
     add(
         "Lambda requests",
@@ -408,17 +456,19 @@ def monthly_bill(
     rru = requests * assume.dynamodb_rru_per_request + (analyses + terraform_jobs) * 3 + export_rru
     if shape.dynamodb_provisioned:
         add(
-            "DynamoDB write capacity (provisioned, 25 WCU)",
+            f"DynamoDB write capacity (provisioned, {shape.dynamodb_wcu:g} WCU)",
             "dynamodb.provisioned.wcu",
-            25 * hours,
-            f"{wru / seconds:.2f} WRU/s on average against 25 WCU; bursts use DynamoDB's "
-            "burst capacity (300 s of unused capacity)",
+            shape.dynamodb_wcu * hours,
+            f"{wru / seconds:.2f} WRU/s on average against {shape.dynamodb_wcu:g} WCU; "
+            "bursts use DynamoDB's burst capacity (300 s of unused capacity), above it a "
+            "throttled call is the API's 503 unavailable",
         )
         add(
-            "DynamoDB read capacity (provisioned, 25 RCU)",
+            f"DynamoDB read capacity (provisioned, {shape.dynamodb_rcu:g} RCU)",
             "dynamodb.provisioned.rcu",
-            25 * hours,
-            f"{rru / seconds:.2f} RRU/s on average; the daily export's scan is paced by 25 RCU",
+            shape.dynamodb_rcu * hours,
+            f"{rru / seconds:.2f} RRU/s on average against {shape.dynamodb_rcu:g} RCU; the "
+            "daily export's scan is paced by them",
         )
     else:
         add(
@@ -539,13 +589,21 @@ def monthly_bill(
         shape.agent_metrics + emf,
         f"{shape.agent_metrics} from the CloudWatch agent + {emf_note}",
     )
-    log_gb = requests * assume.log_bytes_per_request / GB
+    log_bytes = assume.log_bytes_per_request
+    if shape.api_access_logs:
+        log_bytes += assume.access_log_bytes_per_request
+    log_gb = requests * log_bytes / GB
     add(
         "CloudWatch Logs ingestion",
         "cloudwatch.logs.ingestion",
         log_gb,
-        f"assumed {assume.log_bytes_per_request / KB:g} KB of Lambda log a request; the runner "
-        "logs to journald",
+        f"assumed {assume.log_bytes_per_request / KB:g} KB of Lambda log a request"
+        + (
+            f" + a {assume.access_log_bytes_per_request:g}-byte access-log line"
+            if shape.api_access_logs
+            else ""
+        )
+        + "; the runner logs to journald",
     )
     stored_gb = log_gb * shape.log_retention_days / days
     shared_free = prices.item("cloudwatch.logs.ingestion").free_tier
@@ -572,14 +630,18 @@ def monthly_bill(
             requests * share / 1e6,
             how,
         )
+    responses_gb = requests * assume.response_kb * KB / GB
     add(
         "Data transfer out",
         "data_transfer.out",
-        (requests * assume.response_kb * KB + deployments * assume.bundle_kb * KB) / GB,
-        f"API responses (~{assume.response_kb:g} KB each) and bundle downloads",
+        (0 if shape.dashboard_same_origin else responses_gb)
+        + deployments * assume.bundle_kb * KB / GB,
+        "bundle downloads"
+        if shape.dashboard_same_origin
+        else f"API responses (~{assume.response_kb:g} KB each) and bundle downloads",
     )
     add("SSM Parameter Store (JWT key)", "ssm.parameter.standard", 1, "one standard SecureString")
-    lines.extend(dashboard_lines(prices, profile, requests))
+    lines.extend(dashboard_lines(prices, shape, profile, requests, responses_gb))
     return Bill(profile=profile, shape=shape, lines=lines, prices_as_of=prices.as_of, runner=runner)
 
 
@@ -603,26 +665,33 @@ class DashboardAssumptions:
 
 def dashboard_lines(
     prices: PriceTable,
+    shape: DeploymentShape,
     profile: LoadProfile,
     api_requests: float,
+    api_responses_gb: float,
     assume: DashboardAssumptions = DashboardAssumptions(),
 ) -> list[CostLine]:
     """The dashboard's own lines: CloudFront (always free up to 1 TB and 10M requests a
-    month), S3 GETs on the edge's misses, and the CORS preflights API Gateway answers."""
+    month; with the API behind it, its calls too), S3 GETs on the edge's misses, and the
+    CORS preflights API Gateway answers when the API is on another origin."""
     loads = assume.page_loads_per_active_day * profile.active_days(prices.hours_per_month)
-    return [
+    through = shape.dashboard_same_origin  # the API's calls go through CloudFront /api/*
+    lines = [
         prices.line(
-            "Dashboard CloudFront requests (HTTPS)",
+            "Dashboard CloudFront requests (HTTPS)" + (" incl. /api/*" if through else ""),
             "cloudfront.https_requests",
-            loads * assume.requests_per_load / 1e4,
-            note=f"{loads:.0f} page loads x {assume.requests_per_load:g} files; "
-            "10M requests a month always free",
+            (loads * assume.requests_per_load + (api_requests if through else 0)) / 1e4,
+            note=f"{loads:.0f} page loads x {assume.requests_per_load:g} files"
+            + (" + every API call" if through else "")
+            + "; 10M requests a month always free",
         ),
         prices.line(
-            "Dashboard CloudFront data out",
+            "Dashboard CloudFront data out" + (" incl. /api/*" if through else ""),
             "cloudfront.data_out",
-            loads * assume.kb_per_load * KB / GB,
-            note=f"~{assume.kb_per_load:g} KB a page load (gzip); 1 TB a month always free",
+            loads * assume.kb_per_load * KB / GB + (api_responses_gb if through else 0),
+            note=f"~{assume.kb_per_load:g} KB a page load (gzip)"
+            + (" + the API's responses" if through else "")
+            + "; 1 TB a month always free",
         ),
         prices.line(
             "Dashboard S3 GETs (CloudFront misses)",
@@ -630,14 +699,18 @@ def dashboard_lines(
             loads * assume.origin_gets_per_load / 1000,
             note="index.html and config.json are revalidated each load; hashed assets stay cached",
         ),
-        prices.line(
-            "Dashboard CORS preflights (API Gateway requests)",
-            "apigateway.rest.requests",
-            api_requests * assume.preflights_per_api_request / 1e6,
-            note=f"assumed {assume.preflights_per_api_request:g} OPTIONS per API request "
-            "(the dashboard is another origin than the API)",
-        ),
     ]
+    if not through:
+        lines.append(
+            prices.line(
+                "Dashboard CORS preflights (API Gateway requests)",
+                "apigateway.http.requests" if shape.api_http else "apigateway.rest.requests",
+                api_requests * assume.preflights_per_api_request / 1e6,
+                note=f"assumed {assume.preflights_per_api_request:g} OPTIONS per API request "
+                "(the dashboard is another origin than the API)",
+            )
+        )
+    return lines
 
 
 # --- what would lower it ---------------------------------------------------------------
@@ -655,24 +728,29 @@ def levers(
         "runner on t4g.micro (ARM; needs arm64 wheels of the runner's dependencies)": {
             "instance_type": "t4g.micro"
         },
-        "runner stops itself after 10 min idle, started on enqueue": {"runner_idle_stop_s": 600},
-        "runner idle stop after 2 min instead of 10": {"runner_idle_stop_s": 120},
+        "runner idle stop after 10 min (issue 17's first default)": {"runner_idle_stop_s": 600},
+        "runner idle stop after 2 min": {"runner_idle_stop_s": 120},
         "DynamoDB provisioned at the always-free 25 WCU / 25 RCU": {"dynamodb_provisioned": True},
+        "HTTP API ($1.00/M) instead of Chalice's REST API ($3.50/M)": {"api_http": True},
+        "dashboard calls the API through its CloudFront /api/* (no preflights)": {
+            "dashboard_same_origin": True
+        },
     }
     base = monthly_bill(prices, shape, profile).monthly_free_tier_usd
-    rows = []
+    rows: list[dict[str, Any]] = []
     combined: dict[str, Any] = {}
     for name, change in changes.items():
         if all(getattr(shape, key) == value for key, value in change.items()):
             continue  # already so
-        combined.update(change)
         after = monthly_bill(prices, replace(shape, **change), profile).monthly_free_tier_usd
+        if after < base:  # a change that costs more (a longer idle tail) is shown, not combined
+            combined.update(change)
         rows.append({"change": name, "monthly_usd": after, "saves_usd": round(base - after, 2)})
-    if len(rows) > 1:
+    if sum(1 for row in rows if row["saves_usd"] > 0) > 1:
         after = monthly_bill(prices, replace(shape, **combined), profile).monthly_free_tier_usd
         rows.append(
             {
-                "change": "all of the above",
+                "change": "all of the above that save",
                 "monthly_usd": after,
                 "saves_usd": round(base - after, 2),
             }
@@ -783,7 +861,7 @@ def doc_block(
         f"AutoStack costs **${bill.monthly_free_tier_usd:.2f} a month after the always-free "
         f"allowances** (${bill.monthly_usd:.2f} at list price) against the original single "
         f"server's ${ORIGINAL_DESIGN_USD:.2f}. The core of the design (the runner, its disk "
-        f"and address, the REST API, DynamoDB) is ${core:.2f}."
+        f"and address, API Gateway, DynamoDB) is ${core:.2f}."
     )
     return "\n".join(
         [DOC_BEGIN, markdown(bill, lever_rows, by_profile, floor_row), "", summary, DOC_END]

@@ -3,8 +3,11 @@ serves it (infrastructure/dashboard.tf).
 
     make dashboard
     terraform -chdir=infrastructure output -json > /tmp/autostack-outputs.json
-    .venv/bin/python scripts/publish_dashboard.py --outputs /tmp/autostack-outputs.json \\
-        --api-url https://<id>.execute-api.<region>.amazonaws.com/api
+    .venv/bin/python scripts/publish_dashboard.py --outputs /tmp/autostack-outputs.json
+
+The page calls the API on its own origin (`api_url`, CloudFront's /api/* in front of the
+HTTP API: infrastructure/api.tf, dashboard.tf), so no call is preflighted; `--api-url`
+names another address instead (then the API needs AUTOSTACK_CORS_ORIGIN).
 
 Each file gets its content type and a cache header: `assets/*` (named by content hash
 by Vite) are cached for a year as immutable, everything else is `no-cache` (CloudFront
@@ -164,7 +167,10 @@ def main(argv: list[str] | None = None, s3: Any = None) -> int:
     parser.add_argument("--outputs", help="`terraform output -json` file (bucket and prefix)")
     parser.add_argument("--bucket", help="the bucket (instead of --outputs)")
     parser.add_argument("--prefix", help="key prefix (default: the output, or 'dashboard')")
-    parser.add_argument("--api-url", required=True, help="the API's address (Rest API URL)")
+    parser.add_argument(
+        "--api-url",
+        help="the API's address (default: the api_url output, the dashboard's own /api)",
+    )
     parser.add_argument("--dist", type=Path, default=DIST)
     parser.add_argument("--dry-run", action="store_true", help="list the files, upload nothing")
     args = parser.parse_args(argv)
@@ -174,7 +180,10 @@ def main(argv: list[str] | None = None, s3: Any = None) -> int:
             outputs = json.loads(Path(args.outputs).read_text())
         bucket = args.bucket or _output(outputs, "bucket_name")
         prefix = args.prefix or (_output(outputs, "dashboard_prefix") if outputs else "dashboard")
-        files = collect(args.dist, args.api_url)
+        if args.api_url is None and not outputs:
+            raise PublishError("--api-url or --outputs (its api_url) is needed")
+        api_url = args.api_url or _output(outputs, "api_url")
+        files = collect(args.dist, api_url)
         if args.dry_run:
             for item in files:
                 print(f"{prefix}/{item.key}\t{item.content_type}\t{item.cache_control}")

@@ -166,6 +166,8 @@ class HealthCheck(ResponseModel):
 class RunnerStatus(ResponseModel):
     seen: bool
     detail: str
+    # "starting" (woken, no heartbeat yet) or "asleep" (stopped while idle); else None.
+    state: Literal["starting", "asleep"] | None = None
     newest_heartbeat_age_s: float | None = None
     runners: int = 0
     required: bool = False

@@ -91,8 +91,11 @@ class ApiRequest:
 
     @property
     def client_ip(self) -> str:
+        from chalicelib.client_address import client_ip
+
         identity = (self.raw.context or {}).get("identity") or {}
-        return str(identity.get("sourceIp") or "unknown")[:64]
+        headers = self.raw.headers or {}
+        return client_ip(identity.get("sourceIp"), headers, self.ctx.settings.origin_token)
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

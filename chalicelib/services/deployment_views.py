@@ -109,6 +109,10 @@ class DeploymentViews:
             view["cancel_requested"] = job.cancel_requested
             if status in TERMINAL_DEPLOYMENT_STATUSES:
                 view["finished_at"] = job.finished_at
+            if job.status == "queued":
+                note = self.runner_note()
+                if note:
+                    view["progress_message"] = note
         if status == "queued" or (status == "applying" and job and job.status == "queued"):
             raw = apply if status == "applying" else plan
             view.update(self.queue_place((raw or {}).get("job_id")))
@@ -170,6 +174,13 @@ class DeploymentViews:
             return {}
         view["current_release"] = live["release_id"]
         return {"app_url": {"value": live["url"], "sensitive": False}}
+
+    def runner_note(self) -> str | None:
+        """A queued job while the runner sleeps or boots: wake it if needed, and say
+        "the runner is starting (about N s)" (services/runner_wake.py)."""
+        from chalicelib.services import runner_wake
+
+        return runner_wake.job_view_note(self.ctx)
 
     def queue_place(self, job_id: str | None) -> dict[str, Any]:
         """Place in line, live: the semaphore's waiters, read as the runner reads them."""

@@ -7,13 +7,15 @@ API can be deployed and checked before any runner exists.
 
 A runner that sleeps (its instance stopped after an idle period, see
 services/runner_wake.py) sends no heartbeat: when the heartbeat is missing or stale
-and the instance is stopped or starting, /health says so ("runner asleep", "runner
-starting") and does not fail. /health never starts the instance (it is public).
+and the instance is stopped, pending, or running but woken with no heartbeat since
+(the boot), /health says so (``state`` "asleep" / "starting", "the runner is starting
+(about N s)") and does not fail. /health never starts the instance (it is public).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 from chalicelib.context import AppContext
 from chalicelib.models.api import HealthCheck, HealthOut, RunnerStatus
@@ -41,11 +43,13 @@ def runner_status(ctx: AppContext) -> tuple[RunnerStatus, bool]:
     age = max(0.0, ctx.clock() - max(b.at for b in beats)) if beats else None
     fresh = age is not None and age <= ctx.settings.runner_stale_after_s
     if not fresh:
-        sleeping = _sleeping(ctx)
+        sleeping = _sleeping(ctx, max((b.at for b in beats), default=None))
         if sleeping is not None:
+            state, detail = sleeping
             status = RunnerStatus(
                 seen=bool(beats),
-                detail=sleeping,
+                state=state,
+                detail=detail,
                 newest_heartbeat_age_s=round(age, 1) if age is not None else None,
                 runners=len(beats),
                 required=required,
@@ -63,15 +67,22 @@ def runner_status(ctx: AppContext) -> tuple[RunnerStatus, bool]:
     return status, fresh or not required
 
 
-def _sleeping(ctx: AppContext) -> str | None:
-    """ "runner starting" / "runner asleep ..." when the runner's instance is not running."""
+def _sleeping(
+    ctx: AppContext, newest_beat_at: float | None
+) -> tuple[Literal["starting", "asleep"], str] | None:
+    """("starting", "the runner is starting (about N s)") while its instance is pending or
+    was woken with no heartbeat since; ("asleep", ...) when it is stopped."""
     from chalicelib.services import runner_wake
 
     state = runner_wake.runner_state(ctx)
     if state in runner_wake.STARTING_STATES:
-        return "runner starting"
+        return "starting", runner_wake.pending_message()
     if state in runner_wake.ASLEEP_STATES:
-        return "runner asleep: it starts when a job is queued"
+        return "asleep", "runner asleep: it starts when a job is queued"
+    if state == runner_wake.AWAKE:
+        starting = runner_wake.starting_status(ctx, newest_beat_at)
+        if starting is not None:
+            return "starting", starting
     return None
 
 

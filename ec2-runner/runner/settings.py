@@ -54,7 +54,7 @@ class RunnerSettings:
     busy_requeue_s: int = 5
     # Idle stop: with no job running or queued for this long, the runner stops its own
     # instance (0: never). Only when the instance id is known (setting, or IMDS in prod).
-    idle_stop_s: float = 600.0
+    idle_stop_s: float = 180.0  # docs/deploy.md "The monthly bill": cost vs. boot wait
     instance_id: str | None = None
 
     @property

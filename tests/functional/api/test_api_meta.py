@@ -21,6 +21,7 @@ def test_health_ok_without_a_runner(api: Api) -> None:
     assert body["runner"] == {
         "seen": False,
         "detail": "no runner seen",
+        "state": None,
         "newest_heartbeat_age_s": None,
         "runners": 0,
         "required": False,

@@ -223,3 +223,20 @@ def test_configure_prod_makes_the_dashboard_the_apis_cors_origin() -> None:
     outputs["dashboard_url"] = {"value": "https://evil.example.com/path"}
     with pytest.raises(ConfigureError, match="dashboard_url"):
         ProdOutputs.from_terraform(outputs)
+
+
+def test_configure_prod_passes_cloudfronts_origin_token_to_the_api() -> None:
+    from chalicelib.settings import load_settings
+    from scripts.configure_prod import ConfigureError, ProdOutputs
+
+    outputs = _terraform_outputs()
+    assert "AUTOSTACK_ORIGIN_TOKEN" not in ProdOutputs.from_terraform(outputs).environment()
+    token = "Ab3" * 14
+    outputs["api_origin_token"] = {"sensitive": True, "type": "string", "value": token}
+    env = ProdOutputs.from_terraform(outputs).environment()
+    assert env["AUTOSTACK_ORIGIN_TOKEN"] == token
+    settings = load_settings({**env, "AUTOSTACK_QUEUE_URL": env["AUTOSTACK_QUEUE_URL"]})
+    assert settings.origin_token == token
+    outputs["api_origin_token"] = {"value": "short"}
+    with pytest.raises(ConfigureError, match="api_origin_token"):
+        ProdOutputs.from_terraform(outputs)

@@ -145,8 +145,8 @@ def test_queuing_a_job_starts_the_stopped_runner_and_views_say_starting(
     assert runner_wake.runner_state(ctx) == "pending"
     shown = jobs.get_job(ctx, "proj1", job.job_id)
     assert shown.status == "queued"
-    assert shown.progress_message == "runner starting"
-    assert health.runner_status(ctx)[0].detail == "runner starting"
+    assert shown.progress_message == "the runner is starting (about 60 s)"
+    assert health.runner_status(ctx)[0].detail == "the runner is starting (about 60 s)"
     assert health.runner_status(ctx)[1] is True
 
 

@@ -48,7 +48,9 @@ def test_distribution_serves_the_private_bucket_prefix_over_https_only(
     config: dict[str, Any],
 ) -> None:
     dist = config["resource"]["aws_cloudfront_distribution"]["dashboard"]
-    origin = single(dist["origin"])
+    origins = {o["origin_id"]: o for o in dist["origin"]}
+    assert set(origins) == {"${local.dashboard_origin}", "${local.api_origin}"}
+    origin = origins["${local.dashboard_origin}"]
     assert origin["domain_name"] == "${aws_s3_bucket.main.bucket_regional_domain_name}"
     assert origin["origin_path"] == "/${local.dashboard_prefix}"
     assert config["locals"]["dashboard_prefix"] == "dashboard"
@@ -124,3 +126,44 @@ def test_header_csp_is_the_page_csp_without_loopback(config: dict[str, Any]) -> 
     for name, values in page.items():
         allowed = [v for v in values if not v.startswith(("http://127.0.0.1", "http://localhost"))]
         assert header[name] == allowed, name
+
+
+def test_api_behaviour_sends_api_paths_to_the_http_api_uncached_with_the_origin_token(
+    config: dict[str, Any],
+) -> None:
+    dist = config["resource"]["aws_cloudfront_distribution"]["dashboard"]
+    origin = next(o for o in dist["origin"] if o["origin_id"] == "${local.api_origin}")
+    assert "aws_apigatewayv2_api.http.api_endpoint" in origin["domain_name"]
+    custom = single(origin["custom_origin_config"])
+    assert custom["origin_protocol_policy"] == "https-only"
+    assert custom["origin_ssl_protocols"] == ["TLSv1.2"]
+    header = single(origin["custom_header"])
+    assert header == {
+        "name": "X-AutoStack-Origin-Token",
+        "value": "${random_password.api_origin_token.result}",
+    }
+    behaviour = single(dist["ordered_cache_behavior"])
+    # The stage is named like the prefix: CloudFront forwards the path as it is.
+    assert behaviour["path_pattern"] == "/${var.api_stage_name}/*"
+    assert config["variable"]["api_stage_name"]["default"] == "api"
+    assert behaviour["target_origin_id"] == "${local.api_origin}"
+    assert behaviour["viewer_protocol_policy"] == "https-only"
+    assert set(behaviour["allowed_methods"]) == {
+        "GET",
+        "HEAD",
+        "OPTIONS",
+        "PUT",
+        "POST",
+        "PATCH",
+        "DELETE",
+    }
+    assert "data.aws_cloudfront_cache_policy.disabled" in behaviour["cache_policy_id"]
+    policies = config["data"]
+    assert policies["aws_cloudfront_cache_policy"]["disabled"]["name"] == "Managed-CachingDisabled"
+    # All of the viewer's headers but Host (Authorization, cookies; API Gateway routes on
+    # its own Host), and CloudFront's CloudFront-Viewer-Address.
+    assert (
+        policies["aws_cloudfront_origin_request_policy"]["all_but_host"]["name"]
+        == "Managed-AllViewerExceptHostHeader"
+    )
+    assert "all_but_host" in behaviour["origin_request_policy_id"]

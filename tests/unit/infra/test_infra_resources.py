@@ -170,9 +170,9 @@ def test_visibility_timeout_fits_the_runners_heartbeat(config: dict[str, Any]) -
 # --- DynamoDB, SSM ----------------------------------------------------------------------
 
 
-def test_table_is_on_demand_with_string_keys_ttl_and_pitr(config: dict[str, Any]) -> None:
+def test_table_has_string_keys_ttl_and_pitr(config: dict[str, Any]) -> None:
     table = _resource(config, "aws_dynamodb_table")
-    assert table["billing_mode"] == "PAY_PER_REQUEST"
+    assert table["billing_mode"] == "${var.table_billing_mode}"  # test_infra_http_api.py
     assert (table["hash_key"], table["range_key"]) == ("pk", "sk")
     assert {a["name"]: a["type"] for a in table["attribute"]} == {"pk": "S", "sk": "S"}
     assert single(table["ttl"]) == {"attribute_name": "expires_at", "enabled": True}
@@ -188,8 +188,10 @@ def test_jwt_key_is_a_write_only_secure_string_generated_at_apply(config: dict[s
     assert parameter["value_wo_version"] == "${var.jwt_key_version}"
     generator = config["ephemeral"]["random_password"]["jwt_signing_key"]
     assert generator["length"] >= 32
-    # No managed random_password: its result would sit in the state in plain text.
-    assert "random_password" not in config["resource"]
+    # No managed random_password for a key: its result would sit in the state in plain
+    # text. The one managed value is CloudFront's origin token for the API (api.tf): it
+    # must be sent as a plain header, and only decides whose address per-IP limits count.
+    assert set(config["resource"].get("random_password", {})) == {"api_origin_token"}
     versions = single(config["terraform"])
     assert versions["required_version"] == ">= 1.11"  # write-only arguments
     providers = single(versions["required_providers"])

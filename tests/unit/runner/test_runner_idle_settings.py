@@ -19,10 +19,10 @@ BASE = {
 }
 
 
-def test_defaults_are_two_terraform_slots_one_general_and_ten_minutes_idle() -> None:
+def test_defaults_are_two_terraform_slots_one_general_and_three_minutes_idle() -> None:
     settings = RunnerSettings.from_env(BASE)
     assert (settings.terraform_slots, settings.general_slots) == (2, 1)
-    assert settings.idle_stop_s == 600 and settings.instance_id is None
+    assert settings.idle_stop_s == 180 and settings.instance_id is None
 
 
 def test_settings_are_read_and_checked_by_name() -> None:
