@@ -1,6 +1,6 @@
 """The runner's idle-stop tail against the bill and the boot wait: one JSON object.
 
-    .venv/bin/python bench/bench_idle_stop_cost.py
+    .venv/bin/python -m bench.bench_idle_stop_cost
 
 For each AUTOSTACK_RUNNER_IDLE_STOP_S candidate, the monthly bill after always-free
 allowances at both profiles (scripts/cost_report.py's model, the repository's shape
@@ -14,16 +14,11 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from dataclasses import replace
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-from chalicelib.generate.pricing import load_prices  # noqa: E402
-from chalicelib.services.runner_wake import RUNNER_BOOT_ESTIMATE_S  # noqa: E402
-from scripts.cost_report import (  # noqa: E402
+from chalicelib.generate.pricing import load_prices
+from chalicelib.services.runner_wake import RUNNER_BOOT_ESTIMATE_S
+from scripts.cost_report import (
     GOAL_USD,
     SEED_PROFILE,
     WORKING_HOURS_PROFILE,

@@ -44,6 +44,7 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "create_analysis": {"upload_id": "{upload_id}"},
     "create_templates": {"analysis_id": "{job_id}"},
     "create_deployment": {"bundle_id": "{bundle_id}", "role_arn": ROLE_ARN, "region": "us-east-1"},
+    "create_release": {"upload_id": "{upload_id}"},
 }
 
 HOSTILE_IDS = [
