@@ -20,6 +20,9 @@ from typing import Literal
 from chalicelib.context import AppContext
 from chalicelib.models.api import HealthCheck, HealthOut, RunnerStatus
 
+HEALTH_DEADLINE_S = 5.0
+"""A healthy table, bucket and queue answer in milliseconds; beyond this, say degraded."""
+
 
 def _check(probe: Callable[[], object]) -> HealthCheck:
     try:
@@ -95,14 +98,29 @@ def check(ctx: AppContext) -> HealthOut:
             QueueUrl=s.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
         ),
     }
-    # Concurrently: with a dependency that stops answering, /health takes one client
-    # timeout (aws.py), not the sum of four.
-    from concurrent.futures import ThreadPoolExecutor
+    # Concurrently, and within a deadline: with a dependency that stops answering, /health
+    # answers 503 after HEALTH_DEADLINE_S, not after a client's retries (aws.py) — nor after
+    # the runner check's two reads in a row. A probe still running is left to its client
+    # timeout (the answer does not wait for it).
+    from concurrent.futures import ThreadPoolExecutor, wait
 
-    with ThreadPoolExecutor(max_workers=len(probes) + 1) as pool:
+    pool = ThreadPoolExecutor(max_workers=len(probes) + 1)
+    try:
         futures = {name: pool.submit(_check, probe) for name, probe in probes.items()}
         runner_future = pool.submit(runner_status, ctx)
-        checks = {name: future.result() for name, future in futures.items()}
+        wait([*futures.values(), runner_future], timeout=HEALTH_DEADLINE_S)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    late = HealthCheck(ok=False, detail=f"no answer within {HEALTH_DEADLINE_S:g} s")
+    checks = {name: f.result() if f.done() else late for name, f in futures.items()}
+    if runner_future.done():
         runner, runner_ok = runner_future.result()
+    else:
+        runner = RunnerStatus(
+            seen=False,
+            detail=f"unreadable: no answer within {HEALTH_DEADLINE_S:g} s",
+            required=ctx.settings.runner_required,
+        )
+        runner_ok = not ctx.settings.runner_required
     healthy = all(c.ok for c in checks.values()) and runner_ok
     return HealthOut(status="ok" if healthy else "degraded", checks=checks, runner=runner)
