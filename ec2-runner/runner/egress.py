@@ -231,6 +231,12 @@ class EgressSettings:
                 f"AWS_ENDPOINT_URL: {self.endpoint_url!r}: the Terraform sandbox reaches an "
                 "emulator over plain http only on a loopback address (or use https)"
             )
+        if _is_loopback_name(host) and port < 1024:
+            # The sandbox's unprivileged uid cannot listen on it in its own loopback.
+            raise EgressSettingsError(
+                f"AWS_ENDPOINT_URL: {self.endpoint_url!r}: an emulator on loopback must use a "
+                "port from 1024 up (the Terraform sandbox forwards that port unprivileged)"
+            )
         return host, port
 
     def loopback_forwards(self) -> tuple[tuple[str, int], ...]:

@@ -63,7 +63,15 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from chalicelib import keys
-from runner.egress import EgressGate, EgressSettings, EgressSettingsError
+from runner.egress import (
+    Dialer,
+    EgressGate,
+    EgressSettings,
+    EgressSettingsError,
+    Resolver,
+    dial,
+    resolve,
+)
 from runner.local_endpoints import RESERVED_FILES as LOCAL_ENDPOINT_FILES
 from runner.local_endpoints import LocalEndpoints, LocalEndpointsError, local_endpoints_from_environ
 from runner.logging import current_fields
@@ -672,6 +680,8 @@ class TerraformRunner:
         clock: Callable[[], float] = time.monotonic,
         poll_interval_s: float = 0.05,
         sandbox: Sandbox | None = None,
+        egress_resolver: Resolver = resolve,
+        egress_dialer: Dialer = dial,
     ) -> None:
         self.settings = settings
         self.executable = executable or executable_for(settings)
@@ -686,6 +696,7 @@ class TerraformRunner:
             self.egress = EgressSettings.from_environ(self._environ)
         except EgressSettingsError as exc:
             raise TerraformSettingsError(str(exc)) from None
+        self._egress_resolver, self._egress_dialer = egress_resolver, egress_dialer
         self._clock = clock
         self._poll_interval_s = poll_interval_s
         self._prepare_dirs()
@@ -899,7 +910,12 @@ class TerraformRunner:
             raise TerraformSettingsError(str(exc)) from None
         # The job's log fields (job id, request id) for the gate's own threads.
         return EgressGate(
-            self.settings.work_root / "egress", policy, self.egress, log_fields=current_fields()
+            self.settings.work_root / "egress",
+            policy,
+            self.egress,
+            resolver=self._egress_resolver,
+            dialer=self._egress_dialer,
+            log_fields=current_fields(),
         )
 
     @staticmethod
