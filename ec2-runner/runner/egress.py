@@ -48,7 +48,8 @@ Dialer = Callable[[IPAddress, int, float], socket.socket]
 ALLOWED_PORTS = frozenset({443})  # AWS APIs (and the S3 backend) speak HTTPS only
 SOCKET_NAME = "gate.sock"
 MAX_HEAD_BYTES = 8 * 1024  # a CONNECT request's head
-MAX_REFUSALS_KEPT = 20
+MAX_REFUSALS_KEPT = 20  # for the job's log
+MAX_REFUSALS_LOGGED = 50  # JSON lines per command: a loop of refusals must not flood the log
 _IMDS_V6 = ipaddress.IPv6Address("fd00:ec2::254")
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # embeds an IPv4 address in its last 32 bits
 _NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
@@ -294,6 +295,7 @@ class _Counters:
     lock: threading.Lock = field(default_factory=threading.Lock)
     active: int = 0
     connections: int = 0  # relayed
+    refused: int = 0
     bytes: int = 0
 
 
@@ -376,6 +378,11 @@ class EgressGate:
         for thread in list(self._threads):
             thread.join(timeout=5)
         shutil.rmtree(self.directory, ignore_errors=True)
+        if self.counters.refused > MAX_REFUSALS_LOGGED:
+            log.warning(
+                "egress refusals not logged one by one",
+                extra={**self._log_fields, "refused": self.counters.refused},
+            )
 
     # -- serving ---------------------------------------------------------------------
 
@@ -502,12 +509,15 @@ class EgressGate:
 
     def _refuse(self, client: socket.socket, destination: str, reason: str, status: int) -> None:
         with self.counters.lock:
+            self.counters.refused += 1
+            count = self.counters.refused
             if len(self.refusals) < MAX_REFUSALS_KEPT:
                 self.refusals.append(Refusal(destination, reason))
-        log.warning(
-            "egress refused",
-            extra={**self._log_fields, "destination": destination, "reason": reason},
-        )
+        if count <= MAX_REFUSALS_LOGGED:
+            log.warning(
+                "egress refused",
+                extra={**self._log_fields, "destination": destination, "reason": reason},
+            )
         phrase = {400: "Bad Request", 403: "Forbidden", 405: "Method Not Allowed"}.get(
             status, "Bad Gateway" if status == 502 else "Service Unavailable"
         )
