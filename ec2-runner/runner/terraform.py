@@ -58,7 +58,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -693,7 +693,11 @@ class TerraformRunner:
             read_only.append(Path(self.executable.path).resolve().parent)
         self.sandbox = sandbox or Sandbox.for_runner(read_only, self._environ)
         try:  # the sandbox's only way out (runner.egress)
-            self.egress = EgressSettings.from_environ(self._environ)
+            egress = EgressSettings.from_environ(self._environ)
+            if egress.endpoint_url is None and settings.local_endpoints is not None:
+                # The local stage's override points the provider there: let it through.
+                egress = replace(egress, endpoint_url=settings.local_endpoints.endpoint_url)
+            self.egress = egress
         except EgressSettingsError as exc:
             raise TerraformSettingsError(str(exc)) from None
         self._egress_resolver, self._egress_dialer = egress_resolver, egress_dialer
