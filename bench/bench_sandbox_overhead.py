@@ -102,33 +102,40 @@ def _timed(runner: TerraformRunner, folder: Path, args: list[str]) -> float:
 
 
 def _measure(
-    runs: int, sandboxed: bool, with_aws: bool, emulator_url: str, bucket: str
-) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {}
+    runs: int, with_aws: bool, emulator_url: str, bucket: str
+) -> dict[bool, dict[str, list[float]]]:
+    """Times of each step, sandboxed (True) and not (False); the two run alternately, in
+    an order that flips every run, so that the machine's load falls on both alike."""
+    times: dict[bool, dict[str, list[float]]] = {True: {}, False: {}}
     init = ["init", "-input=false", "-no-color"]
-    mode = "box" if sandboxed else "bare"
     with tempfile.TemporaryDirectory(prefix="bench-sandbox-") as tmp:
-        runner = _runner(Path(tmp) / "tf", sandboxed, emulator_url)
+        runners = {
+            box: _runner(Path(tmp) / f"tf-{box}", box, emulator_url) for box in (True, False)
+        }
         for index in range(runs):
-            s3 = BUILTIN + _s3_backend(emulator_url, bucket, f"tfstate/bench/{mode}-{index}")
-            steps: list[tuple[str, str, str, list[str]]] = [
-                ("version", f"builtin-{index}", BUILTIN, ["version"]),
-                ("init", f"builtin-{index}", BUILTIN, init),
-                ("plan", f"builtin-{index}", BUILTIN, ["plan", "-input=false", "-no-color"]),
-                ("s3_init", f"s3-{index}", s3, init),
-                ("s3_plan", f"s3-{index}", s3, ["plan", "-input=false", "-no-color"]),
-            ]
-            if with_aws:
-                steps += [
-                    ("aws_init", f"aws-{index}", BUILTIN + AWS, init),
-                    ("aws_validate", f"aws-{index}", BUILTIN + AWS, ["validate", "-no-color"]),
+            order = (True, False) if index % 2 == 0 else (False, True)
+            for box in order:
+                runner, mode = runners[box], "box" if box else "bare"
+                key = f"tfstate/bench/{mode}-{index}"
+                s3 = BUILTIN + _s3_backend(emulator_url, bucket, key)
+                steps: list[tuple[str, str, str, list[str]]] = [
+                    ("version", f"builtin-{index}", BUILTIN, ["version"]),
+                    ("init", f"builtin-{index}", BUILTIN, init),
+                    ("plan", f"builtin-{index}", BUILTIN, ["plan", "-input=false", "-no-color"]),
+                    ("s3_init", f"s3-{index}", s3, init),
+                    ("s3_plan", f"s3-{index}", s3, ["plan", "-input=false", "-no-color"]),
                 ]
-            for name, folder_name, text, args in steps:
-                folder = runner.settings.workspaces_dir / folder_name
-                if not folder.exists():
-                    folder.mkdir(parents=True)
-                    (folder / "main.tf").write_text(text)
-                times.setdefault(name, []).append(_timed(runner, folder, args))
+                if with_aws:
+                    steps += [
+                        ("aws_init", f"aws-{index}", BUILTIN + AWS, init),
+                        ("aws_validate", f"aws-{index}", BUILTIN + AWS, ["validate", "-no-color"]),
+                    ]
+                for name, folder_name, text, args in steps:
+                    folder = runner.settings.workspaces_dir / folder_name
+                    if not folder.exists():
+                        folder.mkdir(parents=True)
+                        (folder / "main.tf").write_text(text)
+                    times[box].setdefault(name, []).append(_timed(runner, folder, args))
     return times
 
 
@@ -221,8 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     with_aws = DEFAULT_PLUGIN_MIRROR.is_dir()
     with moto_server() as url, tempfile.TemporaryDirectory(prefix="bench-egress-") as tmp:
         bucket = create_local_resources(url, suffix="-bench").bucket
-        sandboxed = _measure(args.runs, True, with_aws, url, bucket)
-        plain = _measure(args.runs, False, with_aws, url, bucket)
+        times = _measure(args.runs, with_aws, url, bucket)
+        sandboxed, plain = times[True], times[False]
         egress = _egress(Path(tmp))
     commands = {}
     for name in sandboxed:
