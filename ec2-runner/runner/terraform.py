@@ -14,6 +14,10 @@ How Terraform runs
     A process per command is required anyway: Terraform keeps process-wide state
     (working directory, signal handling), so two jobs cannot share a process.
 
+    Each command runs in the sandbox (``runner.sandbox``) with a network namespace of
+    its own; its only way out is an egress gate (``runner.egress``) the runner opens
+    for that command and closes after it.
+
 Streaming
     Terraform's stdout and stderr go to two files in the runner's private work
     folder, which the calling thread follows while Terraform runs; each complete
