@@ -66,21 +66,24 @@ def _relay(client: socket.socket, gate: socket.socket) -> None:
     gate.close()
 
 
-def _connect_through(gate: socket.socket, destination: str) -> bool:
-    """Ask the gate for ``destination``; True once it answered 200."""
+def _connect_through(gate: socket.socket, destination: str) -> bytes | None:
+    """Ask the gate for ``destination``: None if refused, else the bytes that came after
+    its 200 (the destination may speak first, in the same read)."""
     gate.sendall(f"CONNECT {destination} HTTP/1.1\r\nHost: {destination}\r\n\r\n".encode())
     answer = b""
     while b"\r\n\r\n" not in answer and len(answer) < 8192:
         chunk = gate.recv(4096)
         if not chunk:
-            return False
+            return None
         answer += chunk
     status = answer.split(b"\r\n", 1)[0].split(b" ")
+    if b"\r\n\r\n" not in answer:
+        return None
     if len(status) < 2 or status[1] != b"200":
         line = answer.split(b"\r\n\r\n", 1)[-1].decode(errors="replace").strip()
         print(f"autostack sandbox: {destination}: {line}", file=sys.stderr, flush=True)
-        return False
-    return True
+        return None
+    return answer.split(b"\r\n\r\n", 1)[1]
 
 
 def _serve(listener: socket.socket, gate_path: str, destination: str | None) -> None:
@@ -93,10 +96,13 @@ def _handle(client: socket.socket, gate_path: str, destination: str | None) -> N
     gate = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         gate.connect(gate_path)
-        if destination is not None and not _connect_through(gate, destination):
-            client.close()
-            gate.close()
-            return
+        if destination is not None:
+            early = _connect_through(gate, destination)
+            if early is None:
+                client.close()
+                gate.close()
+                return
+            client.sendall(early)
     except OSError:
         client.close()
         gate.close()
