@@ -284,6 +284,7 @@ def memory(sandboxed: bool) -> dict[str, Any]:
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": url,  # the sandbox's egress gate lets the emulator through
         }
         runner = TerraformRunner(
             TerraformSettings(

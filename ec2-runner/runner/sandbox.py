@@ -17,9 +17,13 @@ with whatever the Terraform process can see. So each command runs under bubblewr
   (``runner.terraform``), which stops the command and then kills the whole sandbox
   (killing bwrap ends its PID namespace, every process in it).
 
-The network stays shared (Terraform must reach AWS, or the emulator on loopback); the
-instance metadata service is blocked for the sandbox uid by the instance's firewall
-(cloud-init), which only AWS can prove.
+- its own network namespace (``--unshare-net``): a loopback and nothing else, so the
+  instance metadata service, the VPC and the runner's loopback services are not
+  routable from it. Its only way out is the runner's egress gate (``runner.egress``):
+  a unix socket bound in read-only, reached through ``runner.egress_forwarder`` (the
+  first process in the sandbox, which then runs the command): ``HTTPS_PROXY`` to AWS on
+  443, and the emulator's loopback port in the local stage. A machine where bubblewrap
+  cannot make a network namespace fails ``check`` (the runner does not start).
 """
 
 from __future__ import annotations
@@ -52,6 +56,44 @@ _USR_LINKS = (
     ("usr/bin", "/bin"),
     ("usr/sbin", "/sbin"),
 )
+
+
+# Where the egress gate's folder and the forwarder appear inside the sandbox.
+GATE_DIR = "/run/autostack/egress"
+FORWARDER = "/run/autostack/egress_forwarder.py"
+_FORWARDER_SOURCE = Path(__file__).with_name("egress_forwarder.py")
+PROXY_PORT = 3128  # the sandbox's own loopback: HTTPS_PROXY
+
+
+@dataclass(frozen=True)
+class SandboxNetwork:
+    """The way out of one command's network namespace: the egress gate's socket folder
+    (on the host) and the ``host, port`` endpoints to forward on the sandbox's loopback."""
+
+    gate_dir: Path
+    socket_name: str
+    forwards: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def proxy_port(self) -> int:
+        taken = {port for _host, port in self.forwards}
+        return next(p for p in range(PROXY_PORT, PROXY_PORT + 100) if p not in taken)
+
+    def environment(self) -> dict[str, str]:
+        """Proxy variables: Go (provider, S3 backend) reads the upper-case ones, curl-like
+        tools the lower-case ones. Plain http goes to the gate too, which refuses it."""
+        proxy = f"http://127.0.0.1:{self.proxy_port}"
+        return {name: proxy for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")}
+
+    def command(self, python: str, argv: list[str]) -> list[str]:
+        """``argv`` behind the forwarder (a ``python -m module`` runs in its process)."""
+        options = ["--socket", f"{GATE_DIR}/{self.socket_name}"]
+        options += ["--proxy-port", str(self.proxy_port)]
+        for host, port in self.forwards:
+            options += ["--forward", f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+        if len(argv) >= 3 and argv[1] == "-m":
+            return [argv[0], "-I", FORWARDER, *options, "--", *argv[1:]]
+        return [python, "-I", FORWARDER, *options, "--", *argv]
 
 
 class SandboxError(RuntimeError):
@@ -118,7 +160,8 @@ class Sandbox:
         done = run(probe, capture_output=True, timeout=30, check=False)
         if done.returncode != 0:
             raise SandboxError(
-                "bubblewrap cannot start a sandbox here: "
+                "bubblewrap cannot start a sandbox here (it needs PID, mount and network "
+                "namespaces, and a user namespace when not root): "
                 + done.stderr.decode(errors="replace").strip()[-300:]
             )
 
@@ -129,13 +172,16 @@ class Sandbox:
         workdir: Path,
         env: Mapping[str, str],
         writable: Iterable[Path],
+        network: SandboxNetwork | None = None,
     ) -> list[str]:
-        """``argv`` run inside the sandbox with exactly ``env``, ``writable`` read-write."""
+        """``argv`` run inside the sandbox with exactly ``env``, ``writable`` read-write;
+        its network is its own loopback, plus the egress gate when ``network`` is given."""
         if not self.enabled:
             return list(argv)
         args = [
             self.bwrap,
             "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--unshare-net",
             # If the runner dies, bwrap gets SIGINT (the runner's parent-death signal) and
             # dies; --die-with-parent then ends the namespace's init, which SIGKILLs every
             # process in it. A cancel is a SIGINT to the command itself (``command_pid``).
@@ -166,6 +212,15 @@ class Sandbox:
             args += ["--ro-bind", str(path), str(path)]
         for path in writable:
             args += ["--bind", str(path), str(path)]
+        env = dict(env)
+        if network is not None:
+            for folder in ("/run", "/run/autostack"):
+                args += ["--perms", "0755", "--dir", folder]
+            # Read-only: the sandbox can connect to the socket, not replace it.
+            args += ["--ro-bind", str(network.gate_dir), GATE_DIR]
+            args += ["--ro-bind", str(_FORWARDER_SOURCE), FORWARDER]
+            env.update(network.environment())
+            argv = network.command(sys.executable, argv)
         for name, value in env.items():
             args += ["--setenv", name, value]
         args += ["--chdir", str(workdir)]

@@ -14,6 +14,10 @@ How Terraform runs
     A process per command is required anyway: Terraform keeps process-wide state
     (working directory, signal handling), so two jobs cannot share a process.
 
+    Each command runs in the sandbox (``runner.sandbox``) with a network namespace of
+    its own; its only way out is an egress gate (``runner.egress``) the runner opens
+    for that command and closes after it.
+
 Streaming
     Terraform's stdout and stderr go to two files in the runner's private work
     folder, which the calling thread follows while Terraform runs; each complete
@@ -58,15 +62,25 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from chalicelib import keys
+from runner.egress import (
+    Dialer,
+    EgressGate,
+    EgressSettings,
+    EgressSettingsError,
+    Resolver,
+    dial,
+    resolve,
+)
 from runner.local_endpoints import RESERVED_FILES as LOCAL_ENDPOINT_FILES
 from runner.local_endpoints import LocalEndpoints, LocalEndpointsError, local_endpoints_from_environ
+from runner.logging import current_fields
 from runner.masking import SecretMasker
-from runner.sandbox import Sandbox
+from runner.sandbox import Sandbox, SandboxNetwork
 
 log = logging.getLogger("runner.terraform")
 
@@ -670,6 +684,8 @@ class TerraformRunner:
         clock: Callable[[], float] = time.monotonic,
         poll_interval_s: float = 0.05,
         sandbox: Sandbox | None = None,
+        egress_resolver: Resolver = resolve,
+        egress_dialer: Dialer = dial,
     ) -> None:
         self.settings = settings
         self.executable = executable or executable_for(settings)
@@ -680,6 +696,15 @@ class TerraformRunner:
         if isinstance(self.executable, BinaryExecutable):
             read_only.append(Path(self.executable.path).resolve().parent)
         self.sandbox = sandbox or Sandbox.for_runner(read_only, self._environ)
+        try:  # the sandbox's only way out (runner.egress)
+            egress = EgressSettings.from_environ(self._environ)
+            if egress.endpoint_url is None and settings.local_endpoints is not None:
+                # The local stage's override points the provider there: let it through.
+                egress = replace(egress, endpoint_url=settings.local_endpoints.endpoint_url)
+            self.egress = egress
+        except EgressSettingsError as exc:
+            raise TerraformSettingsError(str(exc)) from None
+        self._egress_resolver, self._egress_dialer = egress_resolver, egress_dialer
         self._clock = clock
         self._poll_interval_s = poll_interval_s
         self._prepare_dirs()
@@ -834,11 +859,18 @@ class TerraformRunner:
         out_path, err_path = stem.with_suffix(".out"), stem.with_suffix(".err")
         started = self._clock()
         result = CommandResult(command=command, exit_code=-1, duration_s=0.0)
+        gate = self._egress_gate()
         try:
             with open(out_path, "wb") as out_w, open(err_path, "wb") as err_w:
                 env = self.environment(run.variables, self._credentials(run))
                 self.sandbox.prepare_writable(workdir)
-                argv = self.sandbox.wrap(argv, workdir=workdir, env=env, writable=[workdir])
+                network = None
+                if gate is not None:
+                    forwards = self.egress.loopback_forwards()
+                    network = SandboxNetwork(gate.directory, gate.socket_path.name, forwards)
+                argv = self.sandbox.wrap(
+                    argv, workdir=workdir, env=env, writable=[workdir], network=network
+                )
                 process = subprocess.Popen(
                     argv,
                     cwd=workdir,
@@ -869,7 +901,30 @@ class TerraformRunner:
         finally:
             out_path.unlink(missing_ok=True)
             err_path.unlink(missing_ok=True)
+            if gate is not None:
+                gate.close()
+        for refusal in gate.refusals[:5] if gate is not None else ():
+            text = f"AutoStack: the sandbox may not connect to {refusal.destination}: "
+            _deliver(run.on_line, text + refusal.reason, result)
         return result
+
+    def _egress_gate(self) -> EgressGate | None:
+        """The command's egress gate (none without the sandbox: nothing to isolate)."""
+        if not self.sandbox.enabled:
+            return None
+        try:
+            policy = self.egress.policy()
+        except EgressSettingsError as exc:
+            raise TerraformSettingsError(str(exc)) from None
+        # The job's log fields (job id, request id) for the gate's own threads.
+        return EgressGate(
+            self.settings.work_root / "egress",
+            policy,
+            self.egress,
+            resolver=self._egress_resolver,
+            dialer=self._egress_dialer,
+            log_fields=current_fields(),
+        )
 
     @staticmethod
     def _credentials(run: RunContext) -> dict[str, str]:

@@ -34,6 +34,7 @@ def main() -> None:
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": endpoint,  # the sandbox's egress gate lets the emulator through
     }
     runner = TerraformRunner(
         TerraformSettings(work_root=work / "tf", allow_provisioners=True), environ=environ

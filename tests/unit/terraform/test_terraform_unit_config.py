@@ -170,7 +170,7 @@ def test_terraform_gets_only_an_explicit_environment(tmp_path: Path) -> None:
             "AWS_SECRET_ACCESS_KEY": "runner-secret",
             "AWS_PROFILE": "runner",
             "AWS_SHARED_CREDENTIALS_FILE": "/root/.aws/credentials",
-            "AWS_ENDPOINT_URL": "http://emulator",
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
             "AUTOSTACK_JWT_KEY": "runner-only",
             "TF_CLI_CONFIG_FILE": "/root/.terraformrc",
         },
