@@ -160,6 +160,8 @@ def handle_apply(ctx: JobContext) -> JobResult:
             result={"outputs": outputs, "applied": True},
             attributes={"phase": "applied"},
         )
+    if job.resources == []:  # a destroy emptied the stack: there is no app to ship
+        return job.with_timings(result)
     # A generated bundle's app ships now (runner.jobs.release), outside the Terraform slot.
     from runner.jobs.release import ship_after_apply
 
