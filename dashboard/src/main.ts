@@ -591,8 +591,13 @@ function configPanel(projectId: string, live: () => boolean): HTMLElement {
         }));
       error.textContent = "";
     } catch (e) {
-      clear(table);
-      showError(error, e);
+      if (!live()) return;
+      // Nothing live yet is a state, not a failure: said plainly, not as an alert.
+      if (e instanceof ApiError && e.code === "no_live_deployment") clear(table, h("caption", { class: "muted", id: "config-empty" }, e.message));
+      else {
+        clear(table);
+        showError(error, e);
+      }
     }
   };
   const form = h("form", { class: "options", id: "config-form" },

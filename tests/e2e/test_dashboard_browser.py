@@ -598,7 +598,7 @@ def test_releases_and_config_panels(stack: LocalStack, browser_context: Any) -> 
 
     # Nothing live yet: the config panel says why in words.
     link.click()
-    page.locator("#config-panel p.error").filter(has_text="no live deployment").wait_for()
+    page.locator("#config-empty").filter(has_text="no live deployment").wait_for()
     assert "No releases yet" in page.locator("#releases").inner_text()
 
     _seed_live_release(stack, project_id)
