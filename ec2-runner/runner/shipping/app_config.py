@@ -165,16 +165,20 @@ def environment_for(ctx: Any, stack: str) -> AppEnvironment:
     project_id = ctx.message.project_id
 
     def deployment_payload() -> Mapping[str, Any] | None:
-        from chalicelib.store.deployments import DynamoDeploymentStore
-        from chalicelib.store.jobs import DynamoJobStore
+        # Plain reads of the stack's items (the runner writes no deployment item).
+        from chalicelib import keys
+        from chalicelib.store.codec import from_item, key
 
-        dynamodb, table = ctx.clients.dynamodb, ctx.settings.table
-        deployments = DynamoDeploymentStore(dynamodb, table)
-        current = deployments.stack_current(project_id, stack)
-        item = deployments.get(project_id, current) if current else None
-        plan_job_id = (item or {}).get("plan_job_id")
-        job = DynamoJobStore(dynamodb, table).get(project_id, plan_job_id) if plan_job_id else None
-        return dict(job.payload) if job is not None else None
+        dynamodb, table, pk = ctx.clients.dynamodb, ctx.settings.table, keys.project_pk(project_id)
+
+        def read(sk: str) -> dict[str, Any]:
+            got = dynamodb.get_item(TableName=table, Key=key(pk, sk), ConsistentRead=True)
+            return from_item(got["Item"]) if "Item" in got else {}
+
+        current = read(keys.stack_sk(stack)).get("current_deployment_id")
+        plan_job_id = read(keys.deploy_sk(str(current))).get("plan_job_id") if current else None
+        payload = read(keys.job_sk(str(plan_job_id))).get("payload") if plan_job_id else None
+        return dict(payload) if isinstance(payload, dict) else None
 
     scope = scope_of(
         project_id, stack, ctx.message.payload, deployment_payload, ctx.settings.region
