@@ -9,6 +9,7 @@ import os
 from chalice import Chalice, Rate
 
 from chalicelib.routes import analyses, auth, meta, projects, uploads
+from chalicelib.routes import config as config_routes
 from chalicelib.routes import deployments as deployments_routes
 from chalicelib.routes import releases as releases_routes
 from chalicelib.routes import templates as templates_routes
@@ -31,6 +32,7 @@ app.register_blueprint(analyses.bp)
 app.register_blueprint(templates_routes.bp)
 app.register_blueprint(deployments_routes.bp)
 app.register_blueprint(releases_routes.bp)
+app.register_blueprint(config_routes.bp)
 # Other areas register their blueprints here (uploads, analyses, templates, deployments).
 
 

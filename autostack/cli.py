@@ -24,7 +24,6 @@ from autostack.config import ProfileStore, config_dir, resolve_api
 from autostack.errors import (
     EXIT_OK,
     CliError,
-    NotAvailableError,
     NotFoundError,
     RefusedError,
     UsageError,
@@ -543,48 +542,195 @@ def open_url(run: Run, directory: Path, no_browser: bool) -> dict[str, Any]:
     return {"url": url}
 
 
-# -- what a newer server brings ---------------------------------------------------------------
+# -- releases, rollback, config ------------------------------------------------------------
 
 
-def _not_yet(run: Run, what: str, path: str) -> dict[str, Any]:
-    session = run.session()
-    document = session.call("GET", "/openapi.json", auth=False)
-    if path in (document.get("paths") or {}):
-        raise NotAvailableError(
-            f"`{what}` is on this server but not in this client yet",
-            hint="upgrade autostack",
-        )
-    raise NotAvailableError(
-        f"`{what}` is not available yet on this server", hint="it comes with the shipping release"
+def _project(directory: Path) -> str:
+    return flows.ProjectFile.load(directory).require_project()
+
+
+def _releases(run: Run, project_id: str) -> list[dict[str, Any]]:
+    return list(run.session().call("GET", f"/projects/{project_id}/releases")["releases"])
+
+
+@main.command()
+@_dir_option
+@command
+def releases(run: Run, directory: Path) -> dict[str, Any]:
+    """The app's releases, newest first: status, image tag, when, who, URL."""
+    project_id = _project(directory)
+    listed = _releases(run, project_id)
+    if not listed:
+        run.out.say("no release yet (a generated bundle is released after its apply)")
+    run.out.rows(
+        ["id", "status", "image", "created", "by", "url"],
+        [
+            [
+                r["id"],
+                r["status"] + (f" ({r['failed_phase']})" if r.get("failed_phase") else ""),
+                r["image_tag"],
+                formatting.epoch_time(r["created_at_epoch"]),
+                r["created_by"],
+                r.get("url") or "-",
+            ]
+            for r in listed
+        ],
     )
+    return {"project_id": project_id, "releases": listed}
+
+
+def previous_release(listed: list[dict[str, Any]]) -> dict[str, Any]:
+    """The release that went live before the live one (``listed`` newest first)."""
+    went_live = [r for r in listed if r.get("status") in ("live", "superseded", "rolled_back")]
+    live = next((i for i, r in enumerate(went_live) if r.get("status") == "live"), None)
+    if live is None:
+        raise NotFoundError("no live release", hint="`autostack releases` lists them")
+    if live + 1 >= len(went_live):
+        raise RefusedError(
+            "the live release is the first one: there is nothing to roll back to",
+            hint="`autostack releases` lists them",
+        )
+    return went_live[live + 1]
 
 
 @main.command()
+@click.argument("release_id", required=False)
+@click.option("--previous", is_flag=True, help="The release that was live before this one.")
+@_dir_option
 @command
-def releases(run: Run) -> dict[str, Any]:
-    """Releases of the app (not available yet on this server)."""
-    return _not_yet(run, "releases", "/projects/{project_id}/releases")
+def rollback(run: Run, release_id: str | None, previous: bool, directory: Path) -> dict[str, Any]:
+    """Put an earlier release back (RELEASE_ID, or --previous): queued as a new release."""
+    if bool(release_id) == previous:
+        raise UsageError("which release?", hint="pass a RELEASE_ID or --previous (not both)")
+    project_id = _project(directory)
+    if previous:
+        release_id = str(previous_release(_releases(run, project_id))["id"])
+    answer = run.session().call("POST", f"/projects/{project_id}/releases/{release_id}/rollback")
+    run.out.say(
+        f"rolling back to {release_id} on stack {answer['stack']} (job {answer['job_id']});"
+        " `autostack releases` shows it go live"
+    )
+    return {"project_id": project_id, **answer}
 
 
-@main.command()
+def _config_list(run: Run, directory: Path) -> dict[str, Any]:
+    project_id = _project(directory)
+    answer = run.session().call("GET", f"/projects/{project_id}/config")
+    entries = answer["entries"]
+    if not entries:
+        run.out.say(f"no config on stack {answer['stack']} (`autostack config set NAME=value`)")
+    run.out.rows(
+        ["name", "kind", "value", "updated"],
+        [
+            [
+                e["name"],
+                e["kind"],
+                formatting.config_value(e),
+                formatting.epoch_time(e["updated_at_epoch"]) if e.get("updated_at_epoch") else "-",
+            ]
+            for e in entries
+        ],
+    )
+    return {"project_id": project_id, **answer}
+
+
+def _secret_value(run: Run, name: str) -> str:
+    if sys.stdin.isatty():
+        return str(click.prompt(f"Value of {name}", hide_input=True, err=True))
+    value = sys.stdin.read()
+    value = value[:-1] if value.endswith("\n") else value
+    if not value:
+        raise UsageError(f"no value for {name}", hint="pipe the value on stdin")
+    return value
+
+
+def _changed(run: Run, answer: dict[str, Any], what: str) -> None:
+    names = ", ".join(answer["changed"])
+    if answer["restarting"]:
+        run.out.say(
+            f"{what} {names} on stack {answer['stack']}; restarting the app (job"
+            f" {answer['job_id']}): `autostack releases` shows it go live"
+        )
+    else:
+        run.out.say(f"{what} {names} on stack {answer['stack']} (takes effect at the next release)")
+
+
+_restart_option = click.option(
+    "--no-restart", is_flag=True, help="Do not restart the app now (batch several changes)."
+)
+
+
+@main.group(invoke_without_command=True)
+@click.option("--json", "json_mode", is_flag=True, help="One JSON document on stdout.")
+@click.option("--api", "api_option", metavar="URL", help="The API (else $AUTOSTACK_API).")
+@_dir_option
+@click.pass_context
+def config(ctx: click.Context, json_mode: bool, api_option: str | None, directory: Path) -> None:
+    """The app's config and secrets (in your AWS account's SSM): list, set, unset."""
+    if ctx.invoked_subcommand is None:  # `autostack config` lists
+        ctx.invoke(config_list, json_mode=json_mode, api_option=api_option, directory=directory)
+
+
+@config.command(name="list")
+@_dir_option
 @command
-def rollback(run: Run) -> dict[str, Any]:
-    """Roll back to the previous release (not available yet on this server)."""
-    return _not_yet(run, "rollback", "/projects/{project_id}/releases/{release_id}/rollback")
+def config_list(run: Run, directory: Path) -> dict[str, Any]:
+    """List the config: values, secrets and generated secrets (never a secret's value)."""
+    return _config_list(run, directory)
 
 
-@main.group()
-def config() -> None:
-    """App configuration and secrets (not available yet on this server)."""
+@config.command(name="set")
+@click.argument("pairs", nargs=-1)
+@click.option(
+    "--secret",
+    "secret_name",
+    metavar="NAME",
+    help="Set a secret: the value is read from stdin, or a prompt that does not echo.",
+)
+@_restart_option
+@_dir_option
+@command
+def config_set(
+    run: Run, pairs: tuple[str, ...], secret_name: str | None, no_restart: bool, directory: Path
+) -> dict[str, Any]:
+    """Set NAME=value pairs (and/or --secret NAME); the app restarts unless --no-restart."""
+    values: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"{pair!r} is not NAME=value", hint="e.g. LOG_LEVEL=info")
+        values[name] = value
+    secrets: dict[str, str] = {}
+    if secret_name:
+        secrets[secret_name] = _secret_value(run, secret_name)
+    if not values and not secrets:
+        raise UsageError("nothing to set", hint="pass NAME=value or --secret NAME")
+    project_id = _project(directory)
+    answer = run.session().call(
+        "PUT",
+        f"/projects/{project_id}/config",
+        {"values": values, "secrets": secrets},
+        params={"restart": "false" if no_restart else "true"},
+    )
+    _changed(run, answer, "set")
+    return {"project_id": project_id, **answer}
 
 
-for _name in ("set", "unset", "list"):
-
-    @config.command(name=_name)
-    @click.argument("pairs", nargs=-1)
-    @command
-    def _config(run: Run, pairs: tuple[str, ...], _what: str = _name) -> dict[str, Any]:
-        return _not_yet(run, f"config {_what}", "/projects/{project_id}/config")
+@config.command(name="unset")
+@click.argument("name")
+@_restart_option
+@_dir_option
+@command
+def config_unset(run: Run, name: str, no_restart: bool, directory: Path) -> dict[str, Any]:
+    """Remove NAME (a value or a secret); the app restarts unless --no-restart."""
+    project_id = _project(directory)
+    answer = run.session().call(
+        "DELETE",
+        f"/projects/{project_id}/config/{name}",
+        params={"restart": "false" if no_restart else "true"},
+    )
+    _changed(run, answer, "unset")
+    return {"project_id": project_id, **answer}
 
 
 if __name__ == "__main__":

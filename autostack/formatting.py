@@ -6,6 +6,7 @@ renders them (a rich table on a terminal, plain text otherwise).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 
@@ -122,3 +123,19 @@ def deployment_line(deployment: dict[str, Any]) -> str:
         f"{deployment.get('id')}  {deployment.get('action', 'deploy')}  {status}{extra}"
         f"  {deployment.get('created_at', '')}"
     )
+
+
+def epoch_time(epoch: float | None) -> str:
+    """A release's or config entry's time, UTC, to the second."""
+    if not epoch:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(float(epoch)))
+
+
+def config_value(entry: dict[str, Any]) -> str:
+    """What a config list shows as the value: secrets never have one."""
+    if entry.get("kind") == "secret":
+        return "****"
+    if entry.get("kind") == "generated":
+        return "(generated)"
+    return str(entry.get("value") or "")

@@ -8,6 +8,7 @@ import { followLog, phaseTimings, phases, type LogPage } from "./follow";
 import { highlight, languageOf } from "./highlight";
 import { checkZip, formatBytes, pack, type SourceFile } from "./pack";
 import { planGroups, planSentence, type PlanInfo } from "./plan";
+import { canRollBack, nameProblem, releaseLine, shownValue, when, type ConfigEntry, type Release } from "./releases";
 
 const api = new Api();
 const main = document.getElementById("main")!;
@@ -501,8 +502,133 @@ async function projectScreen(projectId: string): Promise<void> {
       tfBar, tfState, tfError),
     deploySlot,
     h("section", { class: "card", "aria-labelledby": "history-title" },
-      h("h2", { id: "history-title" }, "Deployments"), historyList, historyError, historyView));
+      h("h2", { id: "history-title" }, "Deployments"), historyList, historyError, historyView),
+    releasesPanel(projectId, live),
+    configPanel(projectId, live));
   await loadHistory();
+}
+
+// ---- a project's releases and app config ------------------------------------------------
+
+function releasesPanel(projectId: string, live: () => boolean): HTMLElement {
+  const list = h("ul", { class: "history", id: "releases", "aria-label": "Releases of this project" });
+  const note = h("p", { id: "releases-note", "aria-live": "polite" });
+  const error = alertBox();
+  const load = async () => {
+    try {
+      const { releases } = await api.call<{ releases: Release[] }>("GET", `/projects/${projectId}/releases`, undefined, "status");
+      if (!live()) return;
+      clear(list, ...(releases.length ? releases.map((r) => {
+        const item = h("li", { "data-status": r.status }, h("code", {}, r.id), ` ${releaseLine(r)} `,
+          r.url && r.status === "live" ? h("a", { href: r.url, rel: "noreferrer noopener", target: "_blank" }, r.url) : null);
+        if (canRollBack(r)) {
+          const back = h("button", { type: "button", class: "link-button", "aria-label": `Roll back to ${r.image_tag} (${r.id})` }, "Rollback");
+          back.addEventListener("click", () => void busy(back, async () => {
+            error.textContent = "";
+            try {
+              const queued = await api.call<{ job_id: string }>("POST", `/projects/${projectId}/releases/${r.id}/rollback`);
+              note.textContent = `Rolling back to ${r.image_tag} (job ${queued.job_id}).`;
+              await load();
+            } catch (e) {
+              showError(error, e);
+            }
+          }));
+          item.append(back);
+        }
+        return item;
+      }) : [h("li", {}, "No releases yet: a generated bundle is released after its apply.")]));
+    } catch (e) {
+      showError(error, e);
+    }
+  };
+  const refresh = h("button", { type: "button" }, "Refresh releases");
+  refresh.addEventListener("click", () => void busy(refresh, load));
+  void load();
+  return h("section", { class: "card", "aria-labelledby": "releases-title", id: "releases-panel" },
+    h("h2", { id: "releases-title" }, "Releases"), list, refresh, note, error);
+}
+
+function configPanel(projectId: string, live: () => boolean): HTMLElement {
+  const base = `/projects/${projectId}/config`;
+  const table = h("table", { id: "config", "aria-label": "App config" });
+  const note = h("p", { id: "config-note", "aria-live": "polite" });
+  const error = alertBox();
+  const name = h("input", { id: "config-name", required: true, maxlength: 128, autocomplete: "off", placeholder: "LOG_LEVEL" });
+  const value = h("input", { id: "config-value", required: true, maxlength: 4096, autocomplete: "off" });
+  const secret = h("input", { id: "config-secret", type: "checkbox" });
+  const restart = h("input", { id: "config-restart", type: "checkbox", checked: true });
+  const add = h("button", { type: "submit" }, "Set");
+  secret.addEventListener("change", () => (value.type = secret.checked ? "password" : "text"));
+  const restartQuery = () => (restart.checked ? "" : "?restart=false");
+  const changed = (answer: { changed: string[]; restarting: boolean; job_id?: string | null }, what: string) => {
+    note.textContent = `${what} ${answer.changed.join(", ")}` + (answer.restarting
+      ? `; restarting the app (job ${answer.job_id}).` : "; it takes effect at the next release.");
+  };
+  const load = async () => {
+    try {
+      const got = await api.call<{ stack: string; prefix: string; entries: ConfigEntry[] }>("GET", base, undefined, "status");
+      if (!live()) return;
+      clear(table, h("caption", { class: "muted" }, `Stack ${got.stack}, in your account's SSM under ${got.prefix}`),
+        h("tr", {}, h("th", {}, "Name"), h("th", {}, "Kind"), h("th", {}, "Value"), h("th", {}, "Updated"), h("th", {}, "")),
+        ...got.entries.map((e) => {
+          let remove: HTMLButtonElement | null = null;
+          if (e.kind !== "generated") {
+            const button = h("button", { type: "button", class: "link-button", "aria-label": `Remove ${e.name}` }, "Remove");
+            button.addEventListener("click", () => void busy(button, async () => {
+              error.textContent = "";
+              try {
+                changed(await api.call("DELETE", `${base}/${encodeURIComponent(e.name)}${restartQuery()}`), "Removed");
+                await load();
+              } catch (err) {
+                showError(error, err);
+              }
+            }));
+            remove = button;
+          }
+          return h("tr", { "data-name": e.name, "data-kind": e.kind },
+            h("td", {}, h("code", {}, e.name)), h("td", {}, e.kind), h("td", {}, shownValue(e)),
+            h("td", {}, when(e.updated_at_epoch)), h("td", {}, remove));
+        }));
+      error.textContent = "";
+    } catch (e) {
+      if (!live()) return;
+      // Nothing live yet is a state, not a failure: said plainly, not as an alert.
+      if (e instanceof ApiError && e.code === "no_live_deployment") clear(table, h("caption", { class: "muted", id: "config-empty" }, e.message));
+      else {
+        clear(table);
+        showError(error, e);
+      }
+    }
+  };
+  const form = h("form", { class: "options", id: "config-form" },
+    h("label", { for: "config-name" }, "Name"), name,
+    h("label", { for: "config-value" }, "Value"), value,
+    h("label", { for: "config-secret" }, h("span", {}, "Secret (write-only)")), secret,
+    h("label", { for: "config-restart" }, h("span", {}, "Restart the app now")), restart,
+    add);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    const key = name.value.trim();
+    const problem = nameProblem(key);
+    if (problem) return void (error.textContent = problem);
+    const body = secret.checked ? { secrets: { [key]: value.value } } : { values: { [key]: value.value } };
+    void busy(add, async () => {
+      try {
+        changed(await api.call("PUT", `${base}${restartQuery()}`, body), "Set");
+        name.value = "";
+        value.value = "";
+        await load();
+      } catch (e) {
+        showError(error, e);
+      }
+    });
+  });
+  void load();
+  return h("section", { class: "card", "aria-labelledby": "config-title", id: "config-panel" },
+    h("h2", { id: "config-title" }, "Config and secrets"),
+    h("p", { class: "muted" }, "Environment variables of the app. Secrets are stored as SecureStrings in your account and never shown again."),
+    table, form, note, error);
 }
 
 function deployView(projectId: string, bundle: { id: string; label: string }): HTMLElement {

@@ -18,6 +18,7 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,8 +50,10 @@ APP = {
     "debug.log": "left out by .gitignore\n",
     "node_modules/left-out/index.js": "module.exports = 1\n",
 }
-# Stateless (no database): the lambda bundle is then the fewest resources to apply.
-STATELESS_APP = {**APP, "requirements.txt": "flask==3.0.3\n"}
+# Stateless (no database): the lambda bundle is then the fewest resources to apply; the
+# local stage's release then serves it with the plan's gunicorn on 127.0.0.1.
+STATELESS_APP = {**APP, "requirements.txt": "flask==3.0.3\ngunicorn==27.0.1\n"}
+SECRET = "sk_live_cli_0123456789abcdef"
 BUNDLE = {
     "main.tf": (
         'variable "role_arn" {\n  type = string\n}\n\n'
@@ -81,6 +84,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
             "AUTOSTACK_RUNNER_WORK_DIR": str(state / "work"),
             "AUTOSTACK_RUNNER_WAIT_S": "1",
             "AUTOSTACK_TF_PLUGIN_DIR": str(MIRROR),
+            "AUTOSTACK_RELEASE_EXECUTOR": "local",  # as `make run`: the app goes live
         },  # rate limits: the defaults
         quiet=True,
     )
@@ -162,9 +166,12 @@ def test_launch_status_logs_templates_destroy_non_interactive_within_the_rate_li
     launch_s = time.monotonic() - started
     after_launch = user.rate_counts(user_id)
 
-    assert launched["status"] == "applied", launched
+    assert launched["status"] == "live", launched
     assert launched["target"] == "lambda" and "uploaded_bundle_id" not in launched
-    assert launched["url"].startswith("https://"), launched["url"]  # the API Gateway's
+    # The local stage's release: the app itself on loopback (the API Gateway's URL in AWS).
+    assert launched["url"].startswith("http://127.0.0.1:"), launched["url"]
+    with urllib.request.urlopen(launched["url"] + "/health", timeout=10) as answer:  # noqa: S310
+        assert answer.read() == b"ok"
     outputs = {o["name"]: o["value"] for o in launched["deployment"]["outputs"]}
     assert outputs["app_url"] == launched["url"]
     assert "aws_lambda_function.app" in launched["deployment"]["resources_in_state"]
@@ -183,7 +190,7 @@ def test_launch_status_logs_templates_destroy_non_interactive_within_the_rate_li
     assert remembered["name"] == "shop"
 
     status = user.json("status", "--dir", str(app))
-    assert status["deployment"]["status"] == "applied" and status["url"] == launched["url"]
+    assert status["deployment"]["status"] == "live" and status["url"] == launched["url"]
     assert user.json("open", "--dir", str(app))["url"] == launched["url"]
     logs = user.json("logs", cwd=app)
     assert "Apply complete!" in logs["text"]
@@ -193,9 +200,7 @@ def test_launch_status_logs_templates_destroy_non_interactive_within_the_rate_li
     assert human.returncode == 0 and "\x1b[" not in human.stdout  # a pipe: no colour
     assert launched["url"] in human.stdout
 
-    not_yet = user.run("releases", cwd=app)
-    # The server has the releases routes (issue 14); this client does not wire them yet.
-    assert not_yet.returncode == 3 and "not in this client yet" in not_yet.stderr
+    _releases_and_config(user, app, launched["url"])
 
     before_destroy = user.rate_counts(user_id)
     destroyed = user.json("destroy", "--yes", cwd=app, timeout=1200)
@@ -224,6 +229,36 @@ def test_launch_status_logs_templates_destroy_non_interactive_within_the_rate_li
     for bucket, used in total.items():
         assert used <= DEFAULT_LIMITS[bucket] // 3, (bucket, dict(total))
     assert launch_counts["default"] <= 12, dict(launch_counts)
+
+
+def _releases_and_config(user: User, app: Path, url: str) -> None:
+    """`releases`, `rollback --previous` (refused: one release), `config set/list/unset`."""
+    (release,) = user.json("releases", cwd=app)["releases"]
+    assert (release["status"], release["url"]) == ("live", url)
+    assert release["image_tag"].startswith("src-")
+    human = user.run("releases", cwd=app)
+    assert human.returncode == 0 and release["id"] in human.stdout and "live" in human.stdout
+    refused = user.json("rollback", "--previous", cwd=app, expect=3)
+    assert "nothing to roll back to" in refused["error"]["message"]
+
+    # --no-restart: the restart is the release path above (covered by the functional tests).
+    values = user.json("config", "set", "LOG_LEVEL=debug", "--no-restart", cwd=app)
+    assert (values["changed"], values["restarting"]) == (["LOG_LEVEL"], False)
+    secret = user.json(
+        "config", "set", "--secret", "API_KEY", "--no-restart", cwd=app, stdin=SECRET + "\n"
+    )
+    assert secret["changed"] == ["API_KEY"] and SECRET not in json.dumps(secret)
+    listed = user.json("config", cwd=app)
+    entries = {e["name"]: e for e in listed["entries"]}
+    assert entries["LOG_LEVEL"]["value"] == "debug"
+    assert (entries["API_KEY"]["kind"], entries["API_KEY"]["value"]) == ("secret", None)
+    human = user.run("config", "list", cwd=app)
+    assert human.returncode == 0 and "API_KEY" in human.stdout and "****" in human.stdout
+    assert SECRET not in human.stdout + human.stderr
+    bad = user.json("config", "set", "lower=x", "--no-restart", cwd=app, expect=2)
+    assert "values.lower" in bad["error"]["message"]
+    user.json("config", "unset", "LOG_LEVEL", "--no-restart", cwd=app)
+    assert [e["name"] for e in user.json("config", cwd=app)["entries"]] == ["API_KEY"]
 
 
 def test_concurrent_processes_with_an_expired_token_share_one_refresh(

@@ -545,6 +545,109 @@ def test_whole_session_in_the_browser(
     )
 
 
+def _seed_live_release(stack: LocalStack, project_id: str) -> None:
+    """A stack ``web`` with a live release and an earlier one, as the runner leaves them (the
+    page's panels over them; this stack's runner has no release executor)."""
+    import boto3
+
+    from chalicelib.store.dynamodb import to_item
+
+    assert stack.resources is not None
+    ddb = boto3.client(
+        "dynamodb", endpoint_url=stack.emulator_url, region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )  # fmt: skip
+    now = time.time()
+    base = {"pk": f"PROJECT#{project_id}", "project_id": project_id, "created_at_epoch": now}
+    release = {**base, "stack": "web", "bundle_id": "b1", "source_upload_id": "up1",
+               "created_by": "web@example.com", "app": "web"}  # fmt: skip
+    for item in (
+        {**release, "sk": "RELEASE#r0", "release_id": "r0", "status": "superseded",
+         "image_tag": "src-0000aaaa", "created_at_epoch": now - 60},
+        {**release, "sk": "RELEASE#r1", "release_id": "r1", "status": "live",
+         "image_tag": "src-1111bbbb", "url": "http://127.0.0.1:9/"},
+        {**base, "sk": "JOB#wplan", "job_id": "wplan", "kind": "plan", "status": "planned",
+         "phase": "planned", "payload": {}},
+        {**base, "sk": "JOB#wapply", "job_id": "wapply", "kind": "apply", "status": "succeeded",
+         "phase": "live", "payload": {}},
+        {**base, "sk": "DEPLOY#wd1", "deployment_id": "wd1", "stack": "web", "action": "deploy",
+         "bundle_id": "b1", "bundle_source": "generated", "role_arn": ROLE_ARN,
+         "region": "us-east-1", "plan_job_id": "wplan", "apply_job_id": "wapply",
+         "created_at": "2026-12-07T00:00:00Z"},
+        {"pk": f"PROJECT#{project_id}", "sk": "STACK#web", "stack": "web",
+         "current_deployment_id": "wd1", "project_id": project_id},
+    ):  # fmt: skip
+        ddb.put_item(TableName=stack.resources.table, Item=to_item(item))
+
+
+def test_releases_and_config_panels(stack: LocalStack, browser_context: Any) -> None:
+    """Releases (tag, time, status, Rollback) and the config panel (a value, a write-only
+    secret, a removal) on a project with a live release; the config goes to SSM."""
+    secret = "sk_live_browser_0123456789"
+    page = browser_context.new_page()
+    page.goto(stack.api_url + "/#/signup")
+    page.get_by_label("Email").fill(f"panels{time.monotonic_ns()}@example.com")
+    page.get_by_label("Password (12 characters or more)").fill(PASSWORD)
+    page.get_by_role("button", name="Sign up").click()
+    page.get_by_role("heading", name="Projects").wait_for()
+    page.get_by_label("New project name").fill("panels")
+    page.get_by_role("button", name="Create project").click()
+    link = page.get_by_role("link", name="panels")
+    link.wait_for()
+    project_id = link.get_attribute("href").rsplit("/", 1)[-1]
+
+    # Nothing live yet: the config panel says why in words.
+    link.click()
+    page.locator("#config-empty").filter(has_text="no live deployment").wait_for()
+    assert "No releases yet" in page.locator("#releases").inner_text()
+
+    _seed_live_release(stack, project_id)
+    page.reload()
+    releases = page.locator("#releases li")
+    releases.filter(has_text="src-1111bbbb: live").wait_for()
+    assert releases.count() == 2
+    assert re.search(r"src-0000aaaa: superseded, \d{4}-\d\d-\d\d \d\d:\d\d by web@",
+                     releases.nth(1).inner_text())  # fmt: skip
+    assert releases.nth(0).get_by_role("button").count() == 0  # the live one stays
+    config = page.locator("#config")
+    config.filter(has_text="/autostack/").wait_for()
+    assert f"/autostack/{project_id}/web" in config.inner_text()
+
+    # A value, batched (no restart), then a secret with a restart.
+    page.get_by_label("Restart the app now").uncheck()
+    page.get_by_label("Name", exact=True).fill("lower")
+    page.get_by_label("Value", exact=True).fill("x")
+    page.get_by_role("button", name="Set").click()
+    page.locator("#config-panel p.error").filter(has_text="upper case").wait_for()
+    page.get_by_label("Name", exact=True).fill("LOG_LEVEL")
+    page.get_by_label("Value", exact=True).fill("debug")
+    page.get_by_role("button", name="Set").click()
+    page.locator("#config-note").filter(has_text="takes effect at the next release").wait_for()
+    page.locator("#config tr[data-name=LOG_LEVEL]").filter(has_text="debug").wait_for()
+    page.get_by_label("Restart the app now").check()
+    page.get_by_label("Secret (write-only)").check()
+    assert page.get_by_label("Value", exact=True).get_attribute("type") == "password"
+    page.get_by_label("Name", exact=True).fill("API_KEY")
+    page.get_by_label("Value", exact=True).fill(secret)
+    page.get_by_role("button", name="Set").click()
+    page.locator("#config-note").filter(has_text="restarting the app").wait_for()
+    row = page.locator("#config tr[data-name=API_KEY]")
+    row.wait_for()
+    assert row.get_attribute("data-kind") == "secret" and "write-only" in row.inner_text()
+    assert secret not in page.content()
+
+    # Remove the value; roll back to the earlier release.
+    page.get_by_label("Remove LOG_LEVEL").click()
+    page.locator("#config-note").filter(has_text="Removed LOG_LEVEL").wait_for()
+    page.locator("#config tr[data-name=LOG_LEVEL]").wait_for(state="detached")
+    assert page.locator("#config tr[data-name=API_KEY]").count() == 1
+    page.get_by_role("button", name="Roll back to src-0000aaaa (r0)").click()
+    page.locator("#releases-note").filter(has_text="Rolling back to src-0000aaaa").wait_for()
+    assert page.evaluate(LOW_CONTRAST_JS) == []
+    page.set_viewport_size({"width": 375, "height": 800})
+    assert sideways(page) == []
+
+
 class PublishedFiles(BaseHTTPRequestHandler):
     """The files scripts/publish_dashboard.py would upload, with its types and cache headers."""
 

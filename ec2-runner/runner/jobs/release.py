@@ -29,6 +29,7 @@ from chalicelib.store.jobs import DynamoJobStore, JobStore
 from chalicelib.store.releases import DynamoReleaseStore, ReleaseStore
 from runner.errors import JobCancelledError, PermanentJobError
 from runner.jobs.context import JobContext, JobResult
+from runner.shipping import app_config
 from runner.shipping.build import content_hash, image_tag
 from runner.shipping.executor import ReleaseExecutor, ReleaseSpec
 from runner.shipping.pipeline import ShipCancelledError, ShipFailedError, ship
@@ -195,6 +196,10 @@ def _release(
     if plan is None:
         return None
     upload_id, upload_key = _source_of(ctx, services, bundle, payload.upload_id)
+    try:  # before the release record: an unreadable config leaves no release behind
+        config = app_config.environment_for(ctx, payload.stack)
+    except app_config.AppConfigReadError as exc:
+        raise PermanentJobError(str(exc), "config_unreadable") from None
     recorder = _JobRecorder(ctx, services.jobs)
     recorder.note(result={"outputs": outputs, "applied": True} if outputs else None)
     now = ctx.clock()
@@ -231,7 +236,9 @@ def _release(
         plan=plan,
         source_dir=source,
         work_dir=root / "app",
+        config=config,
     )
+    ctx.log.write(config.describe())
 
     def cancelled() -> bool:
         return ctx.stop.reason == "cancel"

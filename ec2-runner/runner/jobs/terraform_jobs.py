@@ -160,7 +160,9 @@ def handle_apply(ctx: JobContext) -> JobResult:
             result={"outputs": outputs, "applied": True},
             attributes={"phase": "applied"},
         )
-    if payload.destroy:  # the stack is gone: its app stops serving, nothing ships
+    if payload.destroy or job.resources == []:
+        # The stack is gone (an approved destroy plan; or an apply that emptied it): its
+        # app stops serving and nothing ships.
         from runner.shipping.retire import retire_stack
 
         retire_stack(ctx, payload.stack)

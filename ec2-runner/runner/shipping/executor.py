@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from chalicelib.models.plan import AppPlan
+from runner.shipping.app_config import AppEnvironment
 
 LogLine = Callable[[str], None]
 
@@ -45,6 +46,8 @@ class ReleaseSpec:
     """The extracted source upload (the archive's root)."""
     work_dir: Path
     """This release's own folder (the executor may keep files there while it serves)."""
+    config: AppEnvironment = field(default_factory=AppEnvironment)
+    """The user's config and secrets (``runner.shipping.app_config``): never logged."""
 
 
 @dataclass

@@ -11,6 +11,10 @@ release -> ``releasing``, start -> ``verifying``). The new version starts on a f
 loopback port while the previous one still serves; only after it verified does the
 previous one stop (``keep``); a failure stops the new one (``discard``).
 
+The user's config (``spec.config``, ``runner.shipping.app_config``) reaches the app's
+release, start and worker processes: values as its variables, secrets as its provided
+secrets; every line this executor logs has the secrets' values masked.
+
 Services are not provided locally: an app whose plan needs PostgreSQL/Redis fails its
 ``building`` phase naming the service unless the runner's environment gives its URL
 (``AUTOSTACK_LOCAL_POSTGRESQL_URL``, ``AUTOSTACK_LOCAL_REDIS_URL``).
@@ -127,19 +131,26 @@ class LocalExecutor:
                     f"services[{binding.kind}]: the app needs {binding.kind}, which the local "
                     f"stage does not provide ({how})",
                 )
-        inputs = RuntimeInputs(services=dict(self.services))
+        config = spec.config
+        inputs = RuntimeInputs(
+            services=dict(self.services),
+            provided_secrets=dict(config.secrets),
+            env=dict(config.values),
+        )
         try:
             app = self.runtime.start(spec.plan, spec.source_dir, spec.work_dir, inputs)
         except LocalRuntimeError as exc:
             raise PhaseFailedError(
-                _PHASE_OF_STEP.get(exc.step, "building"), exc.message, log_tail=exc.log_tail
+                _PHASE_OF_STEP.get(exc.step, "building"),
+                config.masked(exc.message),
+                log_tail=config.masked(exc.log_tail),
             ) from None
         for command, tail in app.step_logs:
-            log(f"$ {command}")
+            log(config.masked(f"$ {command}"))
             for line in tail.splitlines()[-5:]:
-                log(f"  {line}")
+                log(config.masked(f"  {line}"))
         for note in app.notes:
-            log(f"note: {note}")
+            log(config.masked(f"note: {note}"))
         return Candidate(spec.release_id, app.url, dict(app.timings), handle=app)
 
     def run_release(self, spec: ReleaseSpec, candidate: Candidate, log: LogLine) -> None:

@@ -45,6 +45,7 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "create_templates": {"analysis_id": "{job_id}"},
     "create_deployment": {"bundle_id": "{bundle_id}", "role_arn": ROLE_ARN, "region": "us-east-1"},
     "create_release": {"upload_id": "{upload_id}"},
+    "put_config": {"values": {"LOG_LEVEL": "info"}},
 }
 
 HOSTILE_IDS = [
@@ -217,6 +218,7 @@ def _populate(world: World) -> None:
          "source_upload_id": ids["upload_id"], "created_at_epoch": 1.0, "created_by": "qa"},
     )  # fmt: skip
     ids["release_id"] = "0000000000001-qa"
+    ids["config_name"] = "LOG_LEVEL"
     ids["bob_project_id"] = _call_ok_as(world, world.bob, "/projects", {"name": "bob"})["id"]
 
 

@@ -120,7 +120,10 @@ class JobsHarness:
             services={
                 "terraform": TerraformServices(
                     runner=self.tf.runner, semaphore=self.semaphore(), sessions=self.tf.sessions
-                )
+                ),
+                # The runner's own STS (its credentials): a release reads the app config
+                # through a deploy-role session (runner.shipping.app_config).
+                "app_config_sts": self.client("sts"),
             },
         )
 

@@ -221,8 +221,19 @@ def test_runner_policy_allows_every_aws_call_the_runner_makes() -> None:
         if statement.get("effect", "Allow") == "Allow"
         for action in statement["actions"]
     }
-    missing = [str(call) for call in calls for action in call.actions if action not in granted]
+    missing = [
+        str(call)
+        for call in calls
+        for action in call.actions
+        if action not in granted and not _in_users_account(call)
+    ]
     assert missing == []
+
+
+def _in_users_account(call: Any) -> bool:
+    """The app config's SSM reads run with a deploy-role session in the user's account
+    (runner.shipping.app_config): the runner's own role has no SSM at all."""
+    return call.service == "ssm" and str(call.path).endswith("runner/shipping/app_config.py")
 
 
 def _literal_partition_keys(paths: list[Path]) -> set[str]:
