@@ -140,6 +140,9 @@ def handle_destroy(ctx: JobContext) -> JobResult:
 
 
 def handle_apply(ctx: JobContext) -> JobResult:
+    from runner.jobs.release import fail_interrupted_release
+
+    fail_interrupted_release(ctx)  # a runner that died mid-release: fail clearly, switch nothing
     payload = _payload(ctx)
     if not payload.plan_key:
         raise PermanentJobError("an apply job needs the plan_key of a saved plan", "bad_payload")
