@@ -319,6 +319,36 @@ def ecs_services_reach_desired_count() -> None:
     Service._autostack_steady = True  # type: ignore[attr-defined]
 
 
+def ecs_run_task_with_task_level_memory() -> None:
+    """``RunTask`` accepts a Fargate task definition whose memory is set on the task only
+    (idempotent).
+
+    moto adds up each container's ``memory`` to place the task and fails on a container
+    without one (a TypeError, a 500), which Fargate allows and the generated bundles do:
+    the release task (``runner.shipping.aws_ecs``) could not start. Containers without
+    their own memory count as 0 here; the task's own ``memory`` is what Fargate uses."""
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    if getattr(EC2ContainerServiceBackend, "_autostack_task_memory", False):
+        return
+    calculate = EC2ContainerServiceBackend._calculate_task_resource_requirements
+
+    def _calculate(task_definition: Any) -> Any:
+        originals = task_definition.container_definitions
+        task_definition.container_definitions = [
+            c if any(k in c for k in ("memory", "memoryReservation", "Memory",
+                                      "MemoryReservation")) else {**c, "memory": 0}
+            for c in originals
+        ]  # fmt: skip
+        try:
+            return calculate(task_definition)
+        finally:
+            task_definition.container_definitions = originals
+
+    EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(_calculate)  # type: ignore[method-assign,assignment]
+    EC2ContainerServiceBackend._autostack_task_memory = True  # type: ignore[attr-defined]
+
+
 def main(argv: list[str]) -> None:
     # AWS managed policies (AWSLambdaBasicExecutionRole...) exist, as in AWS: generated
     # bundles attach them (moto 5 leaves them out unless asked; ~1 s on first IAM use).
@@ -327,6 +357,7 @@ def main(argv: list[str]) -> None:
     complete_elasticache_replication_groups()
     unique_rds_resource_ids()
     ecs_services_reach_desired_count()
+    ecs_run_task_with_task_level_memory()
     # AUTOSTACK_EMULATOR_SPEEDUPS=0: moto's server as shipped (plus the lock), to compare.
     if os.environ.get("AUTOSTACK_EMULATOR_SPEEDUPS", "1") != "0":
         scope_queries_to_partition()

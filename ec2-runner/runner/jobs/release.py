@@ -168,7 +168,7 @@ def handle(ctx: JobContext) -> JobResult:
             "this runner has no release executor (AUTOSTACK_RELEASE_EXECUTOR is none)",
             "no_executor",
         )
-    fail_interrupted_release(ctx, services.releases)
+    fail_interrupted_release(ctx, services)
     result = _release(ctx, services, payload, outputs={})
     if result is None:
         raise PermanentJobError(
@@ -200,33 +200,59 @@ def ship_after_apply(
     return _release(ctx, services, payload, outputs=outputs)
 
 
-def fail_interrupted_release(ctx: JobContext, releases: ReleaseStore | None = None) -> None:
+def fail_interrupted_release(ctx: JobContext, services: ShippingServices | None = None) -> None:
     """A job that starts in a release phase was cut off there (its runner died): fail it,
-    and its release, naming the phase. Nothing more is switched: the executor's steps
-    before ``keep`` leave the previous release serving, and a roll-out cut off half-way is
-    rolled back by the target itself (ECS's circuit breaker) or is repaired by a redeploy.
-    """
+    and its release, naming the phase; nothing is left half-switched. Before the roll-out
+    (``building``, ``releasing``) nothing serves the new version yet; in ``verifying`` the
+    roll-out may have happened, so the previous release's image is put back (the AWS
+    executors' ``put_back``) before the job fails."""
     phase = ctx.job.phase
     if phase not in PHASES:
         return
-    message = f"the runner stopped during {phase}; the previous release is still serving"
+    if services is None:
+        services = shipping_for(ctx)
     store = (
-        releases
-        if releases is not None
+        services.releases
+        if services is not None
         else DynamoReleaseStore(ctx.clients.dynamodb, ctx.settings.table)
     )
-    try:
-        for release in store.list_project(ctx.message.project_id):
-            if release.get("job_id") == ctx.message.job_id and release.get("status") in (
-                "building", *PHASES,
-            ):  # fmt: skip
-                store.set_status(
-                    ctx.message.project_id, release["release_id"], "failed",
-                    failed_phase=phase, error=message, finished_at_epoch=ctx.clock(),
-                )  # fmt: skip
-    except Exception:  # the job's own outcome below still says it
-        log.warning("could not fail the interrupted release", exc_info=True)
+    message = f"the runner stopped during {phase}; the previous release is still serving"
+    for release in store.list_project(ctx.message.project_id):
+        if release.get("job_id") != ctx.message.job_id or release.get("status") in (
+            "live", "failed", "cancelled", "superseded", "rolled_back",
+        ):  # fmt: skip
+            continue
+        if phase == "verifying" and services is not None:
+            message += _put_previous_back(ctx, services, release)
+        store.set_status(
+            ctx.message.project_id, release["release_id"], "failed",
+            failed_phase=phase, error=message, finished_at_epoch=ctx.clock(),
+        )  # fmt: skip
+    ctx.log.write(message)
     raise PermanentJobError(message, f"{phase}_interrupted")
+
+
+def _put_previous_back(ctx: JobContext, services: ShippingServices, release: dict[str, Any]) -> str:
+    """Serve the stack's previous release again; a note for the job's error."""
+    project_id, stack = ctx.message.project_id, str(release.get("stack") or "")
+    previous = _serving(services.releases, project_id, stack)
+    if previous is None:
+        return " (there was no previous release)"
+    try:
+        payload = ReleasePayload.model_validate(ctx.message.payload)
+        document = {"record": {"target": release.get("target")}}
+        executor = _executor_of(
+            ctx, services, payload, document, dict(release.get("target_outputs") or {})
+        )
+        put_back = getattr(executor, "put_back", None)
+        if put_back is None:
+            return ""  # the local executor: the new version died with the runner
+        ctx.log.write(f"putting {previous['image_tag']} (release {previous['release_id']}) back")
+        put_back(str(previous["image_tag"]), ctx.log.write)
+    except Exception as exc:  # the job fails either way; say what is serving
+        log.warning("could not put the previous release back", exc_info=True)
+        return f" (but putting it back failed: {exc}; roll back to it)"
+    return f" (put back: {previous['image_tag']})"
 
 
 # --------------------------------------------------------------------------- one release
@@ -293,6 +319,7 @@ def _release(
         "app": plan.name,
         "executor": executor.name,
         "target_outputs": target_outputs if services.make_executor is not None else None,
+        "target": (document.get("record") or {}).get("target"),
         "status": "building",
         "created_at_epoch": now,
         "created_by": payload.created_by or bundle.get("created_by") or "unknown",

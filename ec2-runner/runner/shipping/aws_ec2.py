@@ -54,6 +54,13 @@ class Ec2Executor:
             )
         return self.target.app_url
 
+    def put_back(self, image_tag: str, log: LogLine) -> None:
+        """Serve ``image_tag`` again (a release cut off after its roll-out)."""
+        failed = self.deploy(image_tag, log)
+        if failed is not None:
+            raise PhaseFailedError("verifying", f"putting {image_tag} back failed",
+                                   log_tail=failed)  # fmt: skip
+
     def deploy(self, tag: str, log: LogLine) -> str | None:
         """Run app-deploy TAG on the instance: None on success, else its output."""
         if not _TAG.match(tag):

@@ -127,8 +127,15 @@ class EcsExecutor:
         return LogStream(self.clients.logs).read({"groupName": group, "streamName": stream})
 
     def roll_out(self, spec: ReleaseSpec, candidate: Candidate, log: LogLine) -> str:
+        self._switch(candidate.handle, log)
+        return self.target.app_url
+
+    def put_back(self, image_tag: str, log: LogLine) -> None:
+        """Serve ``image_tag`` again (a release cut off after its roll-out)."""
+        self._switch(EcsRollout(self.target.image_uri(image_tag)), log)
+
+    def _switch(self, rollout: EcsRollout, log: LogLine) -> None:
         ecs = self.clients.ecs
-        rollout: EcsRollout = candidate.handle
         cluster, service = self.target.ecs_cluster, self.target.ecs_service
         current = self._service()
         rollout.previous_task_definition = str(current["taskDefinition"])
@@ -161,7 +168,6 @@ class EcsExecutor:
 
         self.waiter.until("verifying", f"the roll-out of service {service}", steady)
         log(f"service {service} is steady on the new task definition")
-        return self.target.app_url
 
     def _service(self) -> dict[str, Any]:
         answer = self.clients.ecs.describe_services(

@@ -81,21 +81,25 @@ class LambdaExecutor:
         log(f"the release function {function} succeeded")
 
     def roll_out(self, spec: ReleaseSpec, candidate: Candidate, log: LogLine) -> str:
-        rollout: LambdaRollout = candidate.handle
+        self._switch(candidate.handle, spec.image_tag, log)
+        return self.target.app_url
+
+    def put_back(self, image_tag: str, log: LogLine) -> None:
+        """Serve ``image_tag`` again (a release cut off after its roll-out)."""
+        self._switch(LambdaRollout(self.target.image_uri(image_tag)), image_tag, log)
+
+    def _switch(self, rollout: LambdaRollout, description: str, log: LogLine) -> None:
         function = self.target.function_name
         client = self.clients.lambda_
-        rollout.previous_image = str(
-            client.get_function(FunctionName=function)["Code"].get("ImageUri", "")
-        )
+        code = client.get_function(FunctionName=function)["Code"]
+        rollout.previous_image = str(code.get("ImageUri", ""))
         rollout.previous_version = self._alias_version(function) or ""
         rollout.rolled = True
         self._update_code(function, rollout.image, "verifying")
-        version = str(
-            client.publish_version(FunctionName=function, Description=spec.image_tag)["Version"]
-        )
+        published = client.publish_version(FunctionName=function, Description=description)
+        version = str(published["Version"])
         self._point_alias(function, version)
         log(f"{function}: version {version} ({rollout.image}) is {ALIAS}")
-        return self.target.app_url
 
     def _alias_version(self, function: str) -> str | None:
         try:
