@@ -349,6 +349,42 @@ def ecs_run_task_with_task_level_memory() -> None:
     EC2ContainerServiceBackend._autostack_task_memory = True  # type: ignore[attr-defined]
 
 
+def ecs_service_updates_roll_out() -> None:
+    """``UpdateService`` with a new task definition starts a deployment that completes at
+    once (idempotent).
+
+    moto keeps the service's first deployment, still naming the old task definition, so a
+    roll-out (``runner.shipping.aws_ecs``) waiting for its new deployment never saw it.
+    As ``ecs_services_reach_desired_count`` does for a new service, the local stage stands
+    in for tasks that start: the new deployment is PRIMARY and COMPLETED at once."""
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    if getattr(EC2ContainerServiceBackend, "_autostack_rollouts", False):
+        return
+    import secrets
+
+    update = EC2ContainerServiceBackend.update_service
+
+    def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
+        new_definition = service_properties.get("task_definition")
+        service = update(self, service_properties)
+        if new_definition:
+            arn = self.describe_task_definition(new_definition).arn
+            deployment_id = f"ecs-svc/{secrets.randbelow(10**18)}"
+            service.deployments[:] = [{
+                **(service.deployments[0] if service.deployments else {}),
+                "id": deployment_id, "status": "PRIMARY", "taskDefinition": arn,
+                "desiredCount": service.desired_count, "runningCount": service.desired_count,
+                "pendingCount": 0, "rolloutState": "COMPLETED",
+                "rolloutStateReason": f"ECS deployment {deployment_id} completed.",
+            }]  # fmt: skip
+            service.running_count, service.pending_count = service.desired_count, 0
+        return service
+
+    EC2ContainerServiceBackend.update_service = update_service  # type: ignore[method-assign]
+    EC2ContainerServiceBackend._autostack_rollouts = True  # type: ignore[attr-defined]
+
+
 def main(argv: list[str]) -> None:
     # AWS managed policies (AWSLambdaBasicExecutionRole...) exist, as in AWS: generated
     # bundles attach them (moto 5 leaves them out unless asked; ~1 s on first IAM use).
@@ -358,6 +394,7 @@ def main(argv: list[str]) -> None:
     unique_rds_resource_ids()
     ecs_services_reach_desired_count()
     ecs_run_task_with_task_level_memory()
+    ecs_service_updates_roll_out()
     # AUTOSTACK_EMULATOR_SPEEDUPS=0: moto's server as shipped (plus the lock), to compare.
     if os.environ.get("AUTOSTACK_EMULATOR_SPEEDUPS", "1") != "0":
         scope_queries_to_partition()
