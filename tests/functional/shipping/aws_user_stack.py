@@ -9,19 +9,34 @@ the Lambda function. ``outputs`` is what the bundle's Terraform outputs would sa
 from __future__ import annotations
 
 import http.server
+import io
 import json
 import secrets
 import threading
+import time
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
 
+from chalicelib import keys
+from chalicelib.generate.plan import build_app_plans
+from chalicelib.models.templates import TemplateRequest
+from chalicelib.store.bundles import DynamoBundleStore
+from chalicelib.store.dynamodb import to_item
+from chalicelib.store.releases import DynamoReleaseStore
 from devtools.local_resources import REGION
+from runner.analysis.engine import analyze_directory
+from tests.functional.terraform.jobs_harness import JobsHarness
 
 OLD_TAG = "src-0000000000000000"
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "shipping" / "flask_hello"
+PROJECT = "proj1"
+DOCKERFILE = "FROM python:3.13-slim\nCOPY . /app\n"
 
 
 def client(endpoint_url: str, name: str) -> Any:
@@ -190,6 +205,54 @@ def _ecs(stack: UserStack, image: str) -> dict[str, Any]:
         "ecs_service": "app",
         "release_task": {"task_definition": release, "subnets": [subnet], "security_group": group},
     }
+
+
+def _zip(folder: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(folder).as_posix())
+    return buffer.getvalue()
+
+
+def put_item(jobs: JobsHarness, item: dict[str, Any]) -> None:
+    jobs.clients.dynamodb.put_item(TableName=jobs.settings.table, Item=to_item(item))
+
+
+def seed(jobs: JobsHarness, stack: UserStack) -> bytes:
+    """Bundle b1 (target ``stack.kind``) generated from upload up1, and a live release
+    src-0000... on stack dep1 with the stack's outputs (as after a first deploy)."""
+    s3, bucket = jobs.clients.s3, jobs.settings.bucket
+    plans = build_app_plans(
+        analyze_directory(FIXTURE), TemplateRequest(analysis_id="an1", target=stack.kind)
+    )
+    dumped = [p.model_dump(mode="json") for p in plans]
+    dumped[0]["release"] = ["flask db upgrade"]
+    document = {
+        "record": {"id": "b1", "plans": dumped, "target": stack.kind},
+        "files": {"Dockerfile": DOCKERFILE, "infra/main.tf": "# not a build file"},
+    }
+    s3.put_object(Bucket=bucket, Key=keys.bundle_document_key(PROJECT, "b1"),
+                  Body=json.dumps(document).encode())  # fmt: skip
+    archive = _zip(FIXTURE)
+    s3.put_object(Bucket=bucket, Key=keys.upload_key(PROJECT, "up1", "zip"), Body=archive)
+    DynamoBundleStore(jobs.clients.dynamodb, jobs.settings.table).put(
+        PROJECT, "b1", {"bundle_id": "b1", "analysis_id": "an1", "target": stack.kind}
+    )
+    put_item(jobs, {
+        "pk": keys.project_pk(PROJECT), "sk": keys.job_sk("an1"), "job_id": "an1",
+        "project_id": PROJECT, "kind": "analyze", "status": "succeeded",
+        "created_at_epoch": time.time(),
+        "payload": {"upload_id": "up1", "key": keys.upload_key(PROJECT, "up1", "zip")},
+    })  # fmt: skip
+    DynamoReleaseStore(jobs.clients.dynamodb, jobs.settings.table).put(
+        PROJECT, "0000000000001-first", {
+            "stack": "dep1", "bundle_id": "b1", "image_tag": OLD_TAG, "status": "live",
+            "created_at_epoch": time.time() - 60, "target_outputs": stack.outputs,
+        },
+    )  # fmt: skip
+    return archive
 
 
 @dataclass

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import time
 import zipfile
 from collections.abc import Iterator
@@ -27,7 +26,6 @@ from chalicelib import keys
 from chalicelib.generate.plan import build_app_plans
 from chalicelib.models.templates import TemplateRequest
 from chalicelib.store.bundles import DynamoBundleStore
-from chalicelib.store.dynamodb import to_item
 from chalicelib.store.jobs import DynamoJobStore
 from chalicelib.store.releases import DynamoReleaseStore
 from devtools.local_resources import REGION, LocalResources
@@ -50,69 +48,23 @@ from runner.shipping.executor import ReleaseSpec
 from runner.shipping.settings import ShippingSettings
 from runner.shipping.verify import HealthCheck
 from tests.functional.shipping.aws_user_stack import (
+    DOCKERFILE,
+    FIXTURE,
     OLD_TAG,
+    PROJECT,
     HealthServer,
     UserStack,
     health_server,
     make_user_stack,
+    put_item,
+    seed,
 )
 from tests.functional.terraform.harness import EXTERNAL_ID, ROLE_ARN, job_session_issuer
 from tests.functional.terraform.jobs_harness import JobsHarness, make_jobs_harness
 
 pytestmark = pytest.mark.slow
 
-FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "shipping" / "flask_hello"
-PROJECT = "proj1"
-DOCKERFILE = "FROM python:3.13-slim\nCOPY . /app\n"
 FAST = ShippingSettings(executor="aws", poll_interval_s=0.1, wait_timeout_s=60)
-
-
-def _zip(folder: Path) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                archive.write(path, path.relative_to(folder).as_posix())
-    return buffer.getvalue()
-
-
-def _put_item(jobs: JobsHarness, item: dict[str, Any]) -> None:
-    jobs.clients.dynamodb.put_item(TableName=jobs.settings.table, Item=to_item(item))
-
-
-def _seed(jobs: JobsHarness, stack: UserStack) -> bytes:
-    """Bundle b1 (target ``stack.kind``) generated from upload up1, and a live release
-    src-0000... on stack dep1 with the stack's outputs (as after a first deploy)."""
-    s3, bucket = jobs.clients.s3, jobs.settings.bucket
-    plans = build_app_plans(
-        analyze_directory(FIXTURE), TemplateRequest(analysis_id="an1", target=stack.kind)
-    )
-    dumped = [p.model_dump(mode="json") for p in plans]
-    dumped[0]["release"] = ["flask db upgrade"]
-    document = {
-        "record": {"id": "b1", "plans": dumped, "target": stack.kind},
-        "files": {"Dockerfile": DOCKERFILE, "infra/main.tf": "# not a build file"},
-    }
-    s3.put_object(Bucket=bucket, Key=keys.bundle_document_key(PROJECT, "b1"),
-                  Body=json.dumps(document).encode())  # fmt: skip
-    archive = _zip(FIXTURE)
-    s3.put_object(Bucket=bucket, Key=keys.upload_key(PROJECT, "up1", "zip"), Body=archive)
-    DynamoBundleStore(jobs.clients.dynamodb, jobs.settings.table).put(
-        PROJECT, "b1", {"bundle_id": "b1", "analysis_id": "an1", "target": stack.kind}
-    )
-    _put_item(jobs, {
-        "pk": keys.project_pk(PROJECT), "sk": keys.job_sk("an1"), "job_id": "an1",
-        "project_id": PROJECT, "kind": "analyze", "status": "succeeded",
-        "created_at_epoch": time.time(),
-        "payload": {"upload_id": "up1", "key": keys.upload_key(PROJECT, "up1", "zip")},
-    })  # fmt: skip
-    DynamoReleaseStore(jobs.clients.dynamodb, jobs.settings.table).put(
-        PROJECT, "0000000000001-first", {
-            "stack": "dep1", "bundle_id": "b1", "image_tag": OLD_TAG, "status": "live",
-            "created_at_epoch": time.time() - 60, "target_outputs": stack.outputs,
-        },
-    )  # fmt: skip
-    return archive
 
 
 def _shipping(jobs: JobsHarness, resources: LocalResources) -> ShippingServices:
@@ -140,7 +92,7 @@ def _release_job(jobs: JobsHarness, shipping: ShippingServices) -> JobContext:
                "external_id": EXTERNAL_ID, "region": REGION}  # fmt: skip
     ctx = jobs.context("release", payload)
     ctx.services["shipping"] = shipping
-    _put_item(jobs, {
+    put_item(jobs, {
         "pk": keys.project_pk(PROJECT), "sk": keys.job_sk(ctx.message.job_id),
         "job_id": ctx.message.job_id, "project_id": PROJECT, "kind": "release",
         "status": "running", "payload": payload, "runner_id": jobs.settings.runner_id,
@@ -161,7 +113,7 @@ def test_an_ecs_release_builds_in_codebuild_runs_the_release_task_and_rolls_out(
     jobs = make_jobs_harness(local_resources, tmp_path)
     registry = HandlerRegistry()
     stack = make_user_stack(local_resources.endpoint_url, "ecs-fargate", app.url)
-    archive = _seed(jobs, stack)
+    archive = seed(jobs, stack)
     shipping = _shipping(jobs, local_resources)
     ctx = _release_job(jobs, shipping)
     result = registry.resolve("release")(ctx)
@@ -216,7 +168,7 @@ def test_an_ecs_release_that_never_answers_puts_the_previous_task_definition_bac
     jobs = make_jobs_harness(local_resources, tmp_path)
     app.status[0] = 503
     stack = make_user_stack(local_resources.endpoint_url, "ecs-fargate", app.url)
-    _seed(jobs, stack)
+    seed(jobs, stack)
     before = stack.service_image()
     shipping = _shipping(jobs, local_resources)
     with pytest.raises(PermanentJobError) as failed:
