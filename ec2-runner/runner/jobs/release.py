@@ -35,6 +35,7 @@ from chalicelib.store.jobs import DynamoJobStore, JobStore
 from chalicelib.store.releases import DynamoReleaseStore, ReleaseStore
 from runner.errors import JobCancelledError, PermanentJobError
 from runner.jobs.context import JobContext, JobResult
+from runner.shipping.aws_target import TARGETS as AWS_TARGETS
 from runner.shipping.build import content_hash, image_tag
 from runner.shipping.executor import PHASES, ReleaseExecutor, ReleaseSpec
 from runner.shipping.pipeline import ShipCancelledError, ShipFailedError, ship
@@ -293,6 +294,10 @@ def _release(
     plan = _primary_plan(document)
     if plan is None:
         return None
+    target = str((document.get("record") or {}).get("target") or "")
+    if services.make_executor is not None and target not in AWS_TARGETS:
+        ctx.log.write(f"the aws executor does not ship a {target or 'bundle without a'} target")
+        return None  # a static site: infrastructure only, as before
     upload_id, upload_key = _source_of(ctx, services, bundle, payload.upload_id)
     previous = _serving(services.releases, project_id, payload.stack)
     target_outputs = {k: outputs[k] for k in _TARGET_OUTPUTS if k in outputs} or dict(
