@@ -513,3 +513,17 @@ def test_the_generated_buildspec_is_yaml_with_the_plans_docker_build() -> None:
     )
     assert build[1] == 'docker push "$REPOSITORY_URL:$IMAGE_TAG"'
     assert 'resource "aws_codebuild_project" "app"' in bundle.files["infra/codebuild.tf"]
+
+
+def test_an_arm_instance_gets_an_arm_build() -> None:
+    from chalicelib.generate import generate_bundle
+    from chalicelib.models.templates import TemplateOptions, TemplateRequest
+    from tests.golden.stack_profiles import PROFILES
+
+    request = TemplateRequest(
+        analysis_id="a", target="ec2", options=TemplateOptions(instance_type="t4g.small")
+    )
+    bundle = generate_bundle(PROFILES["flask_postgres"](), request)
+    codebuild = bundle.files["infra/codebuild.tf"]
+    assert '"ARM_CONTAINER"' in codebuild and "aarch64" in codebuild
+    assert "--platform linux/arm64" in bundle.files["infra/buildspec.yml"]
