@@ -136,16 +136,22 @@ def _local_executor(environ: Any) -> ReleaseExecutor:
 
 
 def _aws_factory(ctx: JobContext, settings: ShippingSettings) -> Any:
+    """One per process (its boto3 session's loaded models serve every release)."""
     from runner.jobs.terraform_jobs import services_for
     from runner.shipping.aws_access import AwsExecutorFactory, DeployRoleClients
 
+    with _cache_lock:
+        if "aws_factory" in _cached:
+            return _cached["aws_factory"]
     clients = DeployRoleClients(
         issuer=services_for(ctx).sessions,  # the Terraform jobs' issuer: one per process
         bucket=ctx.settings.bucket,
         stage=os.environ.get("AUTOSTACK_STAGE", ""),
         endpoint_url=ctx.settings.endpoint_url,
     )
-    return AwsExecutorFactory(clients_for=clients, settings=settings)
+    factory = AwsExecutorFactory(clients_for=clients, settings=settings)
+    with _cache_lock:
+        return _cached.setdefault("aws_factory", factory)
 
 
 def _http_probe() -> Any:

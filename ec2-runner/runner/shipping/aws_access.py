@@ -10,8 +10,9 @@ only the local and test stages may go on, with the runner's own (emulator) crede
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from runner.job_session import JobScope, JobSessionError, JobSessionIssuer, session_name
@@ -22,7 +23,7 @@ from runner.shipping.aws_target import AwsClients, AwsTarget, Waiter
 from runner.shipping.executor import ReleaseExecutor
 from runner.shipping.settings import LOCAL_STAGES, ShippingSettings
 
-SessionFactory = Callable[..., Any]  # boto3.session.Session's signature
+SessionFactory = Callable[[], Any]  # a boto3 session (tests)
 
 
 @dataclass(frozen=True)
@@ -48,13 +49,58 @@ class ExecutorRequest:
     sleep: Callable[[float], object]
 
 
-def clients_of(session: Any, endpoint_url: str | None) -> AwsClients:
+class _LazyClient:
+    """A boto3 client made on first use: an executor uses four or five of the seven, and
+    making one costs ~0.1-0.3 s of CPU."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = self._make()
+        return getattr(self._client, name)
+
+
+class _SharedSession:
+    """One boto3 session per process: its loaded service models serve every job's clients
+    (each client still gets the job's own credentials)."""
+
+    def __init__(self, factory: SessionFactory | None) -> None:
+        self._factory = factory
+        self._session: Any = None
+        self._lock = threading.Lock()
+
+    def client(self, name: str, **kwargs: Any) -> Any:
+        with self._lock:  # a boto3 session is not thread-safe; its clients are
+            if self._session is None:
+                if self._factory is not None:
+                    self._session = self._factory()
+                else:
+                    import boto3
+
+                    self._session = boto3.session.Session()
+            return self._session.client(name, **kwargs)
+
+
+def clients_of(
+    session: Any, endpoint_url: str | None, region: str, credentials: Mapping[str, str]
+) -> AwsClients:
+    """The executor's clients (made lazily) with ``credentials`` (may be empty: the
+    runner's own, local and test stages only)."""
     from botocore.config import Config
 
     config = Config(connect_timeout=10, read_timeout=60, retries={"max_attempts": 5})
 
     def client(name: str) -> Any:
-        return session.client(name, endpoint_url=endpoint_url, config=config)
+        return _LazyClient(
+            lambda: session.client(
+                name, endpoint_url=endpoint_url, region_name=region, config=config, **credentials
+            )
+        )
 
     return AwsClients(
         s3=client("s3"), codebuild=client("codebuild"), ecr=client("ecr"), logs=client("logs"),
@@ -71,13 +117,12 @@ class DeployRoleClients:
     stage: str
     endpoint_url: str | None = None
     session_factory: SessionFactory | None = None
+    _shared: _SharedSession | None = field(default=None, init=False, repr=False)
 
-    def _session(self, **kwargs: Any) -> Any:
-        if self.session_factory is not None:
-            return self.session_factory(**kwargs)
-        import boto3
-
-        return boto3.session.Session(**kwargs)
+    def _session(self) -> _SharedSession:
+        if self._shared is None:
+            self._shared = _SharedSession(self.session_factory)
+        return self._shared
 
     def __call__(self, request: ExecutorRequest) -> AwsClients:
         from runner.terraform import state_key
@@ -85,38 +130,40 @@ class DeployRoleClients:
         access = request.access
         if access is None:
             raise JobSessionError("role_arn: the job's payload names no deploy role")
+        session = self._session()
         if self.issuer is None:
             if self.stage not in LOCAL_STAGES:
                 raise JobSessionError(
                     "AUTOSTACK_TERRAFORM_SESSION_ROLE_ARN: the aws executor needs the job's "
                     "scoped session outside the local and test stages"
                 )
-            return clients_of(self._session(region_name=access.region), self.endpoint_url)
+            return clients_of(session, self.endpoint_url, access.region, {})
         scope = JobScope(
             self.bucket, state_key(request.project_id, request.stack),
             access.role_arn, access.external_id,
         )  # fmt: skip
         name = session_name(request.job_id)
         job = self.issuer.issue(scope, name)
-        sts = self._session(
+        sts = session.client(
+            "sts",
+            endpoint_url=self.endpoint_url,
+            region_name=access.region,
             aws_access_key_id=job.access_key_id,
             aws_secret_access_key=job.secret_access_key,
             aws_session_token=job.session_token,
-            region_name=access.region,
-        ).client("sts", endpoint_url=self.endpoint_url)
+        )
         try:
             creds = sts.assume_role(
                 RoleArn=access.role_arn, RoleSessionName=name, ExternalId=access.external_id
             )["Credentials"]
         except Exception as exc:
             raise JobSessionError(f"could not assume the deploy role: {exc}") from None
-        deploy = self._session(
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-            region_name=access.region,
-        )
-        return clients_of(deploy, self.endpoint_url)
+        deploy = {
+            "aws_access_key_id": creds["AccessKeyId"],
+            "aws_secret_access_key": creds["SecretAccessKey"],
+            "aws_session_token": creds["SessionToken"],
+        }
+        return clients_of(session, self.endpoint_url, access.region, deploy)
 
 
 EXECUTORS: dict[str, type[EcsExecutor] | type[Ec2Executor] | type[LambdaExecutor]] = {
