@@ -438,8 +438,13 @@ def _executor_of(
     from runner.shipping.aws_target import AwsTargetError
 
     access = None
-    if payload.role_arn and payload.external_id and payload.region:
-        access = DeployAccess(payload.role_arn, payload.external_id, payload.region)
+    given = payload
+    if not (given.role_arn and given.external_id and given.region):
+        # A release job from the API (a rollback) names no role: the stack's live release
+        # was shipped by a deployment's apply job, whose payload does.
+        given = _access_of_live_release(ctx, services, payload.stack) or payload
+    if given.role_arn and given.external_id and given.region:
+        access = DeployAccess(given.role_arn, given.external_id, given.region)
     request = ExecutorRequest(
         project_id=ctx.message.project_id,
         stack=payload.stack,
@@ -454,6 +459,23 @@ def _executor_of(
         return services.make_executor(request)
     except (AwsTargetError, JobSessionError) as exc:
         raise PermanentJobError(f"cannot ship: {exc}", "no_executor") from None
+
+
+def _access_of_live_release(
+    ctx: JobContext, services: ShippingServices, stack: str
+) -> ReleasePayload | None:
+    project_id = ctx.message.project_id
+    for release in services.releases.list_project(project_id, stack):
+        if release.get("status") != "live" or not release.get("job_id"):
+            continue
+        job = services.jobs.get(project_id, str(release["job_id"]))
+        if job is None:
+            return None
+        try:
+            return ReleasePayload.model_validate(job.payload)
+        except ValueError:
+            return None
+    return None
 
 
 def _wait(ctx: JobContext, seconds: float) -> None:
