@@ -262,6 +262,23 @@ def _put_previous_back(ctx: JobContext, services: ShippingServices, release: dic
     return f" (put back: {previous['image_tag']})"
 
 
+def live_image_tag(ctx: JobContext, stack: str) -> str | None:
+    """The image tag an AWS executor made the stack serve (None: none, or a local release).
+
+    Terraform jobs pass it as ``image_tag``: the executors move the service / function /
+    instance to a new image outside Terraform, and a later plan with the default tag
+    would move it back."""
+    try:
+        store = DynamoReleaseStore(ctx.clients.dynamodb, ctx.settings.table)
+        for release in store.list_project(ctx.message.project_id, stack):
+            if release.get("status") == "live":
+                executor = str(release.get("executor") or "")
+                return str(release["image_tag"]) if executor.startswith("aws-") else None
+    except Exception:  # the plan goes on with the bundle's default; say why in the logs
+        log.warning("could not read the stack's live release", exc_info=True)
+    return None
+
+
 # --------------------------------------------------------------------------- one release
 
 

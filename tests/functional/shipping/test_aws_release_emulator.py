@@ -35,7 +35,7 @@ from runner.errors import PermanentJobError
 from runner.job_session import JobSessionError
 from runner.jobs.context import JobContext
 from runner.jobs.registry import HandlerRegistry
-from runner.jobs.release import ShippingServices
+from runner.jobs.release import ShippingServices, live_image_tag
 from runner.local_runtime import http_probe
 from runner.shipping.aws_access import (
     AwsExecutorFactory,
@@ -152,6 +152,8 @@ def test_an_ecs_release_builds_in_codebuild_runs_the_release_task_and_rolls_out(
     assert (releases[tag]["status"], releases[OLD_TAG]["status"]) == ("live", "superseded")
     assert releases[tag]["executor"] == "aws-ecs"
     assert releases[tag]["target_outputs"]["build_project"]["value"] == f"{stack.name}-build"
+    # The next Terraform plan of the stack keeps the image the executor rolled out.
+    assert live_image_tag(ctx, "dep1") == tag
     log = jobs.log_text(ctx)
     assert "CodeBuild" in log and "release task" in log and "is steady" in log
 
