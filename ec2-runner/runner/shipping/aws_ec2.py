@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from runner.shipping.aws_build import CodeBuildImages
+from runner.shipping.aws_build import CodeBuildImages, error_code
 from runner.shipping.aws_target import AwsClients, AwsTarget, Waiter
 from runner.shipping.executor import Candidate, LogLine, PhaseFailedError, ReleaseSpec
 
@@ -82,7 +82,7 @@ class Ec2Executor:
                     CommandId=command_id, InstanceId=self.target.instance_id
                 )
             except Exception as exc:
-                if type(exc).__name__ == "InvocationDoesNotExist":
+                if error_code(exc) == "InvocationDoesNotExist":
                     return None  # not registered yet
                 raise
             return dict(answer) if answer.get("Status") in _DONE else None

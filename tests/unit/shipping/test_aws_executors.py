@@ -402,7 +402,12 @@ def test_ec2_swaps_through_ssm_and_a_failed_release_names_releasing(tmp_path: Pa
     }
     ssm = Recorder(
         send_command={"Command": {"CommandId": "c-1"}},
-        get_command_invocation=[{"Status": "InProgress"}, failed_output, {"Status": "Success"}],
+        get_command_invocation=[
+            ClientError("InvocationDoesNotExist"),  # not registered yet: asked again
+            {"Status": "InProgress"},
+            failed_output,
+            {"Status": "Success"},
+        ],
     )
     executor = Ec2Executor(_clients(ssm=ssm), _target("ec2"), _waiter(Clock()))
     spec = _spec(tmp_path, _plan(release=["flask db upgrade"]), previous_image_tag="src-aaaa")
