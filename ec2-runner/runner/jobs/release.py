@@ -226,7 +226,7 @@ def fail_interrupted_release(ctx: JobContext, services: ShippingServices | None 
     message = f"the runner stopped during {phase}; the previous release is still serving"
     for release in store.list_project(ctx.message.project_id):
         if release.get("job_id") != ctx.message.job_id or release.get("status") in (
-            "live", "failed", "cancelled", "superseded", "rolled_back",
+            "live", "failed", "cancelled", "superseded", "rolled_back", "retired",
         ):  # fmt: skip
             continue
         if phase == "verifying" and services is not None:
