@@ -319,6 +319,72 @@ def ecs_services_reach_desired_count() -> None:
     Service._autostack_steady = True  # type: ignore[attr-defined]
 
 
+def ecs_run_task_with_task_level_memory() -> None:
+    """``RunTask`` accepts a Fargate task definition whose memory is set on the task only
+    (idempotent).
+
+    moto adds up each container's ``memory`` to place the task and fails on a container
+    without one (a TypeError, a 500), which Fargate allows and the generated bundles do:
+    the release task (``runner.shipping.aws_ecs``) could not start. Containers without
+    their own memory count as 0 here; the task's own ``memory`` is what Fargate uses."""
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    if getattr(EC2ContainerServiceBackend, "_autostack_task_memory", False):
+        return
+    calculate = EC2ContainerServiceBackend._calculate_task_resource_requirements
+
+    def _calculate(task_definition: Any) -> Any:
+        originals = task_definition.container_definitions
+        task_definition.container_definitions = [
+            c if any(k in c for k in ("memory", "memoryReservation", "Memory",
+                                      "MemoryReservation")) else {**c, "memory": 0}
+            for c in originals
+        ]  # fmt: skip
+        try:
+            return calculate(task_definition)
+        finally:
+            task_definition.container_definitions = originals
+
+    EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(_calculate)  # type: ignore[method-assign,assignment]
+    EC2ContainerServiceBackend._autostack_task_memory = True  # type: ignore[attr-defined]
+
+
+def ecs_service_updates_roll_out() -> None:
+    """``UpdateService`` with a new task definition starts a deployment that completes at
+    once (idempotent).
+
+    moto keeps the service's first deployment, still naming the old task definition, so a
+    roll-out (``runner.shipping.aws_ecs``) waiting for its new deployment never saw it.
+    As ``ecs_services_reach_desired_count`` does for a new service, the local stage stands
+    in for tasks that start: the new deployment is PRIMARY and COMPLETED at once."""
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    if getattr(EC2ContainerServiceBackend, "_autostack_rollouts", False):
+        return
+    import secrets
+
+    update = EC2ContainerServiceBackend.update_service
+
+    def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
+        new_definition = service_properties.get("task_definition")
+        service = update(self, service_properties)
+        if new_definition:
+            arn = self.describe_task_definition(new_definition).arn
+            deployment_id = f"ecs-svc/{secrets.randbelow(10**18)}"
+            service.deployments[:] = [{
+                **(service.deployments[0] if service.deployments else {}),
+                "id": deployment_id, "status": "PRIMARY", "taskDefinition": arn,
+                "desiredCount": service.desired_count, "runningCount": service.desired_count,
+                "pendingCount": 0, "rolloutState": "COMPLETED",
+                "rolloutStateReason": f"ECS deployment {deployment_id} completed.",
+            }]  # fmt: skip
+            service.running_count, service.pending_count = service.desired_count, 0
+        return service
+
+    EC2ContainerServiceBackend.update_service = update_service  # type: ignore[method-assign]
+    EC2ContainerServiceBackend._autostack_rollouts = True  # type: ignore[attr-defined]
+
+
 def main(argv: list[str]) -> None:
     # AWS managed policies (AWSLambdaBasicExecutionRole...) exist, as in AWS: generated
     # bundles attach them (moto 5 leaves them out unless asked; ~1 s on first IAM use).
@@ -327,6 +393,8 @@ def main(argv: list[str]) -> None:
     complete_elasticache_replication_groups()
     unique_rds_resource_ids()
     ecs_services_reach_desired_count()
+    ecs_run_task_with_task_level_memory()
+    ecs_service_updates_roll_out()
     # AUTOSTACK_EMULATOR_SPEEDUPS=0: moto's server as shipped (plus the lock), to compare.
     if os.environ.get("AUTOSTACK_EMULATOR_SPEEDUPS", "1") != "0":
         scope_queries_to_partition()

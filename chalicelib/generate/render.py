@@ -335,6 +335,8 @@ _FILE_ROLES = {
     "infra/network.tf": "the default VPC's public subnets (no NAT gateway)",
     "infra/environment.tf": "the app's env vars and SSM parameters for its secrets",
     "infra/ecr.tf": "the image repository",
+    "infra/codebuild.tf": "the image build in your account: CodeBuild, its source bucket and logs",
+    "infra/buildspec.yml": "CodeBuild's steps: docker build and push, tagged IMAGE_TAG",
     "infra/access.tf": "what the running app may do in AWS",
     "infra/security_groups.tf": "the app's firewall",
     "infra/data.tf": "database, cache and file bucket",
@@ -704,6 +706,10 @@ def render_files(
         "terraform_version": TERRAFORM_VERSION,
         **_commands(ctx, target, plan.context),
         "ecs_services": ecs_services,
+        "codebuild_image_command": (
+            f'docker build{platform_flag(ctx, target)} -t "$REPOSITORY_URL:$IMAGE_TAG" '
+            + _docker_source(ctx.app_dir, plan.context)
+        ),
         "web_ports": web_ports,
         "companion_push_commands": _companion_push_commands(
             ctx, target, {name: p.context for name, p in plan_of.items()}
@@ -734,6 +740,8 @@ def render_files(
         files["infra/network.tf"] = hcl("network.tf")
         files["infra/environment.tf"] = hcl("environment.tf")
         files["infra/ecr.tf"] = hcl("ecr.tf")
+        files["infra/codebuild.tf"] = hcl("codebuild.tf")
+        files["infra/buildspec.yml"] = render("terraform/buildspec.yml.j2")
         files["infra/access.tf"] = hcl("app_access.tf")
         if target in ("ec2", "ecs-fargate") or (target == "lambda" and ctx.database):
             files["infra/security_groups.tf"] = hcl("app_sg.tf")

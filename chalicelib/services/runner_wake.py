@@ -226,7 +226,7 @@ def job_view_note(ctx: AppContext) -> str | None:
     if woken is None:
         return None  # up for a while: the job is simply next in line
     try:
-        beats = ctx.store.runner_heartbeats()
+        beats = ctx.stores.runners.heartbeats()
     except Exception:
         return None
     newest = max((b.at for b in beats), default=None)

@@ -550,7 +550,7 @@ def _seed_live_release(stack: LocalStack, project_id: str) -> None:
     page's panels over them; this stack's runner has no release executor)."""
     import boto3
 
-    from chalicelib.store.dynamodb import to_item
+    from chalicelib.store.codec import to_item
 
     assert stack.resources is not None
     ddb = boto3.client(

@@ -6,6 +6,11 @@ release record is written (``chalicelib.store.releases``), then ``runner.shippin
 runs build -> release command -> roll out -> verify, writing each phase and its timing
 on the job item. Bundles without an app plan (uploaded Terraform) do not ship, nor does
 a runner without an executor (``AUTOSTACK_RELEASE_EXECUTOR``, default ``none``).
+
+``local`` is one executor for the runner's life; ``aws`` builds one per release from the
+bundle's target, the stack's outputs (kept on the release record for redeploys) and the
+job's scoped session (``runner.shipping.aws_access``). A job found mid-release when it
+starts (its runner died) fails at once, naming the phase: nothing is switched further.
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ import re
 import secrets
 import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,8 +36,9 @@ from chalicelib.store.releases import DynamoReleaseStore, ReleaseStore
 from runner.errors import JobCancelledError, PermanentJobError
 from runner.jobs.context import JobContext, JobResult
 from runner.shipping import app_config
+from runner.shipping.aws_target import TARGETS as AWS_TARGETS
 from runner.shipping.build import content_hash, image_tag
-from runner.shipping.executor import ReleaseExecutor, ReleaseSpec
+from runner.shipping.executor import PHASES, ReleaseExecutor, ReleaseSpec
 from runner.shipping.pipeline import ShipCancelledError, ShipFailedError, ship
 from runner.shipping.settings import ShippingSettings
 from runner.shipping.verify import HealthCheck
@@ -40,6 +47,13 @@ log = logging.getLogger(__name__)
 
 _UPLOAD_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\.(zip|tar\.gz|tgz)$")
 _ID = r"^[A-Za-z0-9_-]{1,64}$"
+_BUILD_FILES = frozenset({"Dockerfile", ".dockerignore", "Dockerfile.dockerignore"})
+# The outputs an AWS executor reads (runner.shipping.aws_target), kept on the release record.
+_TARGET_OUTPUTS = (
+    "app_url", "build_project", "build_source_bucket", "ecr_repository_url", "log_group",
+    "ecs_cluster", "ecs_service", "release_task", "instance_id", "function_name",
+    "release_function_name",
+)  # fmt: skip
 
 
 class ReleasePayload(BaseModel):
@@ -53,16 +67,26 @@ class ReleasePayload(BaseModel):
     upload_id: str | None = Field(default=None, pattern=_ID)  # None: the bundle's own source
     created_by: str | None = Field(default=None, max_length=128)
     rollback_of: str | None = Field(default=None, pattern=_ID)  # the release put back
+    # How the aws executor reaches the user's account (an apply job's payload has them).
+    role_arn: str | None = Field(
+        default=None, pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$"
+    )
+    external_id: str | None = Field(
+        default=None, min_length=2, max_length=1224, pattern=r"^[A-Za-z0-9+=,.@:/_-]+$"
+    )
+    region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
 
 
 @dataclass
 class ShippingServices:
-    executor: ReleaseExecutor
+    executor: ReleaseExecutor | None
     check: HealthCheck
     releases: ReleaseStore
     bundles: BundleStore
     jobs: JobStore
     extra: dict[str, Any] = field(default_factory=dict)
+    # Builds the executor of each release (the aws executors); None: ``executor`` always.
+    make_executor: Callable[[Any], ReleaseExecutor] | None = None
 
 
 _cached: dict[str, Any] = {}
@@ -84,11 +108,12 @@ def shipping_for(ctx: JobContext) -> ShippingServices | None:
         if settings.executor == "none":
             return None
         executor = _cached.get("executor")
-        if executor is None:
+        if executor is None and settings.executor == "local":
             executor = _cached["executor"] = _local_executor(os.environ)
     dynamodb, table = ctx.clients.dynamodb, ctx.settings.table
     return ShippingServices(
         executor=executor,
+        make_executor=_aws_factory(ctx, settings) if settings.executor == "aws" else None,
         check=HealthCheck(
             probe=_http_probe(),
             clock=ctx.clock,
@@ -109,6 +134,25 @@ def _local_executor(environ: Any) -> ReleaseExecutor:
 
     runtime = LocalRuntime(runner=SubprocessRunner(), clock=time.monotonic)
     return LocalExecutor(runtime=runtime, apps=LocalApps(), services=local_services(environ))
+
+
+def _aws_factory(ctx: JobContext, settings: ShippingSettings) -> Any:
+    """One per process (its boto3 session's loaded models serve every release)."""
+    from runner.jobs.terraform_jobs import services_for
+    from runner.shipping.aws_access import AwsExecutorFactory, DeployRoleClients
+
+    with _cache_lock:
+        if "aws_factory" in _cached:
+            return _cached["aws_factory"]
+    clients = DeployRoleClients(
+        issuer=services_for(ctx).sessions,  # the Terraform jobs' issuer: one per process
+        bucket=ctx.settings.bucket,
+        stage=os.environ.get("AUTOSTACK_STAGE", ""),
+        endpoint_url=ctx.settings.endpoint_url,
+    )
+    factory = AwsExecutorFactory(clients_for=clients, settings=settings)
+    with _cache_lock:
+        return _cached.setdefault("aws_factory", factory)
 
 
 def _http_probe() -> Any:
@@ -132,6 +176,7 @@ def handle(ctx: JobContext) -> JobResult:
             "this runner has no release executor (AUTOSTACK_RELEASE_EXECUTOR is none)",
             "no_executor",
         )
+    fail_interrupted_release(ctx, services)
     result = _release(ctx, services, payload, outputs={})
     if result is None:
         raise PermanentJobError(
@@ -154,8 +199,85 @@ def ship_after_apply(
     services = shipping_for(ctx)
     if services is None:
         return None
-    payload = ReleasePayload(stack=stack, bundle_id=bundle_id, deployment_id=deployment_id)
+    given = ctx.message.payload
+    payload = ReleasePayload(
+        stack=stack, bundle_id=bundle_id, deployment_id=deployment_id,
+        role_arn=given.get("role_arn"), external_id=given.get("external_id"),
+        region=given.get("region"),
+    )  # fmt: skip
     return _release(ctx, services, payload, outputs=outputs)
+
+
+def fail_interrupted_release(ctx: JobContext, services: ShippingServices | None = None) -> None:
+    """A job that starts in a release phase was cut off there (its runner died): fail it,
+    and its release, naming the phase; nothing is left half-switched. Before the roll-out
+    (``building``, ``releasing``) nothing serves the new version yet; in ``verifying`` the
+    roll-out may have happened, so the previous release's image is put back (the AWS
+    executors' ``put_back``) before the job fails."""
+    phase = ctx.job.phase
+    if phase not in PHASES:
+        return
+    if services is None:
+        services = shipping_for(ctx)
+    store = (
+        services.releases
+        if services is not None
+        else DynamoReleaseStore(ctx.clients.dynamodb, ctx.settings.table)
+    )
+    message = f"the runner stopped during {phase}; the previous release is still serving"
+    for release in store.list_project(ctx.message.project_id):
+        if release.get("job_id") != ctx.message.job_id or release.get("status") in (
+            "live", "failed", "cancelled", "superseded", "rolled_back", "retired",
+        ):  # fmt: skip
+            continue
+        if phase == "verifying" and services is not None:
+            message += _put_previous_back(ctx, services, release)
+        store.set_status(
+            ctx.message.project_id, release["release_id"], "failed",
+            failed_phase=phase, error=message, finished_at_epoch=ctx.clock(),
+        )  # fmt: skip
+    ctx.log.write(message)
+    raise PermanentJobError(message, f"{phase}_interrupted")
+
+
+def _put_previous_back(ctx: JobContext, services: ShippingServices, release: dict[str, Any]) -> str:
+    """Serve the stack's previous release again; a note for the job's error."""
+    project_id, stack = ctx.message.project_id, str(release.get("stack") or "")
+    previous = _serving(services.releases, project_id, stack)
+    if previous is None:
+        return " (there was no previous release)"
+    try:
+        payload = ReleasePayload.model_validate(ctx.message.payload)
+        document = {"record": {"target": release.get("target")}}
+        executor = _executor_of(
+            ctx, services, payload, document, dict(release.get("target_outputs") or {})
+        )
+        put_back = getattr(executor, "put_back", None)
+        if put_back is None:
+            return ""  # the local executor: the new version died with the runner
+        ctx.log.write(f"putting {previous['image_tag']} (release {previous['release_id']}) back")
+        put_back(str(previous["image_tag"]), ctx.log.write)
+    except Exception as exc:  # the job fails either way; say what is serving
+        log.warning("could not put the previous release back", exc_info=True)
+        return f" (but putting it back failed: {exc}; roll back to it)"
+    return f" (put back: {previous['image_tag']})"
+
+
+def live_image_tag(ctx: JobContext, stack: str) -> str | None:
+    """The image tag an AWS executor made the stack serve (None: none, or a local release).
+
+    Terraform jobs pass it as ``image_tag``: the executors move the service / function /
+    instance to a new image outside Terraform, and a later plan with the default tag
+    would move it back."""
+    try:
+        store = DynamoReleaseStore(ctx.clients.dynamodb, ctx.settings.table)
+        for release in store.list_project(ctx.message.project_id, stack):
+            if release.get("status") == "live":
+                executor = str(release.get("executor") or "")
+                return str(release["image_tag"]) if executor.startswith("aws-") else None
+    except Exception:  # the plan goes on with the bundle's default; say why in the logs
+        log.warning("could not read the stack's live release", exc_info=True)
+    return None
 
 
 # --------------------------------------------------------------------------- one release
@@ -192,14 +314,24 @@ def _release(
     bundle = services.bundles.get(project_id, payload.bundle_id)
     if not bundle:
         return None  # an uploaded Terraform bundle: infrastructure only
-    plan = _primary_plan(ctx, project_id, payload.bundle_id)
+    document = _bundle_document(ctx, project_id, payload.bundle_id)
+    plan = _primary_plan(document)
     if plan is None:
         return None
+    target = str((document.get("record") or {}).get("target") or "")
+    if services.make_executor is not None and target not in AWS_TARGETS:
+        ctx.log.write(f"the aws executor does not ship a {target or 'bundle without a'} target")
+        return None  # a static site: infrastructure only, as before
     upload_id, upload_key = _source_of(ctx, services, bundle, payload.upload_id)
     try:  # before the release record: an unreadable config leaves no release behind
         config = app_config.environment_for(ctx, payload.stack)
     except app_config.AppConfigReadError as exc:
         raise PermanentJobError(str(exc), "config_unreadable") from None
+    previous = _serving(services.releases, project_id, payload.stack)
+    target_outputs = {k: outputs[k] for k in _TARGET_OUTPUTS if k in outputs} or dict(
+        (previous or {}).get("target_outputs") or {}
+    )
+    executor = _executor_of(ctx, services, payload, document, target_outputs)
     recorder = _JobRecorder(ctx, services.jobs)
     recorder.note(result={"outputs": outputs, "applied": True} if outputs else None)
     now = ctx.clock()
@@ -218,7 +350,9 @@ def _release(
         "source_upload_id": upload_id,
         "image_tag": tag,
         "app": plan.name,
-        "executor": services.executor.name,
+        "executor": executor.name,
+        "target_outputs": target_outputs if services.make_executor is not None else None,
+        "target": (document.get("record") or {}).get("target"),
         "status": "building",
         "created_at_epoch": now,
         "created_by": payload.created_by or bundle.get("created_by") or "unknown",
@@ -237,6 +371,9 @@ def _release(
         source_dir=source,
         work_dir=root / "app",
         config=config,
+        build_files=_build_files(document),
+        previous_image_tag=str(previous["image_tag"]) if previous else None,
+        cancelled=lambda: ctx.stop.reason == "cancel",
     )
     ctx.log.write(config.describe())
 
@@ -245,7 +382,7 @@ def _release(
 
     try:
         shipped = ship(
-            spec, services.executor, services.check, recorder, ctx.log.write, ctx.clock, cancelled
+            spec, executor, services.check, recorder, ctx.log.write, ctx.clock, cancelled
         )
     except ShipCancelledError as exc:
         services.releases.set_status(
@@ -278,13 +415,104 @@ def _release(
     )
 
 
-def _primary_plan(ctx: JobContext, project_id: str, bundle_id: str) -> AppPlan | None:
-    """The bundle's first plan that serves traffic (plans are stored primary first)."""
+def _bundle_document(ctx: JobContext, project_id: str, bundle_id: str) -> dict[str, Any]:
     import json
 
     key = keys.bundle_document_key(project_id, bundle_id)
     body = ctx.clients.s3.get_object(Bucket=ctx.settings.bucket, Key=key)["Body"].read()
-    plans = (json.loads(body).get("record") or {}).get("plans") or []
+    document = json.loads(body)
+    return document if isinstance(document, dict) else {}
+
+
+def _build_files(document: dict[str, Any]) -> dict[str, str]:
+    """The bundle's generated Dockerfiles and ignore files, by their path in the source."""
+    files = document.get("files") or {}
+    chosen: dict[str, str] = {}
+    for path, content in files.items() if isinstance(files, dict) else ():
+        pure = PurePosixPath(str(path))
+        if (
+            pure.name in _BUILD_FILES and isinstance(content, str)
+            and not pure.is_absolute() and ".." not in pure.parts and pure.parts[0] != "infra"
+        ):  # fmt: skip
+            chosen[pure.as_posix()] = content
+    return chosen
+
+
+def _serving(releases: ReleaseStore, project_id: str, stack: str) -> dict[str, Any] | None:
+    """The stack's live release (the one a new release replaces), if any."""
+    for release in releases.list_project(project_id, stack):
+        if release.get("status") == "live":
+            return release
+    return None
+
+
+def _executor_of(
+    ctx: JobContext,
+    services: ShippingServices,
+    payload: ReleasePayload,
+    document: dict[str, Any],
+    outputs: dict[str, Any],
+) -> ReleaseExecutor:
+    if services.make_executor is None:
+        if services.executor is None:
+            raise PermanentJobError("this runner has no release executor", "no_executor")
+        return services.executor
+    from runner.job_session import JobSessionError
+    from runner.shipping.aws_access import DeployAccess, ExecutorRequest
+    from runner.shipping.aws_target import AwsTargetError
+
+    access = None
+    given = payload
+    if not (given.role_arn and given.external_id and given.region):
+        # A release job from the API (a rollback) names no role: the stack's live release
+        # was shipped by a deployment's apply job, whose payload does.
+        given = _access_of_live_release(ctx, services, payload.stack) or payload
+    if given.role_arn and given.external_id and given.region:
+        access = DeployAccess(given.role_arn, given.external_id, given.region)
+    request = ExecutorRequest(
+        project_id=ctx.message.project_id,
+        stack=payload.stack,
+        job_id=ctx.message.job_id,
+        target=str((document.get("record") or {}).get("target") or ""),
+        outputs=outputs,
+        access=access,
+        clock=ctx.clock,
+        sleep=lambda seconds: _wait(ctx, seconds),
+    )
+    try:
+        return services.make_executor(request)
+    except (AwsTargetError, JobSessionError) as exc:
+        raise PermanentJobError(f"cannot ship: {exc}", "no_executor") from None
+
+
+def _access_of_live_release(
+    ctx: JobContext, services: ShippingServices, stack: str
+) -> ReleasePayload | None:
+    project_id = ctx.message.project_id
+    for release in services.releases.list_project(project_id, stack):
+        if release.get("status") != "live" or not release.get("job_id"):
+            continue
+        job = services.jobs.get(project_id, str(release["job_id"]))
+        if job is None:
+            return None
+        try:
+            return ReleasePayload.model_validate(job.payload)
+        except ValueError:
+            return None
+    return None
+
+
+def _wait(ctx: JobContext, seconds: float) -> None:
+    """Sleep between polls; a stop (a cancel) ends the first wait at once, then it sleeps."""
+    if ctx.stop.is_set():
+        ctx.sleep(seconds)
+    else:
+        ctx.stop.wait(seconds)
+
+
+def _primary_plan(document: dict[str, Any]) -> AppPlan | None:
+    """The bundle's first plan that serves traffic (plans are stored primary first)."""
+    plans = (document.get("record") or {}).get("plans") or []
     for raw in plans:
         plan = AppPlan.model_validate(raw)
         if plan.kind != "worker":

@@ -140,6 +140,9 @@ def handle_destroy(ctx: JobContext) -> JobResult:
 
 
 def handle_apply(ctx: JobContext) -> JobResult:
+    from runner.jobs.release import fail_interrupted_release
+
+    fail_interrupted_release(ctx)  # a runner that died mid-release: fail clearly, switch nothing
     payload = _payload(ctx)
     if not payload.plan_key:
         raise PermanentJobError("an apply job needs the plan_key of a saved plan", "bad_payload")
@@ -255,6 +258,14 @@ def set_phase(ctx: JobContext, phase: str | None = None, **more: Any) -> None:
         log.warning("could not write the job's phase", extra={"phase": phase}, exc_info=True)
 
 
+def _variables(ctx: JobContext, payload: TerraformJobPayload) -> dict[str, str]:
+    from runner.jobs.release import live_image_tag
+
+    variables = deployment_variables(payload.role_arn, payload.external_id, payload.region)
+    tag = live_image_tag(ctx, payload.stack)  # what the AWS executor made the stack serve
+    return {**variables, "image_tag": tag} if tag else variables
+
+
 def _payload(ctx: JobContext) -> TerraformJobPayload:
     try:
         return TerraformJobPayload.model_validate(ctx.message.payload)
@@ -286,7 +297,7 @@ class _TerraformJob:
         self.run = RunContext(
             on_line=ctx.log.write,
             masker=runner.masker([payload.external_id]),
-            variables=deployment_variables(payload.role_arn, payload.external_id, payload.region),
+            variables=_variables(ctx, payload),
             token=self.token,
             credentials=_job_session(ctx, payload, self.services.sessions),
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,6 +33,18 @@ class PhaseFailedError(Exception):
         return "\n".join(lines[-count:])
 
 
+class PhaseCancelledError(Exception):
+    """A cancel stopped the executor inside a step (it stopped what it had started)."""
+
+    def __init__(self, phase: str) -> None:
+        super().__init__(f"cancelled during {phase}")
+        self.phase = phase
+
+
+def _never() -> bool:
+    return False
+
+
 @dataclass(frozen=True)
 class ReleaseSpec:
     """One release of one app plan onto one stack."""
@@ -48,6 +60,12 @@ class ReleaseSpec:
     """This release's own folder (the executor may keep files there while it serves)."""
     config: AppEnvironment = field(default_factory=AppEnvironment)
     """The user's config and secrets (``runner.shipping.app_config``): never logged."""
+    build_files: Mapping[str, str] = field(default_factory=dict)
+    """The bundle's own build files (Dockerfile, .dockerignore) by path in the source."""
+    previous_image_tag: str | None = None
+    """The image of the release serving now (None: the first release)."""
+    cancelled: Callable[[], bool] = _never
+    """True once the job is cancelled (an executor may stop a long step early)."""
 
 
 @dataclass

@@ -16,6 +16,7 @@ from runner.shipping import build, release_command, rollout, verify
 from runner.shipping.executor import (
     Candidate,
     LogLine,
+    PhaseCancelledError,
     PhaseFailedError,
     ReleaseExecutor,
     ReleaseSpec,
@@ -100,6 +101,8 @@ def ship(
         candidate: Candidate = phase("building", lambda: build.run(executor, spec, log))
     except PhaseFailedError as exc:
         raise ShipFailedError(exc, timings) from None
+    except PhaseCancelledError as exc:  # the executor stopped its own step (a build)
+        raise ShipCancelledError(exc.phase, timings) from None
     try:
         phase("releasing", lambda: release_command.run(executor, spec, candidate, log))
         url = phase("verifying", lambda: rollout.run(executor, spec, candidate, log))
@@ -108,9 +111,11 @@ def ship(
         executor.discard(spec, candidate, log)
         log("the previous release (if any) keeps serving")
         raise ShipFailedError(exc, timings) from None
-    except ShipCancelledError:
+    except (ShipCancelledError, PhaseCancelledError) as exc:
         executor.discard(spec, candidate, log)
         log("cancelled: the previous release (if any) keeps serving")
+        if isinstance(exc, PhaseCancelledError):
+            raise ShipCancelledError(exc.phase, timings) from None
         raise
     if cancelled():
         executor.discard(spec, candidate, log)

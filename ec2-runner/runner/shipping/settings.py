@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-EXECUTORS = ("none", "local")
+EXECUTORS = ("none", "local", "aws")
 LOCAL_STAGES = frozenset({"local", "test"})
 
 
@@ -16,8 +16,12 @@ class ShippingSettingsError(ValueError):
 @dataclass(frozen=True)
 class ShippingSettings:
     executor: str = "none"
-    """``none``: deployments end at ``applied``; ``local``: the local runtime ships the app."""
+    """``none``: deployments end at ``applied``; ``local``: the local runtime ships the app;
+    ``aws``: CodeBuild builds in the user's account, ECS/EC2/Lambda by the bundle's target."""
     health_timeout_s: float = 30.0
+    wait_timeout_s: float = 1800.0
+    """The longest an AWS wait lasts (a build, a release task, a roll-out)."""
+    poll_interval_s: float = 5.0
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> ShippingSettings:
@@ -32,14 +36,20 @@ class ShippingSettings:
                 "AUTOSTACK_RELEASE_EXECUTOR: 'local' runs user code on the runner and is only "
                 f"allowed in the local and test stages (AUTOSTACK_STAGE is {stage!r})"
             )
-        raw = (environ.get("AUTOSTACK_RELEASE_HEALTH_TIMEOUT_S") or "30").strip()
-        try:
-            timeout = float(raw)
-        except ValueError:
-            timeout = -1.0
-        if not 0 < timeout <= 600:
-            raise ShippingSettingsError(
-                f"AUTOSTACK_RELEASE_HEALTH_TIMEOUT_S: {raw!r} is not a number of seconds"
-                " in (0, 600]"
-            )
-        return cls(executor=executor, health_timeout_s=timeout)
+        return cls(
+            executor=executor,
+            health_timeout_s=_seconds(environ, "AUTOSTACK_RELEASE_HEALTH_TIMEOUT_S", 30, 600),
+            wait_timeout_s=_seconds(environ, "AUTOSTACK_RELEASE_WAIT_TIMEOUT_S", 1800, 3600),
+            poll_interval_s=_seconds(environ, "AUTOSTACK_RELEASE_POLL_S", 5, 60),
+        )
+
+
+def _seconds(environ: Mapping[str, str], name: str, default: float, upper: float) -> float:
+    raw = (environ.get(name) or str(default)).strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= upper:
+        raise ShippingSettingsError(f"{name}: {raw!r} is not a number of seconds in (0, {upper:g}]")
+    return value

@@ -14,7 +14,7 @@ import boto3
 
 from chalicelib import keys
 from chalicelib.context import AppContext
-from chalicelib.store.dynamodb import to_item
+from chalicelib.store.codec import to_item
 from tests.functional.api.conftest import Api, table_snapshot
 
 USER_ACCOUNT = "210987654321"  # not the emulator's default account (AutoStack's)

@@ -25,7 +25,7 @@ import pytest
 
 from chalicelib import keys
 from chalicelib.store.bundles import DynamoBundleStore
-from chalicelib.store.dynamodb import to_item
+from chalicelib.store.codec import to_item
 from chalicelib.store.jobs import DynamoJobStore
 from chalicelib.store.releases import DynamoReleaseStore
 from devtools.local_resources import LocalResources

@@ -195,10 +195,19 @@ def _runner_statements() -> dict[str, dict[str, Any]]:
     return {statement["sid"]: statement for statement in document["statement"]}  # allows
 
 
+_DEPLOY_ROLE_MODULES = {"aws_build.py", "aws_ecs.py", "aws_ec2.py", "aws_lambda.py"}
+
+
 def _runner_sources() -> tuple[list[Path], list[Path], list[Path]]:
     """The runner's modules (every one counts as loaded), the chalicelib files they may load
     (the item stores are shared), and the import roots."""
-    runner_files = sorted((REPO_ROOT / "ec2-runner" / "runner").rglob("*.py"))
+    runner_files = sorted(
+        path
+        for path in (REPO_ROOT / "ec2-runner" / "runner").rglob("*.py")
+        # The AWS release executors call the user's account as the user's deploy role
+        # (runner.shipping.aws_access), never with the runner's own policy.
+        if path.name not in _DEPLOY_ROLE_MODULES
+    )
     chalicelib = REPO_ROOT / "chalicelib"
     shared = [*sorted((chalicelib / "store").glob("*.py")), chalicelib / "keys.py"]
     return runner_files, shared, [REPO_ROOT / "ec2-runner", REPO_ROOT]

@@ -13,6 +13,16 @@ output "log_group" {
   value       = aws_cloudwatch_log_group.app.name
 }
 
+output "build_project" {
+  description = "The CodeBuild project that builds the app's image (a deploy starts it)."
+  value       = aws_codebuild_project.app.name
+}
+
+output "build_source_bucket" {
+  description = "Where a deploy uploads the source CodeBuild builds."
+  value       = aws_s3_bucket.build_source.bucket
+}
+
 output "function_name" {
   description = "The Lambda function."
   value       = aws_lambda_function.app.function_name

@@ -61,6 +61,12 @@ variable "log_retention_days" {
   default     = 14
 }
 
+variable "build_source_retention_days" {
+  type        = number
+  description = "Days to keep each uploaded build source in the build-source bucket."
+  default     = 7
+}
+
 variable "lambda_memory_mb" {
   type        = number
   description = "Memory of the function in MB (CPU grows with it)."

@@ -61,6 +61,12 @@ variable "log_retention_days" {
   default     = 14
 }
 
+variable "build_source_retention_days" {
+  type        = number
+  description = "Days to keep each uploaded build source in the build-source bucket."
+  default     = 7
+}
+
 variable "instance_type" {
   type        = string
   description = "EC2 instance type; the AMI and image are x86_64."

@@ -13,6 +13,16 @@ output "log_group" {
   value       = aws_cloudwatch_log_group.app.name
 }
 
+output "build_project" {
+  description = "The CodeBuild project that builds the app's image (a deploy starts it)."
+  value       = aws_codebuild_project.app.name
+}
+
+output "build_source_bucket" {
+  description = "Where a deploy uploads the source CodeBuild builds."
+  value       = aws_s3_bucket.build_source.bucket
+}
+
 output "instance_id" {
   description = "The instance (connect with: aws ssm start-session --target <id>)."
   value       = aws_instance.app.id

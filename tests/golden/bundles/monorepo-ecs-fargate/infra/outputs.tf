@@ -18,9 +18,24 @@ output "log_group" {
   value       = aws_cloudwatch_log_group.app.name
 }
 
+output "build_project" {
+  description = "The CodeBuild project that builds the app's image (a deploy starts it)."
+  value       = aws_codebuild_project.app.name
+}
+
+output "build_source_bucket" {
+  description = "Where a deploy uploads the source CodeBuild builds."
+  value       = aws_s3_bucket.build_source.bucket
+}
+
 output "ecs_cluster" {
   description = "ECS cluster name."
   value       = aws_ecs_cluster.main.name
+}
+
+output "ecs_service" {
+  description = "The app's ECS service (a deploy updates its task definition)."
+  value       = aws_ecs_service.app.name
 }
 
 output "database_endpoint" {

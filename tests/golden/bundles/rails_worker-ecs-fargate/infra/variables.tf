@@ -59,6 +59,12 @@ variable "log_retention_days" {
   default     = 14
 }
 
+variable "build_source_retention_days" {
+  type        = number
+  description = "Days to keep each uploaded build source in the build-source bucket."
+  default     = 7
+}
+
 variable "desired_count" {
   type        = number
   description = "Number of app tasks to run."
