@@ -180,6 +180,9 @@ class Settings:
     # Deployments (issue 6): the principal of the trust policy users create (the runner's
     # role, from the infrastructure's output) and how long a saved plan may be approved.
     runner_role_arn: str | None = _optional("AUTOSTACK_RUNNER_ROLE_ARN")
+    # The API's own role: users' trust policies name it too, for the config routes (the
+    # API writes the app's config and secrets into the user's SSM).
+    api_role_arn: str | None = _optional("AUTOSTACK_API_ROLE_ARN")
     plan_max_age_s: int = _setting("AUTOSTACK_PLAN_MAX_AGE_S", 3600, _positive_int)
 
     def __post_init__(self) -> None:

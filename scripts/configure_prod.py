@@ -162,6 +162,8 @@ class ProdOutputs:
             "AUTOSTACK_DLQ_URL": self.dlq_url,
             "AUTOSTACK_JWT_KEY_PARAM": self.jwt_key_param_name,
             **({"AUTOSTACK_RUNNER_ROLE_ARN": self.runner_role_arn} if self.runner_role_arn else {}),
+            # The role Chalice creates for the prod stage (``<app_name>-<stage>``).
+            "AUTOSTACK_API_ROLE_ARN": f"arn:{self.partition}:iam::{self.account}:role/autostack-prod",
             **(
                 {"AUTOSTACK_RUNNER_INSTANCE_ID": self.runner_instance_id}
                 if self.runner_instance_id

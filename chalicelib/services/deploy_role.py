@@ -2,7 +2,9 @@
 
 The runner assumes the user's role with the project's ExternalId (the confused-deputy
 guard); the trust policy names the runner's role (``AUTOSTACK_RUNNER_ROLE_ARN``, the
-infrastructure's ``runner_role_arn`` output) as the only principal.
+infrastructure's ``runner_role_arn`` output) and, when set, the API's role
+(``AUTOSTACK_API_ROLE_ARN``: the config routes write into the user's SSM), each only with
+the project's ExternalId.
 """
 
 from __future__ import annotations
@@ -180,6 +182,16 @@ def deploy_role(
             }
         ],
     }
+    if ctx.settings.api_role_arn:  # the config routes write the app's settings to SSM
+        trust["Statement"].append(
+            {
+                "Sid": "AutoStackApiConfig",
+                "Effect": "Allow",
+                "Principal": {"AWS": ctx.settings.api_role_arn},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": project.external_id}},
+            }
+        )
     if bundle_id is not None:
         from chalicelib.services.deployments import find_bundle
 

@@ -107,6 +107,20 @@ def test_deploy_role_without_the_runner_role_setting_says_which_setting(
     assert "AUTOSTACK_RUNNER_ROLE_ARN" in body["error"]["message"]
 
 
+def test_deploy_role_trusts_the_api_role_too_when_it_is_set(
+    local_resources: LocalResources,
+) -> None:
+    api_role = "arn:aws:iam::210987654321:role/autostack-prod"
+    with deploy_api(local_resources, api_role_arn=api_role) as api:
+        project_id = api.new_project()
+        status, body, _ = api.call("GET", f"/projects/{project_id}/deploy-role")
+    assert status == 200, body
+    runner, config = body["trust_policy"]["Statement"]
+    assert runner["Principal"] == {"AWS": RUNNER_ROLE_ARN}
+    assert (config["Sid"], config["Principal"]) == ("AutoStackApiConfig", {"AWS": api_role})
+    assert config["Condition"] == {"StringEquals": {"sts:ExternalId": body["external_id"]}}
+
+
 BAD_INPUT = [
     ("role_arn", "arn:aws:iam::12345:role/x"),
     ("role_arn", "arn:aws:iam::123456789012:user/alice"),

@@ -79,6 +79,8 @@ def test_prod_stage_gets_the_deployed_names(chalice_dir: Path, outputs_file: Pat
     assert env["AUTOSTACK_JWT_KEY_PARAM"] == "/autostack/jwt-signing-key"
     # The principal users' trust policies name (GET /projects/{id}/deploy-role).
     assert env["AUTOSTACK_RUNNER_ROLE_ARN"] == f"arn:aws:iam::{ACCOUNT}:role/autostack-runner"
+    # ... and the API's own role (Chalice's `autostack-prod`), for the config routes.
+    assert env["AUTOSTACK_API_ROLE_ARN"] == f"arn:aws:iam::{ACCOUNT}:role/autostack-prod"
     # Everything else in the file is untouched.
     for key in before["stages"]["prod"]["environment_variables"]:
         assert key in env
