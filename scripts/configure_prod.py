@@ -162,8 +162,7 @@ class ProdOutputs:
             "AUTOSTACK_DLQ_URL": self.dlq_url,
             "AUTOSTACK_JWT_KEY_PARAM": self.jwt_key_param_name,
             **({"AUTOSTACK_RUNNER_ROLE_ARN": self.runner_role_arn} if self.runner_role_arn else {}),
-            # The role Chalice creates for the prod stage (``<app_name>-<stage>``).
-            "AUTOSTACK_API_ROLE_ARN": f"arn:{self.partition}:iam::{self.account}:role/autostack-prod",
+            "AUTOSTACK_API_ROLE_ARN": f"arn:{self.partition}:iam::{self.account}:role/{API_ROLE}",
             **(
                 {"AUTOSTACK_RUNNER_INSTANCE_ID": self.runner_instance_id}
                 if self.runner_instance_id
@@ -172,6 +171,10 @@ class ProdOutputs:
             **({"AUTOSTACK_CORS_ORIGIN": self.dashboard_url} if self.dashboard_url else {}),
             **({"AUTOSTACK_ORIGIN_TOKEN": self.api_origin_token} if self.api_origin_token else {}),
         }
+
+
+API_ROLE = "autostack-prod"
+"""The role Chalice creates for the API's prod stage (``<app_name>-<stage>``)."""
 
 
 def pin_resource(arn: str, outputs: ProdOutputs) -> str:
