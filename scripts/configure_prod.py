@@ -202,6 +202,10 @@ def pin_resource(arn: str, outputs: ProdOutputs) -> str:
         if not resource.startswith("parameter/"):
             raise ConfigureError(f"policy resource is not a parameter ARN: {arn!r}")
         return outputs.jwt_key_param_arn
+    if service == "iam" and resource == "role/*":
+        # Users' deploy roles, in their own accounts (the statement requires an ExternalId):
+        # no account to pin.
+        return f"arn:{outputs.partition}:iam::*:role/*"
     if service == "ec2" and resource == "instance/*" and outputs.runner_instance_id:
         resource = f"instance/{outputs.runner_instance_id}"  # the runner, and nothing else
     # Any other service (CloudWatch Logs...): pin region and account, keep the rest.
