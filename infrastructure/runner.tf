@@ -31,6 +31,7 @@ locals {
     AUTOSTACK_RUNNER_WORK_DIR     = "/var/lib/autostack/work"
     # Terraform jobs run with scoped sessions of the runner's own role (iam.tf).
     AUTOSTACK_TERRAFORM_SESSION_ROLE_ARN = aws_iam_role.runner.arn
+    AUTOSTACK_RELEASE_EXECUTOR           = "aws" # generated bundles ship their app (runner/shipping/aws_*.py)
     AWS_REGION                           = var.region
     AWS_DEFAULT_REGION                   = var.region
   }

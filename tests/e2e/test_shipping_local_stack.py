@@ -90,16 +90,8 @@ class Api:
         return str(upload["id"])
 
     def analyzed(self, project: str, files: dict[str, str]) -> str:
-        upload = self.ok("POST", f"/projects/{project}/uploads", {"format": "zip"}, 201)
-        post = upload["upload"]
-        sent = requests.post(
-            post["url"],
-            data=post["fields"],
-            files={"file": ("app.zip", _zip(files), post["content_type"])},
-            timeout=60,
-        )
-        assert sent.status_code in (200, 201, 204), sent.text
-        job = self.ok("POST", f"/projects/{project}/analyses", {"upload_id": upload["id"]}, 202)
+        upload_id = self.uploaded(project, files)
+        job = self.ok("POST", f"/projects/{project}/analyses", {"upload_id": upload_id}, 202)
         for _ in range(30):
             job = self.ok("GET", f"/projects/{project}/analyses/{job['id']}?wait=10")
             if job["status"] in ("succeeded", "failed", "cancelled"):

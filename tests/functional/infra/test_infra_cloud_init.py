@@ -36,6 +36,7 @@ RUNNER_ENV = {
     "AUTOSTACK_RUNNER_DB": "/var/lib/autostack/runner.db",
     "AUTOSTACK_RUNNER_WORK_DIR": "/var/lib/autostack/work",
     "AUTOSTACK_TERRAFORM_SESSION_ROLE_ARN": "arn:aws:iam::123456789012:role/autostack-runner",
+    "AUTOSTACK_RELEASE_EXECUTOR": "aws",
     "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
 }

@@ -69,3 +69,4 @@ def test_sessions_of_itself_never_carry_an_external_id(config: dict[str, Any]) -
 def test_the_runner_is_told_its_session_role(config: dict[str, Any]) -> None:
     env = config["locals"]["runner_env"]
     assert env["AUTOSTACK_TERRAFORM_SESSION_ROLE_ARN"] == "${aws_iam_role.runner.arn}"
+    assert env["AUTOSTACK_RELEASE_EXECUTOR"] == "aws"  # generated bundles ship their app
