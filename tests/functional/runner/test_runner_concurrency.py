@@ -12,8 +12,6 @@ import os
 import secrets
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,6 +31,7 @@ from runner.semaphore import TerraformSemaphore
 from runner.worker import ColdStopError, Worker
 from tests.functional.terraform.harness import ROLE_ARN
 from tests.functional.terraform.jobs_harness import JobsHarness, make_jobs_harness
+from tests.support.runner_processes import RunnerProcesses
 from tests.support.waiting import most_at_once, wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -252,47 +251,18 @@ def test_second_signal_hands_both_jobs_in_flight_back(
 
 @pytest.fixture
 def start_runner(local_resources: LocalResources, tmp_path: Path) -> Iterator[Callable[..., Any]]:
-    started: list[subprocess.Popen[bytes]] = []
-
-    def start(name: str, **env_overrides: str) -> subprocess.Popen[bytes]:
-        env = dict(os.environ)
-        env.update(local_resources.environment())
-        env.update(
-            {
-                "AUTOSTACK_STAGE": "test",
-                "AUTOSTACK_RUNNER_ID": name,
-                "AUTOSTACK_RUNNER_DB": str(tmp_path / f"{name}.db"),
-                "AUTOSTACK_RUNNER_WORK_DIR": str(tmp_path / f"work-{name}"),
-                "AUTOSTACK_RUNNER_WAIT_S": "1",
-                "AUTOSTACK_RUNNER_VISIBILITY_S": "6",
-                "AUTOSTACK_RUNNER_LEASE_S": "5",
-                "AUTOSTACK_RUNNER_HEARTBEAT_S": "1",
-                "AUTOSTACK_RUNNER_BUSY_REQUEUE_S": "1",
-                "AUTOSTACK_RUNNER_IDLE_STOP_S": "0",
-                "AUTOSTACK_MAX_CONCURRENT_DEPLOYMENTS": "2",
-                "AUTOSTACK_TERRAFORM_ALLOW_PROVISIONERS": "true",
-                "AUTOSTACK_TERRAFORM_SLOT_RETRY_S": "1",
-                "AUTOSTACK_TERRAFORM_LOCK_TIMEOUT_S": "2",
-                "PYTHONPATH": "",
-            }
-        )
-        env.update(env_overrides)
-        with open(tmp_path / f"{name}.log", "ab") as log_file:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "runner", "run"],
-                cwd=ROOT / "ec2-runner",
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=log_file,
-            )
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    runners = RunnerProcesses(
+        local_resources,
+        tmp_path,
+        {
+            "AUTOSTACK_MAX_CONCURRENT_DEPLOYMENTS": "2",
+            "AUTOSTACK_TERRAFORM_ALLOW_PROVISIONERS": "true",
+            "AUTOSTACK_TERRAFORM_SLOT_RETRY_S": "1",
+            "AUTOSTACK_TERRAFORM_LOCK_TIMEOUT_S": "2",
+        },
+    )
+    yield runners.start
+    runners.kill_all()
 
 
 def _attempts(db: Path, job_ids: list[str]) -> list[tuple[str, str, float, float | None]]:

@@ -10,10 +10,7 @@ put the previous image back on the service, and build nothing again.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +29,7 @@ from tests.functional.shipping.aws_user_stack import (
 )
 from tests.functional.terraform.harness import EXTERNAL_ID, ROLE_ARN
 from tests.functional.terraform.jobs_harness import make_jobs_harness
+from tests.support.runner_processes import RunnerProcesses
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
@@ -41,45 +39,17 @@ ROOT = Path(__file__).resolve().parents[3]
 
 @pytest.fixture
 def start_runner(local_resources: LocalResources, tmp_path: Path) -> Iterator[Callable[..., Any]]:
-    started: list[subprocess.Popen[bytes]] = []
-
-    def start(name: str) -> subprocess.Popen[bytes]:
-        env = dict(os.environ)
-        env.update(local_resources.environment())
-        env.update(
-            {
-                "AUTOSTACK_STAGE": "test",
-                "AUTOSTACK_RUNNER_ID": name,
-                "AUTOSTACK_RUNNER_DB": str(tmp_path / f"{name}.db"),
-                "AUTOSTACK_RUNNER_WORK_DIR": str(tmp_path / f"work-{name}"),
-                "AUTOSTACK_RUNNER_WAIT_S": "1",
-                "AUTOSTACK_RUNNER_VISIBILITY_S": "6",
-                "AUTOSTACK_RUNNER_LEASE_S": "5",
-                "AUTOSTACK_RUNNER_HEARTBEAT_S": "1",
-                "AUTOSTACK_RUNNER_BUSY_REQUEUE_S": "1",
-                "AUTOSTACK_RUNNER_IDLE_STOP_S": "0",
-                "AUTOSTACK_RELEASE_EXECUTOR": "aws",
-                "AUTOSTACK_RELEASE_POLL_S": "0.2",
-                "AUTOSTACK_RELEASE_HEALTH_TIMEOUT_S": "600",
-                "PYTHONPATH": "",
-            }
-        )
-        with open(tmp_path / f"{name}.log", "ab") as log_file:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "runner", "run"],
-                cwd=ROOT / "ec2-runner",
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=log_file,
-            )
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    runners = RunnerProcesses(
+        local_resources,
+        tmp_path,
+        {
+            "AUTOSTACK_RELEASE_EXECUTOR": "aws",
+            "AUTOSTACK_RELEASE_POLL_S": "0.2",
+            "AUTOSTACK_RELEASE_HEALTH_TIMEOUT_S": "600",
+        },
+    )
+    yield runners.start
+    runners.kill_all()
 
 
 def test_a_runner_killed_while_verifying_fails_the_release_and_puts_the_previous_back(
