@@ -170,7 +170,7 @@ def unavailable_from(exc: BaseException) -> ServiceUnavailableError | None:
         return ServiceUnavailableError("a dependency did not answer; try again shortly")
     # Still throttled after the SDK's retries: DynamoDB's provisioned capacity
     # (infrastructure/table.tf) or an API's rate. The client may try again.
-    if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in THROTTLED:
+    if isinstance(exc, ClientError) and _throttled(exc.response):
         return ServiceUnavailableError("a dependency is over its capacity; try again shortly")
     return None
 
@@ -183,6 +183,18 @@ THROTTLED = frozenset(
         "Throttling",
     }
 )
+
+
+def _throttled(response: dict[str, Any]) -> bool:
+    """Throttled as a whole, or a transaction cancelled because one of its items was."""
+    if response.get("Error", {}).get("Code") in THROTTLED:
+        return True
+    reasons = response.get("CancellationReasons") or []
+    return any(r.get("Code") in THROTTLED_REASONS for r in reasons)
+
+
+# A cancelled transaction's per-item reasons that mean capacity, not a refused condition.
+THROTTLED_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded"})
 
 
 # Chalice's own error codes (its {"Code", "Message"} bodies) mapped to ours.

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.errors import THROTTLED_REASONS
 from chalicelib.store.codec import from_item, key, to_item
 from chalicelib.store.expressions import Condition, Placeholders, Update
 
@@ -200,8 +201,8 @@ class DynamoItems(ItemStore):
         return {"Delete": self._with(target, operation.condition)}
 
     def _transact(self, operations: list[Operation]) -> None:
-        """A TransactionConflict (another transaction on the same item in flight) is retried
-        with jittered backoff; a failed condition is raised at once."""
+        """A TransactionConflict (another transaction on the same item in flight) or a
+        throttled item is retried with jittered backoff; a failed condition is raised at once."""
         items = [self._operation(op) for op in operations]
         for attempt in range(TRANSACTION_ATTEMPTS):
             try:
@@ -211,7 +212,11 @@ class DynamoItems(ItemStore):
                 code = error_code(exc)
                 if code == "TransactionCanceledException":
                     codes = cancellation_codes(exc)
-                    if CONDITION_FAILED in codes or attempt == TRANSACTION_ATTEMPTS - 1:
+                    if CONDITION_FAILED in codes:
+                        raise StoreConditionError(codes) from None
+                    if attempt == TRANSACTION_ATTEMPTS - 1:
+                        if THROTTLED_REASONS.intersection(codes):
+                            raise  # still over capacity: unavailable_from answers 503
                         raise StoreConditionError(codes) from None
                 elif code != "TransactionConflictException" or attempt == TRANSACTION_ATTEMPTS - 1:
                     raise

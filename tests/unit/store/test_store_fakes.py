@@ -86,3 +86,36 @@ def test_dynamodb_errors_are_told_by_code_not_by_exception_class() -> None:
     )
     with pytest.raises(StoreConditionError):
         cancelled._transact([Put({"pk": "a", "sk": "b"})])
+
+
+class _ThrottledTransactionError(Exception):
+    """A transaction cancelled because one item was over the table's capacity."""
+
+    def __init__(self) -> None:
+        super().__init__("TransactionCanceledException")
+        self.response = {
+            "Error": {"Code": "TransactionCanceledException"},
+            "CancellationReasons": [{"Code": "None"}, {"Code": "ThrottlingError"}],
+        }
+
+
+def test_a_throttled_transaction_is_retried_then_answers_503_not_a_conflict() -> None:
+    from botocore.exceptions import ClientError
+
+    from chalicelib.errors import unavailable_from
+    from chalicelib.store.items import DynamoItems, Put
+
+    calls: list[int] = []
+
+    class ThrottledClient:
+        def transact_write_items(self, **_: object) -> None:
+            calls.append(1)
+            error = _ThrottledTransactionError()
+            raise ClientError(error.response, "TransactWriteItems")  # type: ignore[arg-type]
+
+    items = DynamoItems(ThrottledClient(), "t", sleep=lambda _: None)
+    with pytest.raises(ClientError) as raised:
+        items._transact([Put({"pk": "a", "sk": "b"}), Put({"pk": "a", "sk": "c"})])
+    assert len(calls) == 6  # retried like a conflict, then given up
+    answer = unavailable_from(raised.value)
+    assert answer is not None and answer.status == 503
