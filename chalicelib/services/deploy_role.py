@@ -170,20 +170,17 @@ def deploy_role(
             "AUTOSTACK_RUNNER_ROLE_ARN is not set: the API does not know the runner's role",
             details={"setting": "AUTOSTACK_RUNNER_ROLE_ARN"},
         )
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "AutoStackRunner",
-                "Effect": "Allow",
-                "Principal": {"AWS": runner_role},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"sts:ExternalId": project.external_id}},
-            }
-        ],
-    }
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "AutoStackRunner",
+            "Effect": "Allow",
+            "Principal": {"AWS": runner_role},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"sts:ExternalId": project.external_id}},
+        }
+    ]
     if ctx.settings.api_role_arn:  # the config routes write the app's settings to SSM
-        trust["Statement"].append(
+        statements.append(
             {
                 "Sid": "AutoStackApiConfig",
                 "Effect": "Allow",
@@ -215,7 +212,7 @@ def deploy_role(
         project_id=project.project_id,
         external_id=project.external_id,
         runner_role_arn=runner_role,
-        trust_policy=trust,
+        trust_policy={"Version": "2012-10-17", "Statement": statements},
         permissions_hint=hint,
         instructions=[
             "Create an IAM role in your account with the trust policy above (it lets only"

@@ -15,7 +15,7 @@ and the instance is stopped, pending, or running but woken with no heartbeat sin
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 from chalicelib.context import AppContext
 from chalicelib.models.api import HealthCheck, HealthOut, RunnerStatus
@@ -102,13 +102,14 @@ def check(ctx: AppContext) -> HealthOut:
     # answers 503 after HEALTH_DEADLINE_S, not after a client's retries (aws.py) — nor after
     # the runner check's two reads in a row. A probe still running is left to its client
     # timeout (the answer does not wait for it).
-    from concurrent.futures import ThreadPoolExecutor, wait
+    from concurrent.futures import Future, ThreadPoolExecutor, wait
 
     pool = ThreadPoolExecutor(max_workers=len(probes) + 1)
     try:
         futures = {name: pool.submit(_check, probe) for name, probe in probes.items()}
         runner_future = pool.submit(runner_status, ctx)
-        wait([*futures.values(), runner_future], timeout=HEALTH_DEADLINE_S)
+        pending: list[Future[Any]] = [*futures.values(), runner_future]
+        wait(pending, timeout=HEALTH_DEADLINE_S)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     late = HealthCheck(ok=False, detail=f"no answer within {HEALTH_DEADLINE_S:g} s")
