@@ -43,6 +43,15 @@ resource "aws_iam_role_policy" "execution_secrets" {
   policy = data.aws_iam_policy_document.app_access.json
 }
 
+resource "aws_iam_role_policy" "execution_config" {
+  # Only with a path: an empty one would name every parameter.
+  count = length(compact([var.app_config_path]))
+
+  name   = "read-app-config"
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.app_config_read.json
+}
+
 # Used by the app's code.
 resource "aws_iam_role" "task" {
   name               = "${var.name}-task"
