@@ -52,12 +52,16 @@ class ContainerConfig:
 
     values: dict[str, str] = field(default_factory=dict)
     secret_arns: dict[str, str] = field(default_factory=dict)
+    path_arn: str = ""
+    """The ARN of the config path: any ``valueFrom`` under it is the config's (Terraform's
+    revisions name every config parameter that way)."""
 
     @classmethod
     def of(cls, config: AppEnvironment, secret_arn: Callable[[str], str]) -> ContainerConfig:
         return cls(
             values=dict(config.values),
             secret_arns={name: secret_arn(name) for name in config.secrets},
+            path_arn=secret_arn("").rstrip("/"),
         )
 
     def apply(self, container: dict[str, Any]) -> dict[str, Any]:
@@ -71,7 +75,12 @@ class ContainerConfig:
             e for e in container.get("environment") or []
             if e["name"] not in mine and e["name"] != CONFIG_NAMES_VAR
         ]  # fmt: skip
-        kept_secrets = [s for s in container.get("secrets") or [] if s["name"] not in mine]
+        under_path = self.path_arn + "/" if self.path_arn else None
+        kept_secrets = [
+            s for s in container.get("secrets") or []
+            if s["name"] not in mine
+            and not (under_path and str(s.get("valueFrom", "")).startswith(under_path))
+        ]  # fmt: skip
         marker = marker_of(AppEnvironment(self.values, dict.fromkeys(self.secret_arns, "")))
         added_env = [
             {"name": name, "value": value}

@@ -456,6 +456,7 @@ def test_the_build_makes_the_config_with_the_stacks_parameter_arns(tmp_path: Pat
     assert candidate.handle.config == ContainerConfig(
         values={"LOG_LEVEL": "debug"},
         secret_arns={"STRIPE_KEY": f"arn:aws:ssm:{ACCOUNT}:parameter/autostack/p1/prod/STRIPE_KEY"},
+        path_arn=f"arn:aws:ssm:{ACCOUNT}:parameter/autostack/p1/prod",
     )
 
 
@@ -506,6 +507,33 @@ def test_a_name_unset_since_the_last_release_leaves_the_task_definition(tmp_path
     container = _container(ecs, ecs.services["app"])
     assert container["image"] == f"{REPO}:a"
     assert {e["name"]: e["value"] for e in container["environment"]} == env
+
+
+def test_a_terraform_revision_naming_config_by_arn_gets_the_current_config(
+    tmp_path: Path,
+) -> None:
+    # After an apply, Terraform's revision names every config parameter by ARN (values
+    # too); one unset since then must not stay (ECS would fail to start the task).
+    ecs = _shop_ecs()
+    terraform_secrets = [
+        BUNDLE_SECRET,
+        {"name": "LOG_LEVEL", "valueFrom": f"{PREFIX_ARN}/LOG_LEVEL"},
+        {"name": "OLD_FLAG", "valueFrom": f"{PREFIX_ARN}/OLD_FLAG"},
+    ]
+    ecs.services["app"] = ecs.add(
+        "app", f"{REPO}:old", environment=[{"name": "PORT", "value": "8000"}],
+        secrets=terraform_secrets,
+    )  # fmt: skip
+    executor = EcsExecutor(_clients(ecs=ecs), _ecs_target(), _waiter(Clock()))
+    config = ContainerConfig.of(CONFIG, lambda name: f"{PREFIX_ARN}/{name}")
+    candidate = Candidate("r2", handle=EcsRollout(f"{REPO}:b", config))
+    executor.roll_out(_spec(tmp_path), candidate, print)
+    container = _container(ecs, ecs.services["app"])
+    assert container["secrets"] == [
+        BUNDLE_SECRET,
+        {"name": "STRIPE_KEY", "valueFrom": f"{PREFIX_ARN}/STRIPE_KEY"},
+    ]
+    assert {"name": "LOG_LEVEL", "value": "debug"} in container["environment"]
 
 
 def test_an_ecs_roll_out_ecs_rolled_back_fails_verifying(tmp_path: Path) -> None:
@@ -760,3 +788,23 @@ def test_an_arm_instance_gets_an_arm_build() -> None:
     codebuild = bundle.files["infra/codebuild.tf"]
     assert '"ARM_CONTAINER"' in codebuild and "aarch64" in codebuild
     assert "--platform linux/arm64" in bundle.files["infra/buildspec.yml"]
+
+
+def test_the_ecs_bundle_leaves_out_the_apis_reserved_names() -> None:
+    import re
+
+    from chalicelib.generate import generate_bundle
+    from chalicelib.models.app_config import RESERVED_NAMES, RESERVED_PREFIXES
+    from chalicelib.models.templates import TemplateRequest
+    from tests.golden.stack_profiles import PROFILES
+
+    bundle = generate_bundle(
+        PROFILES["rails_worker"](), TemplateRequest(analysis_id="a", target="ecs-fargate")
+    )
+    ecs = bundle.files["infra/ecs.tf"]
+    listed = re.search(r"reserved_config_names = \[(.*)\]", ecs)
+    assert listed is not None
+    assert set(re.findall(r'"([^"]+)"', listed.group(1))) == set(RESERVED_NAMES)
+    prefixes = re.search(r'regex\("\^\(([A-Z|]+)\)_"', ecs)
+    assert prefixes is not None
+    assert {p + "_" for p in prefixes.group(1).split("|")} == set(RESERVED_PREFIXES)
