@@ -31,6 +31,7 @@ from runner.shipping.aws_target import (
     CONFIG_NAMES_VAR,
     AwsClients,
     AwsTarget,
+    AwsTargetError,
     Waiter,
     config_names,
     marker_of,
@@ -144,9 +145,12 @@ class EcsExecutor:
     def build(self, spec: ReleaseSpec, log: LogLine) -> Candidate:
         image = CodeBuildImages(self.clients, self.target, self.waiter).ensure(spec, log)
         prefix = parameter_prefix(spec.project_id, spec.stack)
-        config = ContainerConfig.of(
-            spec.config, lambda name: self.target.config_parameter_arn(prefix, name)
-        )
+        try:
+            config = ContainerConfig.of(
+                spec.config, lambda name: self.target.config_parameter_arn(prefix, name)
+            )
+        except AwsTargetError as exc:
+            raise PhaseFailedError("building", str(exc)) from None
         return Candidate(spec.release_id, self.target.app_url, handle=EcsRollout(image, config))
 
     def run_release(self, spec: ReleaseSpec, candidate: Candidate, log: LogLine) -> None:
