@@ -16,6 +16,7 @@ locals {
   }
   # Secrets you provide: set each before the app can start
   #   aws ssm put-parameter --type SecureString --name /<name>/<SECRET> --value ...
+  # (deployed by AutoStack: `autostack config set --secret <SECRET>`, kept under app_config_path)
   provided_secret_names = toset([])
   # Secrets of optional features: left unset (a placeholder would switch the feature on) until
   # you set them the same way.

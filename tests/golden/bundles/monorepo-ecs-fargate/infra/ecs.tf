@@ -66,7 +66,7 @@ resource "aws_iam_role_policy" "task_access" {
 
 # The app's config set through AutoStack (var.app_config_path), by name and ARN only: ECS
 # fetches each value (String or SecureString) at task start, so an apply keeps the config
-# the last release gave the app. Without decryption: no secret's value enters the state.
+# the app runs with. Without decryption: no secret's value enters the state.
 data "aws_ssm_parameters_by_path" "app_config" {
   for_each = toset(compact([var.app_config_path]))
 
@@ -95,9 +95,9 @@ locals {
   # address, so it spans two (not every default subnet); the tasks run in the same two.
   service_subnets = slice(sort(data.aws_subnets.default.ids), 0, 2)
   # The user's config names win over the bundle's variables of the same name.
-  container_environment = [for name in setsubtract(keys(local.app_environment), keys(local.app_config_arns)) : { name = name, value = local.app_environment[name] }]
+  container_environment = [for name, value in local.app_environment : { name = name, value = value } if contains(setsubtract(keys(local.app_environment), keys(local.app_config_arns)), name)]
   container_secrets = concat(
-    [for name in setsubtract(keys(local.secret_arns), keys(local.app_config_arns)) : { name = name, valueFrom = local.secret_arns[name] }],
+    [for name, arn in local.secret_arns : { name = name, valueFrom = arn } if contains(setsubtract(keys(local.secret_arns), keys(local.app_config_arns)), name)],
     [for name, arn in local.app_config_arns : { name = name, valueFrom = arn }],
     [for name in ["DB_PASSWORD"] : { name = name, valueFrom = "${aws_db_instance.main.master_user_secret[0].secret_arn}:password::" }],
   )
