@@ -3,6 +3,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.parse
@@ -12,11 +13,35 @@ STATE_DIR = os.environ.get("AUTOSTACK_STATE_DIR", "/var/lib/autostack")
 conf = dict(line.strip().split("=", 1) for line in open(CONF_FILE) if "=" in line)
 REGION = conf["AWS_REGION"]
 CADDY_IMAGE = "caddy:2.8.4-alpine"
+# Config names the user may set (chalicelib/models/app_config.py); others under the path
+# (written by hand) are left out, as the runner does.
+CONFIG_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
+RESERVED_NAMES = {"PORT", "HOST", "PATH", "HOME", "USER", "SHELL", "PWD", "TZ", "PYTHONPATH",
+                  "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "NODE_OPTIONS", "NODE_PATH",
+                  "LD_PRELOAD", "LD_LIBRARY_PATH", "_HANDLER", "_X_AMZN_TRACE_ID"}
+RESERVED_PREFIXES = ("AWS_", "AUTOSTACK_", "LAMBDA_", "ECS_")
 
 
 def aws(*args):
     cmd = ["aws", "--region", REGION, *args, "--output", "text"]
     return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.rstrip("\n")
+
+
+def app_config(path):
+    """The user's config under ``path`` (values and decrypted secrets), read with the
+    instance role: the values never travel in the SSM command that runs this script."""
+    if not path:
+        return {}
+    cmd = ["aws", "--region", REGION, "ssm", "get-parameters-by-path", "--path", path,
+           "--no-recursive", "--with-decryption", "--output", "json"]
+    answer = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    config = {}
+    for parameter in json.loads(answer or "{}").get("Parameters", []):
+        name = parameter["Name"].rsplit("/", 1)[-1]
+        if (CONFIG_NAME.match(name) and name not in RESERVED_NAMES
+                and not name.startswith(RESERVED_PREFIXES)):
+            config[name] = parameter["Value"]
+    return config
 
 
 def main():
@@ -34,15 +59,21 @@ def main():
         subprocess.run(["docker", "pull", other["repository_url"] + ":" + tag], check=True)
 
     env = dict(cfg["environment"])
+    config = app_config(cfg.get("config_path", ""))
     for name, parameter in cfg["secrets"].items():
+        if name in config:
+            continue  # a secret provided through AutoStack (just read)
         env[name] = aws("ssm", "get-parameter", "--with-decryption", "--name", parameter,
                         "--query", "Parameter.Value")
     for name, parameter in cfg.get("optional_secrets", {}).items():
+        if name in config:
+            continue
         try:  # an optional feature's secret: on when the user has set it, else left unset
             env[name] = aws("ssm", "get-parameter", "--with-decryption", "--name", parameter,
                             "--query", "Parameter.Value")
         except subprocess.CalledProcessError:
             pass
+    env.update(config)  # the user's config wins over the bundle's defaults
     if cfg.get("db_secret_arn"):
         secret = json.loads(aws("secretsmanager", "get-secret-value", "--secret-id",
                                 cfg["db_secret_arn"], "--query", "SecretString"))

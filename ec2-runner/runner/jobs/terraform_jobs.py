@@ -37,6 +37,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from chalicelib import keys
+from chalicelib.models.app_config import AppConfigScopeError, parameter_prefix
 from chalicelib.models.deployments import TerraformJobPayload, plan_object_key
 from chalicelib.store.jobs import DynamoJobStore, JobStore
 from runner.errors import (
@@ -262,6 +263,12 @@ def _variables(ctx: JobContext, payload: TerraformJobPayload) -> dict[str, str]:
     from runner.jobs.release import live_image_tag
 
     variables = deployment_variables(payload.role_arn, payload.external_id, payload.region)
+    # Where the app's config lives (chalicelib.models.app_config): the bundle's roles may
+    # read exactly that path (ignored by bundles that do not declare it).
+    try:
+        variables["app_config_path"] = parameter_prefix(ctx.message.project_id, payload.stack)
+    except AppConfigScopeError:
+        pass  # not a path segment: the app has no config to read
     tag = live_image_tag(ctx, payload.stack)  # what the AWS executor made the stack serve
     return {**variables, "image_tag": tag} if tag else variables
 

@@ -6,12 +6,19 @@
   image, runs the release commands once to completion, and only then replaces the
   containers: a failed release leaves the running version serving. Its output goes to
   the deployment log.
+- config: the instance reads it itself. ``app-deploy`` reads the parameters under
+  ``/autostack/<project>/<stack>/`` (its runtime config names the path; the instance role
+  may ``GetParametersByPath`` there, decrypting through SSM) into the containers'
+  environment. The SSM command carries only the tag: a command's parameters stay visible
+  in the command history, so no value ever goes through it. Its output is masked with
+  the secrets' values before it reaches the deployment log.
 - ``discard`` runs ``app-deploy`` with the previous release's tag.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +48,7 @@ class Ec2Executor:
 
     def roll_out(self, spec: ReleaseSpec, candidate: Candidate, log: LogLine) -> str:
         candidate.handle["rolled"] = True
-        output = self.deploy(spec.image_tag, log)
+        output = self.deploy(spec.image_tag, log, spec.config.masked)
         if output is not None:
             phase = (
                 "releasing" if spec.plan.release and _RELEASE_FAILED.search(output) else "verifying"
@@ -61,8 +68,10 @@ class Ec2Executor:
             raise PhaseFailedError("verifying", f"putting {image_tag} back failed",
                                    log_tail=failed)  # fmt: skip
 
-    def deploy(self, tag: str, log: LogLine) -> str | None:
-        """Run app-deploy TAG on the instance: None on success, else its output."""
+    def deploy(
+        self, tag: str, log: LogLine, mask: Callable[[str], str] = lambda text: text
+    ) -> str | None:
+        """Run app-deploy TAG on the instance: None on success, else its (masked) output."""
         if not _TAG.match(tag):
             raise PhaseFailedError("verifying", f"image_tag: {tag!r} is not a Docker tag")
         ssm = self.clients.ssm
@@ -88,10 +97,10 @@ class Ec2Executor:
             return dict(answer) if answer.get("Status") in _DONE else None
 
         done = self.waiter.until("verifying", f"SSM command {command_id}", finished)
-        output = "\n".join(
+        output = mask("\n".join(
             part for part in (done.get("StandardOutputContent"), done.get("StandardErrorContent"))
             if part
-        )  # fmt: skip
+        ))  # fmt: skip
         for line in output.splitlines()[-30:]:
             log(f"  {line}")
         if done.get("Status") == "Success":
@@ -107,6 +116,6 @@ class Ec2Executor:
         if not spec.previous_image_tag:
             log("no previous release to put back on the instance")
             return
-        failed = self.deploy(spec.previous_image_tag, log)
+        failed = self.deploy(spec.previous_image_tag, log, spec.config.masked)
         log(f"the instance is back on {spec.previous_image_tag}" if failed is None
             else f"putting {spec.previous_image_tag} back failed: {failed[:500]}")  # fmt: skip

@@ -9,15 +9,23 @@ boto3 clients of the user's account, built by the caller from the job's scoped s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from runner.shipping.app_config import AppEnvironment
 from runner.shipping.executor import PhaseFailedError
 
 T = TypeVar("T")
 
 TARGETS = ("ecs-fargate", "ec2", "lambda")
+CONFIG_NAMES_VAR = "AUTOSTACK_CONFIG_NAMES"
+"""Names (never values) of the user's config in a task definition or function environment,
+so that the next release can take out the ones since unset (users cannot set ``AUTOSTACK_*``)."""
+_REPOSITORY_HOST = re.compile(
+    r"^(?P<account>[0-9]{12})\.dkr\.ecr\.(?P<region>[a-z]{2}(-[a-z]+)+-[0-9])\.amazonaws\.com(\.cn)?/"
+)
 
 
 class AwsTargetError(ValueError):
@@ -67,6 +75,22 @@ class AwsTarget:
 
     def image_uri(self, tag: str) -> str:
         return f"{self.repository_url}:{tag}"
+
+    def config_parameter_arn(self, prefix: str, name: str) -> str:
+        """The ARN of the config parameter ``prefix/name`` in the stack's account and region
+        (read from the repository URL, which names both)."""
+        match = _REPOSITORY_HOST.match(self.repository_url)
+        if match is None:
+            raise AwsTargetError(
+                f"outputs.ecr_repository_url: {self.repository_url!r} names no account and region"
+            )
+        region = match.group("region")
+        partition = (
+            "aws-cn" if region.startswith("cn-")
+            else "aws-us-gov" if region.startswith("us-gov-")
+            else "aws"
+        )  # fmt: skip
+        return f"arn:{partition}:ssm:{region}:{match.group('account')}:parameter{prefix}/{name}"
 
     @classmethod
     def from_outputs(cls, kind: str, outputs: Mapping[str, Any]) -> AwsTarget:
@@ -150,3 +174,14 @@ class Waiter:
             if self.clock() >= deadline:
                 raise PhaseFailedError(phase, f"{what} did not finish within {limit:g} s")
             self.sleep(self.interval_s)
+
+
+def config_names(environment: Mapping[str, str]) -> set[str]:
+    """The config names an earlier release put into ``environment`` (its marker)."""
+    return {n for n in environment.get(CONFIG_NAMES_VAR, "").split(",") if n}
+
+
+def marker_of(config: AppEnvironment) -> dict[str, str]:
+    """The marker variable for ``config`` (empty without config)."""
+    names = sorted({*config.values, *config.secrets})
+    return {CONFIG_NAMES_VAR: ",".join(names)} if names else {}

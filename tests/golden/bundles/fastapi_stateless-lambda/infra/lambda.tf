@@ -44,10 +44,17 @@ resource "aws_cloudwatch_log_group" "api" {
   retention_in_days = var.log_retention_days
 }
 
+locals {
+  # With a config path (AutoStack): the provided secrets; else none.
+  release_time_secrets = toset(flatten([for path in compact([var.app_config_path]) : tolist(local.provided_secret_names)]))
+}
+
 # Secrets are read from SSM Parameter Store when Terraform applies (a function has no secret
-# injection); Lambda keeps its environment encrypted at rest.
+# injection); Lambda keeps its environment encrypted at rest. Deployed by AutoStack
+# (app_config_path set), the secrets you provide reach the function with each release instead,
+# so their values never enter Terraform's state.
 data "aws_ssm_parameter" "secret" {
-  for_each = local.secret_parameters
+  for_each = { for name in setsubtract(keys(local.secret_parameters), local.release_time_secrets) : name => local.secret_parameters[name] }
 
   name            = local.secret_parameter_names[each.key]
   with_decryption = true
@@ -68,6 +75,8 @@ resource "aws_lambda_function" "app" {
   architectures = ["x86_64"]
   memory_size   = var.lambda_memory_mb
   timeout       = 29
+  # Every change is a new version; the HTTP API serves the "live" alias.
+  publish = true
 
   environment {
     variables = merge(
@@ -87,6 +96,16 @@ resource "aws_lambda_function" "app" {
   depends_on = [aws_cloudwatch_log_group.app, aws_iam_role_policy_attachment.lambda_logs]
 }
 
+# What the HTTP API invokes: traffic moves only when this alias moves. An AutoStack release
+# moves it to a version published with the app's config, once verified, and leaves the
+# function itself as Terraform wrote it, so a later apply that changes nothing publishes
+# nothing and leaves the alias where the release put it.
+resource "aws_lambda_alias" "live" {
+  name             = "live"
+  function_name    = aws_lambda_function.app.function_name
+  function_version = aws_lambda_function.app.version
+}
+
 resource "aws_apigatewayv2_api" "app" {
   name          = var.name
   protocol_type = "HTTP"
@@ -95,7 +114,7 @@ resource "aws_apigatewayv2_api" "app" {
 resource "aws_apigatewayv2_integration" "app" {
   api_id                 = aws_apigatewayv2_api.app.id
   integration_type       = "AWS_PROXY"
-  integration_uri        = aws_lambda_function.app.invoke_arn
+  integration_uri        = aws_lambda_alias.live.invoke_arn
   payload_format_version = "2.0"
 }
 
@@ -133,6 +152,7 @@ resource "aws_lambda_permission" "api" {
   statement_id  = "AllowHttpApi"
   action        = "lambda:InvokeFunction"
   function_name = aws_lambda_function.app.function_name
+  qualifier     = aws_lambda_alias.live.name
   principal     = "apigateway.amazonaws.com"
   source_arn    = "${aws_apigatewayv2_api.app.execution_arn}/*/*"
 }

@@ -49,6 +49,15 @@ resource "aws_iam_role_policy" "app_access" {
   policy = data.aws_iam_policy_document.app_access.json
 }
 
+resource "aws_iam_role_policy" "app_config" {
+  # Only with a path: an empty one would name every parameter.
+  count = length(compact([var.app_config_path]))
+
+  name   = "read-app-config"
+  role   = aws_iam_role.instance.id
+  policy = data.aws_iam_policy_document.app_config_read.json
+}
+
 resource "aws_iam_instance_profile" "app" {
   name = "${var.name}-instance"
   role = aws_iam_role.instance.name
@@ -75,7 +84,9 @@ resource "aws_ssm_parameter" "runtime_config" {
     log_group      = aws_cloudwatch_log_group.app.name
     port           = 5000
     environment    = local.app_environment
-    secrets        = local.secret_parameter_names
+    # The app's config set through AutoStack: read by path at every deploy ("": none).
+    config_path = var.app_config_path
+    secrets     = local.secret_parameter_names
     # Read when set; an unset optional secret leaves its feature off.
     optional_secrets = local.optional_secret_parameters
     release          = []

@@ -1,3 +1,14 @@
+variable "app_config_path" {
+  type        = string
+  description = "SSM path of the app's config and secrets set through AutoStack (/autostack/<project>/<stack>); the app's roles may read exactly that path. Empty: none."
+  default     = ""
+
+  validation {
+    condition     = can(regex("^(/autostack/[A-Za-z0-9_-]{1,64}/[A-Za-z0-9_-]{1,64})?$", var.app_config_path))
+    error_message = "app_config_path must be empty or /autostack/<project>/<stack>."
+  }
+}
+
 locals {
   # Secrets the framework needs: generated here, in your account (never in code or variables).
   generated_secrets = {
@@ -5,20 +16,26 @@ locals {
   }
   # Secrets you provide: set each before the app can start
   #   aws ssm put-parameter --type SecureString --name /<name>/<SECRET> --value ...
+  # (deployed by AutoStack: `autostack config set --secret <SECRET>`, kept under app_config_path)
   provided_secret_names = toset([])
   # Secrets of optional features: left unset (a placeholder would switch the feature on) until
   # you set them the same way.
   optional_secret_names = toset(["STRIPE_API_KEY"])
   secret_names          = setunion(toset(keys(local.generated_secrets)), local.provided_secret_names)
-  secret_parameters     = { for name in local.secret_names : name => "/${var.name}/${name}" }
+  # Deployed by AutoStack, the secrets you provide live with the rest of the app's config.
+  provided_secret_path = coalesce(var.app_config_path, "/${var.name}")
+  secret_parameters = merge(
+    { for name in keys(local.generated_secrets) : name => "/${var.name}/${name}" },
+    { for name in local.provided_secret_names : name => "${local.provided_secret_path}/${name}" },
+  )
   # The parameter of each secret the app receives (generated ones once they exist).
   secret_parameter_names = merge(
     { for name in local.provided_secret_names : name => local.secret_parameters[name] },
     { for name, parameter in aws_ssm_parameter.generated : name => parameter.name },
   )
-  optional_secret_parameters = { for name in local.optional_secret_names : name => "/${var.name}/${name}" }
+  optional_secret_parameters = { for name in local.optional_secret_names : name => "${local.provided_secret_path}/${name}" }
   secret_arns = merge(
-    { for name in local.provided_secret_names : name => "arn:aws:ssm:${var.region}:${data.aws_caller_identity.current.account_id}:parameter/${var.name}/${name}" },
+    { for name in local.provided_secret_names : name => "arn:aws:ssm:${var.region}:${data.aws_caller_identity.current.account_id}:parameter${local.secret_parameters[name]}" },
     { for name, parameter in aws_ssm_parameter.generated : name => parameter.arn },
   )
 

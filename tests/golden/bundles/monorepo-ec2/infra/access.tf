@@ -12,4 +12,30 @@ data "aws_iam_policy_document" "app_access" {
   }
 }
 
+# The app's config set through AutoStack (var.app_config_path), read at exactly that path
+# by app-deploy on the instance.
+data "aws_iam_policy_document" "app_config_read" {
+  statement {
+    sid       = "ReadAppConfig"
+    actions   = ["ssm:GetParametersByPath", "ssm:GetParameter", "ssm:GetParameters"]
+    resources = [local.app_config_arn, "${local.app_config_arn}/*"]
+  }
+
+  statement {
+    sid       = "DecryptAppSecretsThroughSsm"
+    actions   = ["kms:Decrypt"]
+    resources = ["arn:aws:kms:${var.region}:${data.aws_caller_identity.current.account_id}:key/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["ssm.${var.region}.amazonaws.com"]
+    }
+  }
+}
+
+locals {
+  app_config_arn = "arn:aws:ssm:${var.region}:${data.aws_caller_identity.current.account_id}:parameter${var.app_config_path}"
+}
+
 data "aws_caller_identity" "current" {}

@@ -43,6 +43,15 @@ resource "aws_iam_role_policy" "execution_secrets" {
   policy = data.aws_iam_policy_document.app_access.json
 }
 
+resource "aws_iam_role_policy" "execution_config" {
+  # Only with a path: an empty one would name every parameter.
+  count = length(compact([var.app_config_path]))
+
+  name   = "read-app-config"
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.app_config_read.json
+}
+
 # Used by the app's code.
 resource "aws_iam_role" "task" {
   name               = "${var.name}-task"
@@ -55,13 +64,41 @@ resource "aws_iam_role_policy" "task_access" {
   policy = data.aws_iam_policy_document.app_access.json
 }
 
+# The app's config set through AutoStack (var.app_config_path), by name and ARN only: ECS
+# fetches each value (String or SecureString) at task start, so an apply keeps the config
+# the app runs with. Without decryption: no secret's value enters the state.
+data "aws_ssm_parameters_by_path" "app_config" {
+  for_each = toset(compact([var.app_config_path]))
+
+  path            = each.value
+  recursive       = false
+  with_decryption = false
+}
+
+locals {
+  # Config names as the API accepts them; others under the path (written by hand) are left out.
+  app_config_found    = merge([for found in data.aws_ssm_parameters_by_path.app_config : zipmap([for name in found.names : basename(name)], found.arns)]...)
+  app_config_reserved = [for name in keys(local.app_config_found) : name if can(regex("^(AWS|AUTOSTACK|LAMBDA|ECS)_", name))]
+  app_config_names    = setsubtract([for name in keys(local.app_config_found) : name if can(regex("^[A-Z_][A-Z0-9_]{0,127}$", name))], concat(local.app_config_reserved, local.reserved_config_names))
+  app_config_arns     = { for name in local.app_config_names : name => local.app_config_found[name] }
+  # Set by the platform or the runtime (chalicelib/models/app_config.py RESERVED_NAMES).
+  reserved_config_names = ["HOME", "HOST", "LD_LIBRARY_PATH", "LD_PRELOAD", "NODE_OPTIONS", "NODE_PATH", "PATH", "PORT", "PWD", "PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "SHELL", "TZ", "USER", "VIRTUAL_ENV", "_HANDLER", "_X_AMZN_TRACE_ID"]
+}
+
+output "app_config_parameters" {
+  description = "The app's config the task definitions name (SSM parameter ARN by name; ECS reads the values at task start)."
+  value       = local.app_config_arns
+}
+
 locals {
   # Two zones: the load balancer's minimum. Each zone it spans holds a billed public IPv4
   # address, so it spans two (not every default subnet); the tasks run in the same two.
-  service_subnets       = slice(sort(data.aws_subnets.default.ids), 0, 2)
-  container_environment = [for name, value in local.app_environment : { name = name, value = value }]
+  service_subnets = slice(sort(data.aws_subnets.default.ids), 0, 2)
+  # The user's config names win over the bundle's variables of the same name.
+  container_environment = [for name, value in local.app_environment : { name = name, value = value } if contains(setsubtract(keys(local.app_environment), keys(local.app_config_arns)), name)]
   container_secrets = concat(
-    [for name, arn in local.secret_arns : { name = name, valueFrom = arn }],
+    [for name, arn in local.secret_arns : { name = name, valueFrom = arn } if contains(setsubtract(keys(local.secret_arns), keys(local.app_config_arns)), name)],
+    [for name, arn in local.app_config_arns : { name = name, valueFrom = arn }],
     [for name in ["DB_PASSWORD"] : { name = name, valueFrom = "${aws_db_instance.main.master_user_secret[0].secret_arn}:password::" }],
   )
 }
