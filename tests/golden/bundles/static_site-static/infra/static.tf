@@ -123,8 +123,9 @@ resource "aws_cloudfront_distribution" "site" {
     origin_id   = "site-bucket"
     # Each release is uploaded to its own prefix and the deploy moves this path to it: a
     # release (or a rollback) switches at once, never half uploaded. var.image_tag is the
-    # live release (AutoStack passes it) so an apply keeps what the deploy switched to.
-    origin_path              = var.image_tag == "" ? "" : "/releases/${var.image_tag}"
+    # live release (AutoStack passes it) so an apply keeps what the deploy switched to; an
+    # empty one trims to "" (the bucket's root, where CI uploads).
+    origin_path              = trimsuffix("/releases/${var.image_tag}", "/releases/")
     origin_access_control_id = aws_cloudfront_origin_access_control.site.id
   }
 

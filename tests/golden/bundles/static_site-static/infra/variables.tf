@@ -42,7 +42,7 @@ variable "image_tag" {
   default     = ""
 
   validation {
-    condition     = var.image_tag == "" || can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.image_tag))
+    condition     = can(regex("^([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$", var.image_tag))
     error_message = "image_tag must be empty or letters, digits, '_', '.', '-'."
   }
 }
