@@ -6,10 +6,12 @@ passes the source's content hash as ``IMAGE_TAG``); the deploy then points Cloud
 origin path at that prefix (``runner/shipping/aws_static.py``), so a release is switched
 (and rolled back) at once and is never half uploaded while it serves.
 
-Cache-Control: a file in a folder that bundlers fill with content-hashed names
+Cache-Control: a file in a folder that node bundlers fill with content-hashed names
 (``assets/`` of Vite, ``_astro/``, ``_next/static/``, ``_app/immutable/``) never changes
-under its name, so browsers keep it a year; everything else (``index.html`` first) is
-``no-cache``: browsers revalidate it, so a new release shows on the next visit.
+under its name, so browsers keep it a year; everything else (``index.html`` first, and
+every file of a Hugo, Jekyll or MkDocs site) is ``no-cache``: browsers revalidate it, so a
+new release shows on the next visit. (A file a Vite site copies verbatim from
+``public/assets/`` gets the year too: rename it when it changes.)
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ RELEASE_DESTINATION = '"s3://$SITE_BUCKET/releases/$IMAGE_TAG/"'
 HASHED_FOLDERS = ("assets/*", "_astro/*", "_next/static/*", "_app/immutable/*")
 LONG_CACHE = "public, max-age=31536000, immutable"
 NO_CACHE = "no-cache"
+NO_OUTPUT_HINT = "is the plan's static output folder right?"
 # The CodeBuild image's runtimes (aws/codebuild/amazonlinux2-x86_64-standard:5.0).
 RUNTIMES = {"node": ("nodejs", "22"), "python": ("python", "3.12"), "ruby": ("ruby", "3.3"),
             "hugo": ("golang", "1.23")}  # fmt: skip
@@ -65,16 +68,19 @@ def site_build(
     build = list(plan.build) if tool != "none" else []
     out = escaping.shell_quote(ctx.static_output_dir or ".")
     excludes = " ".join(f"--exclude {escaping.shell_quote(p)}" for p in never_published)
-    hashed = " ".join(f"--include {escaping.shell_quote(p)}" for p in HASHED_FOLDERS)
-    not_hashed = " ".join(f"--exclude {escaping.shell_quote(p)}" for p in HASHED_FOLDERS)
-    long_cache = escaping.shell_quote(LONG_CACHE)
     sync = f"aws s3 sync {out} {RELEASE_DESTINATION} --delete --only-show-errors"
     upload = [
-        f'test -d {out} || {{ echo "the build made no {out} folder (the plan\'s static output)" '
-        ">&2; exit 1; }",
-        f"{sync} --exclude '*' {hashed} {excludes} --cache-control {long_cache}",
-        f"{sync} {not_hashed} {excludes} --cache-control {NO_CACHE}",
+        f'test -d {out} || {{ echo "the build made no output folder ({NO_OUTPUT_HINT})" >&2; '
+        "exit 1; }"
     ]
+    # Only node bundlers name files by their content; Jekyll's or Hugo's assets/ do not.
+    folders = HASHED_FOLDERS if tool == "node" else ()
+    if folders:
+        hashed = " ".join(f"--include {escaping.shell_quote(p)}" for p in folders)
+        long_cache = escaping.shell_quote(LONG_CACHE)
+        upload.append(f"{sync} --exclude '*' {hashed} {excludes} --cache-control {long_cache}")
+    not_hashed = " ".join(f"--exclude {escaping.shell_quote(p)}" for p in folders)
+    upload.append(" ".join(filter(None, [sync, not_hashed, excludes, "--cache-control", NO_CACHE])))
     folder = '"$CODEBUILD_SRC_DIR"' + (
         "" if ctx.app_dir == "." else "/" + escaping.shell_quote(ctx.app_dir)
     )

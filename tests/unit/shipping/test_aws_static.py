@@ -400,3 +400,29 @@ def test_the_static_bundle_builds_in_codebuild_and_uploads_one_release() -> None
     for output in ("build_project", "build_source_bucket", "site_bucket",
                    "cloudfront_distribution_id"):  # fmt: skip
         assert f'output "{output}"' in files["infra/outputs.tf"]
+
+
+@pytest.mark.parametrize(
+    ("prof", "runtime", "first_command"),
+    [
+        (profile("static", framework="hugo", kind="static", language="html",
+                 build_command="hugo --minify", static_output_dir="public"),
+         {"golang": "1.23"}, 'hugo --minify --baseURL "${SITE_URL:-/}"'),
+        (profile("static", framework="mkdocs", kind="static", language="markdown",
+                 build_command="mkdocs build", static_output_dir="site"),
+         {"python": "3.12"}, "mkdocs build"),
+        (profile("static", kind="static", language="html", static_output_dir="."), None, None),
+    ],
+    ids=["hugo", "mkdocs", "plain-html"],
+)  # fmt: skip
+def test_other_site_tools_build_with_their_runtime_and_revalidate_every_file(
+    prof: Any, runtime: dict[str, str] | None, first_command: str | None
+) -> None:
+    spec = yaml.safe_load(bundle_of(prof, "static").files["infra/buildspec.yml"])
+    assert (spec["phases"].get("install") or {}).get("runtime-versions") == runtime
+    build = spec["phases"]["build"]["commands"]
+    if first_command:
+        assert build[1] == first_command
+    (upload,) = [c for c in build if c.startswith("aws s3 sync")]
+    assert upload.endswith("--cache-control no-cache") and "immutable" not in upload
+    assert "--exclude 'infra/*'" in upload  # the repository's own files are never published
