@@ -17,12 +17,9 @@ emulator serves nothing there: the stack's URL is a loopback server standing in)
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
-import secrets
 import shutil
-import subprocess
 import time
 import zipfile
 from collections.abc import Iterator
@@ -32,7 +29,6 @@ from typing import Any
 import pytest
 
 from chalicelib import keys
-from chalicelib.models.plan import AppPlan
 from chalicelib.store.bundles import DynamoBundleStore
 from chalicelib.store.jobs import DynamoJobStore
 from chalicelib.store.releases import DynamoReleaseStore
@@ -46,187 +42,23 @@ from runner.shipping.aws_access import AwsExecutorFactory, DeployRoleClients
 from runner.shipping.aws_static import marker_key
 from runner.shipping.settings import ShippingSettings
 from runner.shipping.verify import HealthCheck
-from tests.functional.shipping.aws_user_stack import (
-    HealthServer,
-    client,
-    health_server,
-    put_item,
+from tests.functional.shipping.aws_user_stack import HealthServer, health_server, put_item
+from tests.functional.shipping.static_user_stack import (
+    FIXTURE,
+    OLD_TAG,
+    PROJECT,
+    StaticStack,
+    built_site,
+    seed_static,
+    tag_of,
+    zip_source,
 )
 from tests.functional.terraform.harness import EXTERNAL_ID, ROLE_ARN, job_session_issuer
 from tests.functional.terraform.jobs_harness import JobsHarness, make_jobs_harness
-from tests.golden.plan_profiles import plan_of, profile
 
 pytestmark = pytest.mark.slow
 
-FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "shipping" / "static_site"
-PROJECT = "proj1"
-OLD_TAG = "src-0000000000000000"
 FAST = ShippingSettings(executor="aws", poll_interval_s=0.1, wait_timeout_s=60)
-
-
-class StaticStack:
-    """A deployed static bundle in the emulator's user account (made with boto3, as
-    ``aws_user_stack`` does for the image targets; the bundle itself is applied by
-    test_gen_deploy_emulator.py)."""
-
-    def __init__(self, endpoint_url: str, app_url: str) -> None:
-        self.endpoint_url = endpoint_url
-        self.name = f"site-{secrets.token_hex(3)}"
-        self.site_bucket = f"{self.name}-site"
-        self.build_bucket = f"{self.name}-build"
-        s3 = self.client("s3")
-        s3.create_bucket(Bucket=self.site_bucket)
-        s3.create_bucket(Bucket=self.build_bucket)
-        self.client("logs").create_log_group(logGroupName=f"/aws/codebuild/{self.name}")
-        principal = {"Service": "codebuild.amazonaws.com"}
-        statement = {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": principal}
-        trust = {"Version": "2012-10-17", "Statement": [statement]}
-        role = self.client("iam").create_role(
-            RoleName=f"{self.name}-build", AssumeRolePolicyDocument=json.dumps(trust)
-        )["Role"]["Arn"]
-        self.client("codebuild").create_project(
-            name=f"{self.name}-build",
-            source={"type": "S3", "location": f"{self.build_bucket}/sources/latest.zip"},
-            artifacts={"type": "NO_ARTIFACTS"},
-            environment={
-                "type": "LINUX_CONTAINER",
-                "computeType": "BUILD_GENERAL1_SMALL",
-                "image": "aws/codebuild/amazonlinux2-x86_64-standard:5.0",
-                "privilegedMode": False,
-            },
-            serviceRole=role,
-        )
-        self.distribution_id = self.client("cloudfront").create_distribution(
-            DistributionConfig={
-                "CallerReference": self.name,
-                "Comment": f"{self.name} static site",
-                "Enabled": True,
-                "DefaultRootObject": "index.html",
-                "Origins": {
-                    "Quantity": 1,
-                    "Items": [
-                        {
-                            "Id": "site-bucket",
-                            "OriginPath": f"/releases/{OLD_TAG}",
-                            "DomainName": f"{self.site_bucket}.s3.{REGION}.amazonaws.com",
-                            "S3OriginConfig": {"OriginAccessIdentity": ""},
-                        }
-                    ],
-                },
-                "DefaultCacheBehavior": {
-                    "TargetOriginId": "site-bucket",
-                    "ViewerProtocolPolicy": "redirect-to-https",
-                    "MinTTL": 0,
-                },
-            }
-        )["Distribution"]["Id"]
-        self.outputs = {
-            k: {"value": v, "sensitive": False}
-            for k, v in {
-                "app_url": app_url,  # the cloudfront.net URL in AWS; the emulator serves none
-                "build_project": f"{self.name}-build",
-                "build_source_bucket": self.build_bucket,
-                "site_bucket": self.site_bucket,
-                "cloudfront_distribution_id": self.distribution_id,
-            }.items()
-        }
-        # The release serving before: built and checked by an earlier deploy.
-        self.put_release(OLD_TAG, {"index.html": b"<h1>the old site</h1>"})
-
-    def client(self, service: str) -> Any:
-        return client(self.endpoint_url, service)
-
-    def put_release(self, tag: str, files: dict[str, bytes], marker: bool = True) -> None:
-        s3 = self.client("s3")
-        for name, body in files.items():
-            s3.put_object(Bucket=self.site_bucket, Key=f"releases/{tag}/{name}", Body=body)
-        if marker:
-            s3.put_object(Bucket=self.site_bucket, Key=marker_key(tag), Body=b"{}")
-
-    def builds(self) -> list[str]:
-        codebuild = self.client("codebuild")
-        return list(codebuild.list_builds_for_project(projectName=f"{self.name}-build")["ids"])
-
-    def origin_path(self) -> str:
-        config = self.client("cloudfront").get_distribution_config(Id=self.distribution_id)
-        return str(config["DistributionConfig"]["Origins"]["Items"][0]["OriginPath"])
-
-    def invalidations(self) -> list[dict[str, Any]]:
-        answer = self.client("cloudfront").list_invalidations(DistributionId=self.distribution_id)
-        return list(answer["InvalidationList"].get("Items") or [])
-
-    def object(self, key: str) -> bytes:
-        return bytes(self.client("s3").get_object(Bucket=self.site_bucket, Key=key)["Body"].read())
-
-
-def _zip(folder: Path) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and "dist" not in path.relative_to(folder).parts:
-                archive.write(path, path.relative_to(folder).as_posix())
-    return buffer.getvalue()
-
-
-def _tag(archive: bytes) -> str:
-    return "src-" + hashlib.sha256(archive).hexdigest()[:16]
-
-
-def _plan() -> AppPlan:
-    """The plan of a node static site (the analysis of a real Vite site is tested in the
-    analysis tier; this fixture has no npm dependency, so it builds offline)."""
-    prof = profile("static", framework="vite", kind="static", language="javascript",
-                   build_command="npm run build", static_output_dir="dist")  # fmt: skip
-    plan = plan_of(prof)
-    assert plan.kind == "static" and plan.static_output == "dist" and plan.release == []
-    return plan
-
-
-def _seed(jobs: JobsHarness, stack: StaticStack, uploads: dict[str, bytes]) -> None:
-    """Bundle b1 (target static) generated from upload up1, further ready uploads, and the
-    live release OLD_TAG on stack dep1 with the stack's outputs."""
-    s3, bucket = jobs.clients.s3, jobs.settings.bucket
-    document = {
-        "record": {"id": "b1", "plans": [_plan().model_dump(mode="json")], "target": "static"},
-        "files": {"Dockerfile": "FROM node:24-alpine\n", "infra/static.tf": "# not built"},
-    }
-    s3.put_object(Bucket=bucket, Key=keys.bundle_document_key(PROJECT, "b1"),
-                  Body=json.dumps(document).encode())  # fmt: skip
-    for upload_id, archive in uploads.items():
-        key = keys.upload_key(PROJECT, upload_id, "zip")
-        s3.put_object(Bucket=bucket, Key=key, Body=archive)
-        put_item(jobs, {
-            "pk": keys.project_pk(PROJECT), "sk": keys.upload_sk(upload_id), "upload_id": upload_id,
-            "project_id": PROJECT, "status": "ready", "key": key,
-        })  # fmt: skip
-    DynamoBundleStore(jobs.clients.dynamodb, jobs.settings.table).put(
-        PROJECT, "b1", {"bundle_id": "b1", "analysis_id": "an1", "target": "static"}
-    )
-    put_item(jobs, {
-        "pk": keys.project_pk(PROJECT), "sk": keys.job_sk("an1"), "job_id": "an1",
-        "project_id": PROJECT, "kind": "analyze", "status": "succeeded",
-        "created_at_epoch": time.time(),
-        "payload": {"upload_id": "up1", "key": keys.upload_key(PROJECT, "up1", "zip")},
-    })  # fmt: skip
-    DynamoReleaseStore(jobs.clients.dynamodb, jobs.settings.table).put(
-        PROJECT, "0000000000001-first", {
-            "stack": "dep1", "bundle_id": "b1", "image_tag": OLD_TAG, "status": "live",
-            "executor": "aws-static", "created_at_epoch": time.time() - 60,
-            "target_outputs": stack.outputs, "source_upload_id": "up0",
-        },
-    )  # fmt: skip
-
-
-def _built_site(source: Path, tmp_path: Path) -> dict[str, bytes]:
-    """The fixture's own build run with node (what CodeBuild's build phase runs): the
-    files the buildspec's ``aws s3 sync dist`` uploads."""
-    node = shutil.which("node")
-    assert node, "node is needed to build the static fixture (apt-get install nodejs)"
-    work = tmp_path / f"build-{secrets.token_hex(3)}"
-    shutil.copytree(source, work)
-    subprocess.run([node, "build.mjs"], cwd=work, check=True, timeout=60)
-    out = work / "dist"
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
 
 def _shipping(jobs: JobsHarness, resources: LocalResources) -> ShippingServices:
@@ -273,18 +105,18 @@ def test_a_static_site_is_built_switched_invalidated_and_rolled_back(
 ) -> None:
     jobs = make_jobs_harness(local_resources, tmp_path)
     stack = StaticStack(local_resources.endpoint_url, site.url)
-    first = _zip(FIXTURE)
+    first = zip_source(FIXTURE)
     changed_source = tmp_path / "changed"
     shutil.copytree(FIXTURE, changed_source)
     page = changed_source / "src" / "index.html"
     page.write_text(page.read_text().replace("Hello from", "Hello again from"))
-    second = _zip(changed_source)
-    _seed(jobs, stack, {"up1": first, "up2": second})
-    tag1, tag2 = _tag(first), _tag(second)
+    second = zip_source(changed_source)
+    seed_static(jobs, stack, {"up1": first, "up2": second})
+    tag1, tag2 = tag_of(first), tag_of(second)
     # Stands in for CodeBuild's build + sync (moto runs no buildspec): the fixture's real
     # build output, where the buildspec puts it, without the marker (the runner writes it).
-    stack.put_release(tag1, _built_site(FIXTURE, tmp_path), marker=False)
-    stack.put_release(tag2, _built_site(changed_source, tmp_path), marker=False)
+    stack.put_release(tag1, built_site(FIXTURE, tmp_path), marker=False)
+    stack.put_release(tag2, built_site(changed_source, tmp_path), marker=False)
     shipping = _shipping(jobs, local_resources)
     registry = HandlerRegistry()
 
@@ -345,9 +177,9 @@ def test_a_site_whose_health_check_fails_goes_back_to_the_previous_release(
     jobs = make_jobs_harness(local_resources, tmp_path)
     site.status[0] = 404
     stack = StaticStack(local_resources.endpoint_url, site.url)
-    archive = _zip(FIXTURE)
-    _seed(jobs, stack, {"up1": archive})
-    stack.put_release(_tag(archive), _built_site(FIXTURE, tmp_path), marker=False)
+    archive = zip_source(FIXTURE)
+    seed_static(jobs, stack, {"up1": archive})
+    stack.put_release(tag_of(archive), built_site(FIXTURE, tmp_path), marker=False)
     shipping = _shipping(jobs, local_resources)
     with pytest.raises(PermanentJobError) as failed:
         HandlerRegistry().resolve("release")(_release_job(jobs, shipping))
@@ -356,7 +188,7 @@ def test_a_site_whose_health_check_fails_goes_back_to_the_previous_release(
     assert stack.origin_path() == f"/releases/{OLD_TAG}"
     assert len(stack.invalidations()) == 2  # the switch, and the switch back
     statuses = {r["image_tag"]: r["status"] for r in shipping.releases.list_project(PROJECT)}
-    assert statuses[OLD_TAG] == "live" and statuses[_tag(archive)] == "failed"
+    assert statuses[OLD_TAG] == "live" and statuses[tag_of(archive)] == "failed"
 
 
 def test_a_build_that_uploads_nothing_fails_building_and_switches_nothing(
@@ -364,13 +196,13 @@ def test_a_build_that_uploads_nothing_fails_building_and_switches_nothing(
 ) -> None:
     jobs = make_jobs_harness(local_resources, tmp_path)
     stack = StaticStack(local_resources.endpoint_url, site.url)
-    archive = _zip(FIXTURE)
-    _seed(jobs, stack, {"up1": archive})  # and no files under the release's prefix
+    archive = zip_source(FIXTURE)
+    seed_static(jobs, stack, {"up1": archive})  # and no files under the release's prefix
     shipping = _shipping(jobs, local_resources)
     with pytest.raises(PermanentJobError) as failed:
         HandlerRegistry().resolve("release")(_release_job(jobs, shipping))
     assert failed.value.code == "building_failed"
-    assert f"releases/{_tag(archive)}/index.html" in str(failed.value)
+    assert f"releases/{tag_of(archive)}/index.html" in str(failed.value)
     assert len(stack.builds()) == 1
     assert stack.origin_path() == f"/releases/{OLD_TAG}" and stack.invalidations() == []
     assert site.probes == []
