@@ -161,7 +161,7 @@ def main() -> None:
                 stop=StopSignal(),
                 attempt=1,
                 receive_count=1,
-                services={"shipping": shipping},
+                services={"shipping": shipping, "app_config_sts": _client("sts", url)},
             )
             slept["s"] = 0.0
             began = time.perf_counter()
