@@ -16,6 +16,7 @@ from typing import Any
 from chalicelib.generate import escaping
 from chalicelib.generate.dockerfiles import COMPOSER_IMAGE, docker_recipe, static_tool
 from chalicelib.generate.hclfmt import align_assignments
+from chalicelib.generate.site_build import site_build
 from chalicelib.generate.stack import StackContext
 from chalicelib.models.plan import AppPlan
 from chalicelib.models.templates import CostSummary, Recommendation, Target
@@ -351,7 +352,14 @@ _FILE_ROLES = {
 }
 
 
-def _file_table(paths: list[str]) -> list[tuple[str, str]]:
+_STATIC_FILE_ROLES = {
+    "infra/codebuild.tf": "the site build in your account: CodeBuild, its source bucket and logs",
+    "infra/buildspec.yml": "CodeBuild's steps: the site's build, uploaded to releases/IMAGE_TAG/",
+}
+
+
+def _file_table(paths: list[str], target: Target) -> list[tuple[str, str]]:
+    roles = {**_FILE_ROLES, **_STATIC_FILE_ROLES} if target == "static" else _FILE_ROLES
     rows = []
     for path in paths:
         if path.endswith("Dockerfile"):
@@ -359,7 +367,7 @@ def _file_table(paths: list[str]) -> list[tuple[str, str]]:
         elif path.endswith(".dockerignore"):
             rows.append((path, "what stays out of the image"))
         else:
-            rows.append((path, _FILE_ROLES.get(path, "")))
+            rows.append((path, roles.get(path, "")))
     return rows
 
 
@@ -736,6 +744,9 @@ def render_files(
     }
     if target == "static":
         files["infra/static.tf"] = hcl("static.tf")
+        values["site"] = site_build(ctx, plan, values["static_tool"], _NEVER_PUBLISHED)
+        files["infra/codebuild.tf"] = hcl("codebuild.tf")
+        files["infra/buildspec.yml"] = render("terraform/buildspec.yml.j2")
     else:
         files["infra/network.tf"] = hcl("network.tf")
         files["infra/environment.tf"] = hcl("environment.tf")
@@ -773,7 +784,7 @@ def render_files(
         )
     files["docker-compose.yml"] = render("docker/compose.yml.j2")
     files[".github/workflows/deploy.yml"] = render("ci/deploy.yml.j2")
-    values["file_table"] = _file_table([*files, "infra/README.md"])
+    values["file_table"] = _file_table([*files, "infra/README.md"], target)
     files["infra/README.md"] = render("terraform/README.md.j2")
     return files
 

@@ -52,7 +52,7 @@ _BUILD_FILES = frozenset({"Dockerfile", ".dockerignore", "Dockerfile.dockerignor
 _TARGET_OUTPUTS = (
     "app_url", "build_project", "build_source_bucket", "ecr_repository_url", "log_group",
     "ecs_cluster", "ecs_service", "release_task", "instance_id", "function_name",
-    "release_function_name",
+    "release_function_name", "site_bucket", "cloudfront_distribution_id",
 )  # fmt: skip
 
 
@@ -321,7 +321,7 @@ def _release(
     target = str((document.get("record") or {}).get("target") or "")
     if services.make_executor is not None and target not in AWS_TARGETS:
         ctx.log.write(f"the aws executor does not ship a {target or 'bundle without a'} target")
-        return None  # a static site: infrastructure only, as before
+        return None  # a target no AWS executor ships: infrastructure only
     upload_id, upload_key = _source_of(ctx, services, bundle, payload.upload_id)
     try:  # before the release record: an unreadable config leaves no release behind
         config = app_config.environment_for(ctx, payload.stack)

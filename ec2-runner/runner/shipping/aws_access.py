@@ -19,6 +19,7 @@ from runner.job_session import JobScope, JobSessionError, JobSessionIssuer, sess
 from runner.shipping.aws_ec2 import Ec2Executor
 from runner.shipping.aws_ecs import EcsExecutor
 from runner.shipping.aws_lambda import LambdaExecutor
+from runner.shipping.aws_static import StaticExecutor
 from runner.shipping.aws_target import AwsClients, AwsTarget, Waiter
 from runner.shipping.executor import ReleaseExecutor
 from runner.shipping.settings import LOCAL_STAGES, ShippingSettings
@@ -50,7 +51,7 @@ class ExecutorRequest:
 
 
 class _LazyClient:
-    """A boto3 client made on first use: an executor uses four or five of the seven, and
+    """A boto3 client made on first use: an executor uses four or five of the eight, and
     making one costs ~0.1-0.3 s of CPU."""
 
     def __init__(self, make: Callable[[], Any]) -> None:
@@ -105,6 +106,7 @@ def clients_of(
     return AwsClients(
         s3=client("s3"), codebuild=client("codebuild"), ecr=client("ecr"), logs=client("logs"),
         ecs=client("ecs"), ssm=client("ssm"), lambda_=client("lambda"),
+        cloudfront=client("cloudfront"),
     )  # fmt: skip
 
 
@@ -166,10 +168,13 @@ class DeployRoleClients:
         return clients_of(session, self.endpoint_url, access.region, deploy)
 
 
-EXECUTORS: dict[str, type[EcsExecutor] | type[Ec2Executor] | type[LambdaExecutor]] = {
+EXECUTORS: dict[
+    str, type[EcsExecutor] | type[Ec2Executor] | type[LambdaExecutor] | type[StaticExecutor]
+] = {
     "ecs-fargate": EcsExecutor,
     "ec2": Ec2Executor,
     "lambda": LambdaExecutor,
+    "static": StaticExecutor,
 }
 
 

@@ -94,6 +94,12 @@ class CodeBuildImages:
         if self.image_exists(spec.image_tag):
             log(f"{uri} is already in ECR (the same source): no build")
             return uri
+        self.build_source(spec, log)
+        return uri
+
+    def build_source(self, spec: ReleaseSpec, log: LogLine) -> None:
+        """Upload the source, start the build with ``IMAGE_TAG`` and follow it to its end
+        (the static executor's build: the buildspec syncs the site instead of pushing)."""
         key = f"sources/{spec.image_tag}.zip"
         body = source_zip(spec.source_dir, spec.build_files)
         self.clients.s3.put_object(
@@ -114,7 +120,6 @@ class CodeBuildImages:
         build_id = build["id"]
         log(f"CodeBuild {build_id} started")
         self._follow(build_id, log, spec.cancelled)
-        return uri
 
     def _follow(self, build_id: str, log: LogLine, cancelled: Callable[[], bool]) -> None:
         tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
@@ -160,7 +165,7 @@ class CodeBuildImages:
         reason = "; ".join(r for r in reasons if r)
         raise PhaseFailedError(
             "building",
-            f"the image build {build_id} ended {status} in its {where} phase"
+            f"the build {build_id} ended {status} in its {where} phase"
             + (f": {reason}" if reason else ""),
             log_tail="\n".join(tail),
         )

@@ -2,9 +2,9 @@
 
 ``AwsTarget`` is read from the bundle's Terraform outputs (``build_project``,
 ``build_source_bucket``, ``ecr_repository_url``, ``ecs_cluster``, ``instance_id``,
-``function_name``...): the executors never guess a resource name. ``AwsClients`` are
-boto3 clients of the user's account, built by the caller from the job's scoped session
-(``runner.shipping.aws_access``); nothing here makes a client of its own.
+``function_name``, ``site_bucket``...): the executors never guess a resource name.
+``AwsClients`` are boto3 clients of the user's account, built by the caller from the job's
+scoped session (``runner.shipping.aws_access``); nothing here makes a client of its own.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from runner.shipping.executor import PhaseFailedError
 
 T = TypeVar("T")
 
-TARGETS = ("ecs-fargate", "ec2", "lambda")
+TARGETS = ("ecs-fargate", "ec2", "lambda", "static")
 CONFIG_NAMES_VAR = "AUTOSTACK_CONFIG_NAMES"
 """Names (never values) of the user's config in a task definition or function environment,
 so that the next release can take out the ones since unset (users cannot set ``AUTOSTACK_*``)."""
@@ -43,6 +43,7 @@ class AwsClients:
     ecs: Any = None
     ssm: Any = None
     lambda_: Any = None
+    cloudfront: Any = None
 
 
 def _value(outputs: Mapping[str, Any], name: str) -> Any:
@@ -68,6 +69,8 @@ class AwsTarget:
     instance_id: str = ""
     function_name: str = ""
     release_function_name: str = ""
+    site_bucket: str = ""
+    distribution_id: str = ""
 
     @property
     def repository_name(self) -> str:
@@ -116,7 +119,7 @@ class AwsTarget:
             app_url=need("app_url"),
             build_project=need("build_project"),
             build_source_bucket=need("build_source_bucket"),
-            repository_url=need("ecr_repository_url"),
+            repository_url=need("ecr_repository_url") if kind != "static" else "",
             log_group=maybe("log_group"),
             ecs_cluster=need("ecs_cluster") if kind == "ecs-fargate" else "",
             ecs_service=need("ecs_service") if kind == "ecs-fargate" else "",
@@ -124,6 +127,8 @@ class AwsTarget:
             instance_id=need("instance_id") if kind == "ec2" else "",
             function_name=need("function_name") if kind == "lambda" else "",
             release_function_name=maybe("release_function_name"),
+            site_bucket=need("site_bucket") if kind == "static" else "",
+            distribution_id=need("cloudfront_distribution_id") if kind == "static" else "",
         )
         return target
 
@@ -142,6 +147,8 @@ class AwsTarget:
             "instance_id": self.instance_id,
             "function_name": self.function_name,
             "release_function_name": self.release_function_name,
+            "site_bucket": self.site_bucket,
+            "cloudfront_distribution_id": self.distribution_id,
         }
         return {k: {"value": v} for k, v in names.items() if v}
 

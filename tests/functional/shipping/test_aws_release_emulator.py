@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import time
 import zipfile
 from collections.abc import Iterator
@@ -264,20 +263,3 @@ def test_a_deploy_role_session_is_required_outside_the_local_stages(
         ROLE_ARN, EXTERNAL_ID, REGION), time.monotonic, time.sleep)  # fmt: skip
     with pytest.raises(JobSessionError, match="AUTOSTACK_TERRAFORM_SESSION_ROLE_ARN"):
         clients(request)
-
-
-def test_a_static_bundle_is_not_shipped_by_the_aws_executor(
-    local_resources: LocalResources, tmp_path: Path, app: HealthServer
-) -> None:
-    jobs = make_jobs_harness(local_resources, tmp_path)
-    stack = make_user_stack(local_resources.endpoint_url, "ecs-fargate", app.url)
-    seed(jobs, stack)
-    key = keys.bundle_document_key(PROJECT, "b1")
-    s3, bucket = jobs.clients.s3, jobs.settings.bucket
-    document = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    document["record"]["target"] = "static"
-    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(document).encode())
-    with pytest.raises(PermanentJobError) as refused:
-        HandlerRegistry().resolve("release")(_release_job(jobs, _shipping(jobs, local_resources)))
-    assert refused.value.code == "nothing_to_ship"
-    assert stack.builds() == [] and app.probes == []

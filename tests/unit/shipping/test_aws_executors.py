@@ -742,8 +742,8 @@ def test_outputs_without_the_build_name_the_missing_output() -> None:
     outputs = {"app_url": {"value": "http://x"}, "ecr_repository_url": {"value": REPO}}
     with pytest.raises(AwsTargetError, match=r"outputs\.build_project"):
         AwsTarget.from_outputs("ecs-fargate", outputs)
-    with pytest.raises(AwsTargetError, match="'static' has no AWS executor"):
-        AwsTarget.from_outputs("static", outputs)
+    with pytest.raises(AwsTargetError, match="'kubernetes' has no AWS executor"):
+        AwsTarget.from_outputs("kubernetes", outputs)
     full = {**outputs, "build_project": "b", "build_source_bucket": "s", "instance_id": "i-1"}
     target = AwsTarget.from_outputs("ec2", full)
     assert (target.repository_name, target.instance_id) == ("shop-web", "i-1")

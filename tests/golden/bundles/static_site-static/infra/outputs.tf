@@ -12,3 +12,13 @@ output "cloudfront_distribution_id" {
   description = "Distribution to invalidate after an upload."
   value       = aws_cloudfront_distribution.site.id
 }
+
+output "build_project" {
+  description = "The CodeBuild project that builds the site and uploads a release (a deploy starts it)."
+  value       = aws_codebuild_project.app.name
+}
+
+output "build_source_bucket" {
+  description = "Where a deploy uploads the source CodeBuild builds."
+  value       = aws_s3_bucket.build_source.bucket
+}

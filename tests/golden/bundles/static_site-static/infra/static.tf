@@ -119,8 +119,13 @@ resource "aws_cloudfront_distribution" "site" {
   http_version        = "http2and3"
 
   origin {
-    domain_name              = aws_s3_bucket.site.bucket_regional_domain_name
-    origin_id                = "site-bucket"
+    domain_name = aws_s3_bucket.site.bucket_regional_domain_name
+    origin_id   = "site-bucket"
+    # Each release is uploaded to its own prefix and the deploy moves this path to it: a
+    # release (or a rollback) switches at once, never half uploaded. var.image_tag is the
+    # live release (AutoStack passes it) so an apply keeps what the deploy switched to; an
+    # empty one trims to "" (the bucket's root, where CI uploads).
+    origin_path              = trimsuffix("/releases/${var.image_tag}", "/releases/")
     origin_access_control_id = aws_cloudfront_origin_access_control.site.id
   }
 

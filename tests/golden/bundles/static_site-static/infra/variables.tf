@@ -35,3 +35,26 @@ variable "external_id" {
   description = "External ID the role's trust policy requires (AutoStack generates one per project)."
   sensitive   = true
 }
+
+variable "image_tag" {
+  type        = string
+  description = "The release the site serves: CloudFront reads releases/<image_tag>/ of the site bucket (an AutoStack deploy sets it). Empty: the bucket's root, where CI uploads."
+  default     = ""
+
+  validation {
+    condition     = can(regex("^([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$", var.image_tag))
+    error_message = "image_tag must be empty or letters, digits, '_', '.', '-'."
+  }
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "Days to keep the site build's CloudWatch logs."
+  default     = 14
+}
+
+variable "build_source_retention_days" {
+  type        = number
+  description = "Days to keep each uploaded build source in the build-source bucket."
+  default     = 7
+}
