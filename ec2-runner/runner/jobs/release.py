@@ -109,7 +109,7 @@ def shipping_for(ctx: JobContext) -> ShippingServices | None:
             return None
         executor = _cached.get("executor")
         if executor is None and settings.executor == "local":
-            executor = _cached["executor"] = _local_executor(os.environ)
+            executor = _cached["executor"] = _local_executor(os.environ, ctx.settings.runner_db)
     dynamodb, table = ctx.clients.dynamodb, ctx.settings.table
     return ShippingServices(
         executor=executor,
@@ -126,13 +126,23 @@ def shipping_for(ctx: JobContext) -> ShippingServices | None:
     )
 
 
-def _local_executor(environ: Any) -> ReleaseExecutor:
+def _local_executor(environ: Any, runner_db: Path) -> ReleaseExecutor:
     import time
 
-    from runner.local_runtime import LocalRuntime, SubprocessRunner
-    from runner.shipping.local import LocalApps, LocalExecutor, local_services
+    from runner.local_runtime import LocalRuntime
+    from runner.shipping.local import (
+        AppProcesses,
+        GuardedRunner,
+        LocalApps,
+        LocalExecutor,
+        SpawnThread,
+        local_services,
+    )
 
-    runtime = LocalRuntime(runner=SubprocessRunner(), clock=time.monotonic)
+    # Apps die with the runner process, and a runner's successor reaps what is left
+    # (runner.shipping.local: SpawnThread, GuardedRunner, AppProcesses, reap_left_apps).
+    spawner = SpawnThread(GuardedRunner(), AppProcesses.beside(runner_db))
+    runtime = LocalRuntime(runner=spawner, clock=time.monotonic)
     return LocalExecutor(runtime=runtime, apps=LocalApps(), services=local_services(environ))
 
 
