@@ -17,8 +17,9 @@ secrets; every line this executor logs has the secrets' values masked.
 
 The apps must not outlive the runner (seen: gunicorn processes left by killed runners):
 every process is spawned from one long-lived thread (``SpawnThread``: PR_SET_PDEATHSIG
-fires when the *thread* that started a child ends, and job threads end with their job,
-which stopped the live app at once) under a guard shell (``GuardedRunner``) that stops
+fires when the *thread* that started a child ends, and a job thread ends with its job:
+the leader, ``sh -c``, was stopped then, its app lived on orphaned and outlived the
+runner) under a guard shell (``GuardedRunner``) that stops
 the whole group when the kernel says the runner died; and each group is written down
 (``AppProcesses``, pid + start time, beside the runner's database) so that the next
 runner to start kills whatever of them is still there (``reap_left_apps``) before it
@@ -289,8 +290,8 @@ class SpawnThread:
     the runner process, and writes each group down (``AppProcesses``).
 
     Linux sends PR_SET_PDEATHSIG when the thread that forked the child ends, not the
-    process: spawned from a job thread, the live app was told to stop when its release
-    job ended."""
+    process: spawned from a job thread, the app's leader was signalled as soon as its
+    release job ended."""
 
     def __init__(self, inner: ProcessRunner, record: AppProcesses | None = None) -> None:
         self._inner = inner

@@ -6,8 +6,9 @@ built in a fresh virtualenv and served by gunicorn on loopback.
 
 1. A release goes live; the runner process is SIGKILLed: the app's port stops answering
    and no process of its group is left (the leader was spawned from the runner's
-   long-lived spawner thread with PR_SET_PDEATHSIG, so it is told to stop; before, the
-   signal fired when the *job thread* ended, which stopped the live app at once).
+   long-lived spawner thread, under a guard shell that stops the group on PDEATHSIG;
+   before, the signal fired when the *job thread* ended and stopped only ``sh -c``: the
+   orphaned gunicorn served on, and outlived the runner).
 2. What a signal cannot stop (a group that ignores SIGTERM, as a stuck app may) is killed
    by the next runner started on the same database, from the groups it recorded; a
    recorded pid that now names another process (another start time) is left alone.
