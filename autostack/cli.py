@@ -646,7 +646,12 @@ def _secret_value(run: Run, name: str) -> str:
 
 def _changed(run: Run, answer: dict[str, Any], what: str) -> None:
     names = ", ".join(answer["changed"])
-    if answer["restarting"]:
+    if answer["restarting"] and answer.get("status") == "already_queued":
+        run.out.say(
+            f"{what} {names} on stack {answer['stack']}; the restart already queued (job"
+            f" {answer['job_id']}) takes it too: `autostack releases` shows it go live"
+        )
+    elif answer["restarting"]:
         run.out.say(
             f"{what} {names} on stack {answer['stack']}; restarting the app (job"
             f" {answer['job_id']}): `autostack releases` shows it go live"
