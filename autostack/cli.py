@@ -43,6 +43,7 @@ class Run:
     api_option: str | None
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     result: dict[str, Any] = field(default_factory=dict)
+    http: Any = None  # an httpx.Client (tests: ``main(obj={"http": ...})``); None: a new one
     _session: Session | None = None
 
     @property
@@ -53,6 +54,10 @@ class Run:
         return ProfileStore(config_dir(self.environ))
 
     def session(self) -> Session:
+        if self._session is None and self.http is not None:
+            store = self.store()
+            api = resolve_api(self.api_option, self.environ, store.load()) or ""
+            self._session = Session(store, api, http=self.http)
         if self._session is None:
             store = self.store()
             api = resolve_api(self.api_option, self.environ, store.load())
@@ -72,7 +77,9 @@ def command(fn: Callable[..., dict[str, Any] | None]) -> Callable[..., None]:
     @click.option("--api", "api_option", metavar="URL", help="The API (else $AUTOSTACK_API).")
     @functools.wraps(fn)
     def wrapper(json_mode: bool, api_option: str | None, **kwargs: Any) -> None:
-        run = Run(out=Output(json_mode), api_option=api_option)
+        given = click.get_current_context().find_root().obj
+        http = given.get("http") if isinstance(given, dict) else None
+        run = Run(out=Output(json_mode), api_option=api_option, http=http)
         code = EXIT_OK
         try:
             result = fn(run, **kwargs) or {}
@@ -297,6 +304,7 @@ def _ship(
     yes: bool,
     stack: str,
     new_project: bool,
+    infra: bool = True,
 ) -> dict[str, Any]:
     started = time.monotonic()
     _can_confirm(run, yes)
@@ -327,6 +335,10 @@ def _ship(
     run.out.say(f"\ngenerated the {bundle['target']} bundle ({len(bundle['files'])} files)")
     run.result["bundle_id"] = bundle["id"]
     run.result["target"] = bundle["target"]
+    if not infra and bundle_dir is None:
+        released = _release_if_unchanged(run, session, project_id, bundle, stack, started)
+        if released is not None:
+            return released
     deploy_bundle = bundle["id"]
     if bundle_dir is not None:
         deploy_bundle = flows.upload_bundle(session, run.out, project_id, bundle_dir)
@@ -360,6 +372,59 @@ def _ship(
     )
     run.out.say("")
     run.out.say(f"{deployment['status']}: {url or '(no app_url output)'}", style="bold green")
+    return run.result
+
+
+def _release_if_unchanged(
+    run: Run,
+    session: Session,
+    project_id: str,
+    bundle: dict[str, Any],
+    stack: str,
+    started: float,
+) -> dict[str, Any] | None:
+    """A live stack whose infrastructure, build and plans the new bundle leaves as they are
+    gets a release of the new source (``POST .../releases``: build, release, roll out,
+    verify), like ``fly deploy``; None: plan and apply as a first deploy does."""
+    live = flows.live_release(session, project_id, stack)
+    if live is None:
+        run.out.say(f"nothing is live on stack {stack}: planning the infrastructure")
+        return None
+    changes = flows.infrastructure_changes(session, project_id, bundle["id"], live["bundle_id"])
+    if changes:
+        run.out.say(f"the infrastructure changed ({', '.join(changes[:8])}): planning it")
+        run.result["infrastructure_changes"] = changes
+        return None
+    run.out.say(f"stack {stack} is live and its infrastructure is unchanged: releasing the new"
+                " source (build, release, roll out, verify; --infra plans it instead)")  # fmt: skip
+    queued = session.call(
+        "POST",
+        f"/projects/{project_id}/releases",
+        {"upload_id": run.result["upload_id"], "stack": stack},
+    )
+    run.result.update({"path": "release", "job_id": queued["job_id"]})
+    run.out.heading(f"\nReleasing (job {queued['job_id']}):")
+    release = flows.follow_release(session, run.out, project_id, str(queued["job_id"]))
+    run.result["release"] = release
+    if release["status"] != "live":
+        raise CliError(
+            f"the release {release['status']}"
+            + (f" in {release['failed_phase']}" if release.get("failed_phase") else "")
+            + f": {release.get('error') or 'see the log'}",
+            hint=f"stack {stack} still serves release {live['id']}",
+            details={"release": release},
+        )
+    url = release.get("url")
+    run.result.update(
+        {
+            "url": url,
+            "status": "live",
+            "elapsed_s": round(time.monotonic() - started, 1),
+            "requests": dict(session.sent),
+        }
+    )
+    run.out.say("")
+    run.out.say(f"live: {url or '(no URL)'}", style="bold green")
     return run.result
 
 
@@ -399,10 +464,19 @@ def launch(run: Run, directory: Path, **options: Any) -> dict[str, Any]:
 @main.command()
 @_dir_argument
 @_with(_deploy_options)
+@click.option(
+    "--infra",
+    is_flag=True,
+    help="Plan and apply the infrastructure even when it is unchanged (else a live stack"
+    " with the same infrastructure only gets a release of the new source).",
+)
 @command
-def deploy(run: Run, directory: Path, **options: Any) -> dict[str, Any]:
-    """Deploy new source from DIRECTORY to its existing project and stack."""
-    return _ship(run, directory, new_project=False, **options)
+def deploy(run: Run, directory: Path, infra: bool, **options: Any) -> dict[str, Any]:
+    """Deploy new source from DIRECTORY to its existing project and stack.
+
+    A live stack whose infrastructure the new source leaves as it is gets a release
+    (build, release, roll out, verify); otherwise, or with --infra, plan and apply."""
+    return _ship(run, directory, new_project=False, infra=infra, **options)
 
 
 # -- looking at things ------------------------------------------------------------------------
@@ -646,7 +720,12 @@ def _secret_value(run: Run, name: str) -> str:
 
 def _changed(run: Run, answer: dict[str, Any], what: str) -> None:
     names = ", ".join(answer["changed"])
-    if answer["restarting"]:
+    if answer["restarting"] and answer.get("status") == "already_queued":
+        run.out.say(
+            f"{what} {names} on stack {answer['stack']}; the restart already queued (job"
+            f" {answer['job_id']}) takes it too: `autostack releases` shows it go live"
+        )
+    elif answer["restarting"]:
         run.out.say(
             f"{what} {names} on stack {answer['stack']}; restarting the app (job"
             f" {answer['job_id']}): `autostack releases` shows it go live"

@@ -216,3 +216,91 @@ def safe_extract(data: bytes, destination: Path) -> list[str]:
             target.write_bytes(archive.read(entry))
             written.append(name.as_posix())
     return written
+
+
+# -- a redeploy of new source onto a live stack (build + release only) -----------------------
+
+RELEASE_DONE = ("live", "failed", "cancelled", "superseded", "rolled_back", "retired")
+RELEASE_POLL_S = 3.0
+RELEASE_TIMEOUT_S = 3600.0
+# What a release uses of a bundle besides its source: the infrastructure (the stack's
+# Terraform), the build files and the app plans. A difference in any -> plan and apply.
+_BUILD_FILES = frozenset({"Dockerfile", ".dockerignore", "Dockerfile.dockerignore"})
+
+
+def live_release(session: Session, project_id: str, stack: str) -> dict[str, Any] | None:
+    """The stack's live release, if any."""
+    listed = session.call("GET", f"/projects/{project_id}/releases")["releases"]
+    return next((r for r in listed if r["stack"] == stack and r["status"] == "live"), None)
+
+
+def release_inputs(bundle: dict[str, Any]) -> dict[str, Any]:
+    """What of a bundle (``GET .../templates/{id}``) a deploy depends on beyond the source:
+    its target and region, its app plans, its ``infra/`` files and its build files."""
+    contents = bundle.get("contents") or {}
+    files = {
+        path: text
+        for path, text in sorted(contents.items())
+        if path.startswith("infra/") or PurePosixPath(path).name in _BUILD_FILES
+    }
+    return {
+        "target": bundle.get("target"),
+        "region": bundle.get("region"),
+        "plans": bundle.get("plans") or [],
+        "files": files,
+    }
+
+
+def changed_inputs(new: dict[str, Any], live: dict[str, Any]) -> list[str]:
+    """What differs between two bundles' release inputs (empty: the same infrastructure)."""
+    a, b = release_inputs(new), release_inputs(live)
+    changed = [key for key in ("target", "region", "plans") if a[key] != b[key]]
+    names = sorted(set(a["files"]) | set(b["files"]))
+    changed += [name for name in names if a["files"].get(name) != b["files"].get(name)]
+    return changed
+
+
+def infrastructure_changes(
+    session: Session, project_id: str, new_bundle_id: str, live_bundle_id: str
+) -> list[str]:
+    """What a deploy of ``new_bundle_id`` would change beyond the source (empty: nothing,
+    a release of the new source is enough)."""
+    if new_bundle_id == live_bundle_id:
+        return []
+    new = session.call("GET", f"/projects/{project_id}/templates/{new_bundle_id}")
+    live = session.call("GET", f"/projects/{project_id}/templates/{live_bundle_id}")
+    return changed_inputs(dict(new), dict(live))
+
+
+def follow_release(
+    session: Session,
+    out: Output,
+    project_id: str,
+    job_id: str,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    timeout_s: float = RELEASE_TIMEOUT_S,
+) -> dict[str, Any]:
+    """Poll the releases until the one of ``job_id`` is done; that release.
+    Ctrl-C: FollowInterruptedError (the release goes on)."""
+    deadline = clock() + timeout_s
+    said: str | None = None
+    try:
+        while True:
+            listed = session.call("GET", f"/projects/{project_id}/releases")["releases"]
+            ours = next((r for r in listed if r.get("job_id") == job_id), None)
+            status = ours["status"] if ours else "queued"
+            if status != said:
+                out.say(f"==> {status}", style="cyan")
+                said = status
+            if ours is not None and status in RELEASE_DONE:
+                return dict(ours)
+            if clock() >= deadline:
+                raise CliError(
+                    f"release job {job_id} did not finish within {timeout_s:.0f} s",
+                    hint="`autostack releases` shows where it is",
+                )
+            sleep(RELEASE_POLL_S)
+    except KeyboardInterrupt:
+        raise FollowInterruptedError(None) from None

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from chalicelib.store.counters import CounterStore
     from chalicelib.store.deployments import DeploymentStore
     from chalicelib.store.jobs import JobStore
+    from chalicelib.store.pending_restarts import PendingRestartStore
     from chalicelib.store.projects import ProjectStore
     from chalicelib.store.releases import ReleaseStore
     from chalicelib.store.runners import RunnerStore
@@ -93,6 +94,10 @@ class Stores:
     @cached_property
     def releases(self) -> ReleaseStore:
         return self._build("releases", "ReleaseStore")
+
+    @cached_property
+    def pending_restarts(self) -> PendingRestartStore:
+        return self._build("pending_restarts", "PendingRestartStore")
 
 
 def dynamo_stores(client: Any, table: str) -> Stores:

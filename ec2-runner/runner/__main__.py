@@ -107,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
     from runner.clients import RunnerClients
     from runner.db_lock import RunnerDbBusyError, RunnerDbLock
     from runner.ledger import Ledger
-    from runner.logging import configure
+    from runner.logging import configure, get_logger
+    from runner.shipping.local import reap_left_apps
     from runner.worker import ColdStopError, Worker
 
     settings = _settings()
@@ -120,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"runner: {exc}; not starting a second runner on it", file=sys.stderr)
         return EXIT_DB_BUSY
     ledger = Ledger(settings.runner_db)
+    # Under the database lock: the apps a killed runner of this database left running.
+    reap_left_apps(settings.runner_db, get_logger("runner.shipping").warning)
     clients = RunnerClients.from_settings(settings)
     worker = Worker(settings, clients, ledger, idle_stop=_idle_stop(settings, clients))
     worker.chores = runner_chores(

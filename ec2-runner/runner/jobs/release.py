@@ -109,7 +109,7 @@ def shipping_for(ctx: JobContext) -> ShippingServices | None:
             return None
         executor = _cached.get("executor")
         if executor is None and settings.executor == "local":
-            executor = _cached["executor"] = _local_executor(os.environ)
+            executor = _cached["executor"] = _local_executor(os.environ, ctx.settings.runner_db)
     dynamodb, table = ctx.clients.dynamodb, ctx.settings.table
     return ShippingServices(
         executor=executor,
@@ -126,13 +126,23 @@ def shipping_for(ctx: JobContext) -> ShippingServices | None:
     )
 
 
-def _local_executor(environ: Any) -> ReleaseExecutor:
+def _local_executor(environ: Any, runner_db: Path) -> ReleaseExecutor:
     import time
 
-    from runner.local_runtime import LocalRuntime, SubprocessRunner
-    from runner.shipping.local import LocalApps, LocalExecutor, local_services
+    from runner.local_runtime import LocalRuntime
+    from runner.shipping.local import (
+        AppProcesses,
+        GuardedRunner,
+        LocalApps,
+        LocalExecutor,
+        SpawnThread,
+        local_services,
+    )
 
-    runtime = LocalRuntime(runner=SubprocessRunner(), clock=time.monotonic)
+    # Apps die with the runner process, and a runner's successor reaps what is left
+    # (runner.shipping.local: SpawnThread, GuardedRunner, AppProcesses, reap_left_apps).
+    spawner = SpawnThread(GuardedRunner(), AppProcesses.beside(runner_db))
+    runtime = LocalRuntime(runner=spawner, clock=time.monotonic)
     return LocalExecutor(runtime=runtime, apps=LocalApps(), services=local_services(environ))
 
 
@@ -232,12 +242,47 @@ def fail_interrupted_release(ctx: JobContext, services: ShippingServices | None 
             continue
         if phase == "verifying" and services is not None:
             message += _put_previous_back(ctx, services, release)
+        if phase == "building" and release.get("build_id") and services is not None:
+            _stop_left_build(ctx, services, release)
         store.set_status(
             ctx.message.project_id, release["release_id"], "failed",
             failed_phase=phase, error=message, finished_at_epoch=ctx.clock(),
         )  # fmt: skip
     ctx.log.write(message)
     raise PermanentJobError(message, f"{phase}_interrupted")
+
+
+def _remember_build(
+    ctx: JobContext, services: ShippingServices, release_id: str, build_id: str
+) -> None:
+    """Keep the build id on the release record (the build goes on if this write fails)."""
+    try:
+        services.releases.set_status(
+            ctx.message.project_id, release_id, "building", build_id=build_id
+        )
+    except Exception:
+        log.warning("could not keep the build id %s on the release", build_id, exc_info=True)
+
+
+def _stop_left_build(ctx: JobContext, services: ShippingServices, release: dict[str, Any]) -> None:
+    """Stop the CodeBuild build the killed runner started (through the job's scoped
+    session, as every call to the user's account); say so in the job log."""
+    from runner.shipping.aws_build import stop_build
+
+    build_id = str(release["build_id"])
+    try:
+        payload = ReleasePayload.model_validate(ctx.message.payload)
+        document = {"record": {"target": release.get("target")}}
+        executor = _executor_of(
+            ctx, services, payload, document, dict(release.get("target_outputs") or {})
+        )
+        clients = getattr(executor, "clients", None)
+        if clients is None:
+            return  # not an AWS executor: no build in the user's account
+        ctx.log.write(stop_build(clients.codebuild, build_id))
+    except Exception as exc:  # the job fails either way; say what may still run
+        log.warning("could not stop the build left running", exc_info=True)
+        ctx.log.write(f"could not stop CodeBuild {build_id} (stop it in the console): {exc}")
 
 
 def _put_previous_back(ctx: JobContext, services: ShippingServices, release: dict[str, Any]) -> str:
@@ -374,6 +419,7 @@ def _release(
         build_files=_build_files(document),
         previous_image_tag=str(previous["image_tag"]) if previous else None,
         cancelled=lambda: ctx.stop.reason == "cancel",
+        build_started=lambda build_id: _remember_build(ctx, services, release_id, build_id),
     )
     ctx.log.write(config.describe())
 

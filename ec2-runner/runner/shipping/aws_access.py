@@ -6,6 +6,11 @@ that allows only ``sts:AssumeRole`` of the deploy role with the project's Extern
 plus the stack's state), assumes the deploy role with it, and builds the executor's
 clients from that. Without a session issuer (no ``AUTOSTACK_TERRAFORM_SESSION_ROLE_ARN``)
 only the local and test stages may go on, with the runner's own (emulator) credentials.
+
+A deploy-role session lasts an hour at most (a role assumed from an assumed role cannot
+ask for more), and a build can take longer: the clients' credentials are botocore
+``RefreshableCredentials`` whose refresh obtains a fresh job session and assumes the
+deploy role again with the ExternalId, 15 minutes before they expire.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from runner.job_session import JobScope, JobSessionError, JobSessionIssuer, session_name
@@ -75,16 +81,75 @@ class _SharedSession:
         self._session: Any = None
         self._lock = threading.Lock()
 
+    def _made(self) -> Any:
+        if self._session is None:
+            if self._factory is not None:
+                self._session = self._factory()
+            else:
+                import boto3
+
+                self._session = boto3.session.Session()
+        return self._session
+
     def client(self, name: str, **kwargs: Any) -> Any:
         with self._lock:  # a boto3 session is not thread-safe; its clients are
-            if self._session is None:
-                if self._factory is not None:
-                    self._session = self._factory()
-                else:
-                    import boto3
+            return self._made().client(name, **kwargs)
 
-                    self._session = boto3.session.Session()
-            return self._session.client(name, **kwargs)
+    def with_credentials(self, credentials: Any) -> Any:
+        """A boto3 session of its own for one job's credentials (a session holds one set),
+        sharing the loaded service models (tests: a new session of the factory)."""
+        import boto3
+        import botocore.session
+
+        with self._lock:
+            if self._factory is not None:
+                session = self._factory()
+            else:
+                core = botocore.session.get_session()
+                core.register_component(
+                    "data_loader", self._made()._session.get_component("data_loader")
+                )
+                session = boto3.session.Session(botocore_session=core)
+        # botocore's own way to hand a session credentials that refresh themselves.
+        session._session._credentials = credentials
+        return session
+
+
+def refreshing_deploy_role(
+    job_sts: Callable[[], Any],
+    access: DeployAccess,
+    name: str,
+    time_fetcher: Callable[[], datetime] | None = None,
+) -> Any:
+    """botocore ``RefreshableCredentials`` of the deploy role: each fetch (the first, and
+    every refresh) takes an STS client of a fresh job session from ``job_sts`` and
+    assumes the role with the project's ExternalId."""
+    from botocore.credentials import RefreshableCredentials
+    from dateutil.parser import parse
+
+    def fetch() -> dict[str, str]:
+        try:
+            creds = job_sts().assume_role(
+                RoleArn=access.role_arn, RoleSessionName=name, ExternalId=access.external_id
+            )["Credentials"]
+        except JobSessionError:
+            raise
+        except Exception as exc:
+            raise JobSessionError(f"could not assume the deploy role: {exc}") from None
+        expiry = creds["Expiration"]
+        return {
+            "access_key": creds["AccessKeyId"],
+            "secret_key": creds["SecretAccessKey"],
+            "token": creds["SessionToken"],
+            "expiry_time": expiry.isoformat() if hasattr(expiry, "isoformat") else str(expiry),
+        }
+
+    first = fetch()
+    extra = {"time_fetcher": time_fetcher} if time_fetcher is not None else {}
+    return RefreshableCredentials(
+        first["access_key"], first["secret_key"], first["token"], parse(first["expiry_time"]),
+        fetch, "assume-role", **extra,
+    )  # fmt: skip
 
 
 def clients_of(
@@ -119,6 +184,7 @@ class DeployRoleClients:
     stage: str
     endpoint_url: str | None = None
     session_factory: SessionFactory | None = None
+    time_fetcher: Callable[[], datetime] | None = None  # botocore's clock (tests)
     _shared: _SharedSession | None = field(default=None, init=False, repr=False)
 
     def _session(self) -> _SharedSession:
@@ -145,27 +211,23 @@ class DeployRoleClients:
             access.role_arn, access.external_id,
         )  # fmt: skip
         name = session_name(request.job_id)
-        job = self.issuer.issue(scope, name)
-        sts = session.client(
-            "sts",
-            endpoint_url=self.endpoint_url,
-            region_name=access.region,
-            aws_access_key_id=job.access_key_id,
-            aws_secret_access_key=job.secret_access_key,
-            aws_session_token=job.session_token,
+        issuer = self.issuer
+
+        def job_sts() -> Any:  # a fresh job session each time: it expires too
+            job = issuer.issue(scope, name)
+            return session.client(
+                "sts",
+                endpoint_url=self.endpoint_url,
+                region_name=access.region,
+                aws_access_key_id=job.access_key_id,
+                aws_secret_access_key=job.secret_access_key,
+                aws_session_token=job.session_token,
+            )
+
+        credentials = refreshing_deploy_role(job_sts, access, name, self.time_fetcher)
+        return clients_of(
+            session.with_credentials(credentials), self.endpoint_url, access.region, {}
         )
-        try:
-            creds = sts.assume_role(
-                RoleArn=access.role_arn, RoleSessionName=name, ExternalId=access.external_id
-            )["Credentials"]
-        except Exception as exc:
-            raise JobSessionError(f"could not assume the deploy role: {exc}") from None
-        deploy = {
-            "aws_access_key_id": creds["AccessKeyId"],
-            "aws_secret_access_key": creds["SecretAccessKey"],
-            "aws_session_token": creds["SessionToken"],
-        }
-        return clients_of(session, self.endpoint_url, access.region, deploy)
 
 
 EXECUTORS: dict[

@@ -9,6 +9,10 @@
    (phases go to the deployment log, and the build's CloudWatch log stream with them)
    until the build ends. A failure raises ``PhaseFailedError("building")`` with the
    build's last log lines; a cancel stops the build (``StopBuild``).
+
+The build id is handed to ``spec.build_started`` as soon as StartBuild answers (the
+release record keeps it): a runner killed while the build runs leaves it running, and the
+restarted runner stops it (``stop_build``).
 """
 
 from __future__ import annotations
@@ -118,6 +122,7 @@ class CodeBuildImages:
             ],
         )["build"]
         build_id = build["id"]
+        spec.build_started(build_id)
         log(f"CodeBuild {build_id} started")
         self._follow(build_id, log, spec.cancelled)
 
@@ -169,6 +174,21 @@ class CodeBuildImages:
             + (f": {reason}" if reason else ""),
             log_tail="\n".join(tail),
         )
+
+
+def stop_build(codebuild: Any, build_id: str) -> str:
+    """Stop a build a killed runner left behind; what happened, in words for the job log.
+
+    A build that already ended cannot be stopped (CodeBuild answers InvalidInputException
+    or ResourceNotFoundException): nothing to do, and not an error."""
+    try:
+        answer = codebuild.stop_build(id=build_id)
+    except Exception as exc:
+        if error_code(exc) in ("InvalidInputException", "ResourceNotFoundException"):
+            return f"CodeBuild {build_id} had already ended"
+        raise
+    status = str((answer.get("build") or {}).get("buildStatus") or "STOPPED")
+    return f"stopped CodeBuild {build_id} (left running by the stopped runner): {status}"
 
 
 class LogStream:

@@ -45,6 +45,10 @@ def _never() -> bool:
     return False
 
 
+def _forget(build_id: str) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class ReleaseSpec:
     """One release of one app plan onto one stack."""
@@ -66,6 +70,9 @@ class ReleaseSpec:
     """The image of the release serving now (None: the first release)."""
     cancelled: Callable[[], bool] = _never
     """True once the job is cancelled (an executor may stop a long step early)."""
+    build_started: Callable[[str], None] = _forget
+    """Called with the CodeBuild build id as soon as StartBuild answers: the release record
+    keeps it, so that a restarted runner stops a build its killed predecessor started."""
 
 
 @dataclass

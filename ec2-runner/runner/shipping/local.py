@@ -15,6 +15,16 @@ The user's config (``spec.config``, ``runner.shipping.app_config``) reaches the 
 release, start and worker processes: values as its variables, secrets as its provided
 secrets; every line this executor logs has the secrets' values masked.
 
+The apps must not outlive the runner (seen: gunicorn processes left by killed runners):
+every process is spawned from one long-lived thread (``SpawnThread``: PR_SET_PDEATHSIG
+fires when the *thread* that started a child ends, and a job thread ends with its job:
+the leader, ``sh -c``, was stopped then, its app lived on orphaned and outlived the
+runner) under a guard shell (``GuardedRunner``) that stops
+the whole group when the kernel says the runner died; and each group is written down
+(``AppProcesses``, pid + start time, beside the runner's database) so that the next
+runner to start kills whatever of them is still there (``reap_left_apps``) before it
+takes a job.
+
 Services are not provided locally: an app whose plan needs PostgreSQL/Redis fails its
 ``building`` phase naming the service unless the runner's environment gives its URL
 (``AUTOSTACK_LOCAL_POSTGRESQL_URL``, ``AUTOSTACK_LOCAL_REDIS_URL``).
@@ -22,18 +32,33 @@ Services are not provided locally: an app whose plan needs PostgreSQL/Redis fail
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
 import threading
+import time
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import cast
 
 from runner.local_runtime import (
     LocalRuntime,
     LocalRuntimeError,
+    Process,
+    ProcessRunner,
     RunningApp,
     RuntimeInputs,
     ServiceEndpoint,
 )
+from runner.local_runtime import _PopenProcess as PopenProcess
 from runner.shipping.executor import Candidate, LogLine, PhaseFailedError, ReleaseSpec
 
 _PHASE_OF_STEP = {
@@ -78,6 +103,228 @@ def local_services(environ: Mapping[str, str]) -> dict[str, ServiceEndpoint]:
             db=parsed.path.lstrip("/"),
         )
     return services
+
+
+# --------------------------------------------------------------------------- app processes
+
+
+def process_start_time(pid: int, proc_root: Path = Path("/proc")) -> int | None:
+    """The process's start time (clock ticks since boot, /proc/<pid>/stat field 22); None
+    when there is no such process. With the pid it names one process: a pid is reused."""
+    try:
+        stat = (proc_root / str(pid) / "stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    # The command name (field 2) is in parentheses and may hold spaces or ")".
+    fields = stat[stat.rfind(")") + 2 :].split()
+    try:
+        return int(fields[19])  # field 22 overall; fields[0] is field 3 (the state)
+    except (IndexError, ValueError):
+        return None
+
+
+def group_exists(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_ours(recorded_start: int, leader_start: int | None, group_alive: bool) -> bool:
+    """Whether a recorded group is still the app's (to kill).
+
+    The leader alive with the recorded start time: ours. The leader gone but its group
+    still there: its children (a pid is never handed out while a group bears it): ours.
+    The leader's pid alive with another start time: the pid was reused: not ours."""
+    if leader_start is not None:
+        return leader_start == recorded_start
+    return group_alive
+
+
+class AppProcesses:
+    """The process groups this runner's apps run in, kept in a JSON file beside its
+    database: the runner's database lock makes the file one runner's alone."""
+
+    def __init__(
+        self,
+        path: Path,
+        start_time: Callable[[int], int | None] = process_start_time,
+        alive: Callable[[int], bool] = group_exists,
+    ) -> None:
+        self.path = path
+        self._start_time = start_time
+        self._alive = alive
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def beside(runner_db: Path) -> AppProcesses:
+        return AppProcesses(runner_db.with_name(runner_db.name + ".apps.json"))
+
+    def _load(self) -> list[dict[str, int]]:
+        try:
+            raw = json.loads(self.path.read_text())
+        except (FileNotFoundError, ValueError):
+            return []
+        entries = raw.get("groups") if isinstance(raw, dict) else None
+        return [
+            {"pgid": int(e["pgid"]), "start": int(e["start"])}
+            for e in entries or []
+            if isinstance(e, dict) and isinstance(e.get("pgid"), int)
+            and isinstance(e.get("start"), int) and e["pgid"] > 1
+        ]  # fmt: skip
+
+    def _save(self, entries: list[dict[str, int]]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temp = self.path.with_name(self.path.name + ".tmp")
+        temp.write_text(json.dumps({"groups": entries}))
+        os.replace(temp, self.path)
+
+    def live(self) -> list[dict[str, int]]:
+        """The recorded groups that are still ours."""
+        return [
+            e
+            for e in self._load()
+            if is_ours(e["start"], self._start_time(e["pgid"]), self._alive(e["pgid"]))
+        ]
+
+    def add(self, pgid: int) -> None:
+        """Write down a group just started (and forget the ones that are gone)."""
+        start = self._start_time(pgid)
+        if start is None:
+            return  # already gone
+        with self._lock:
+            entries = [e for e in self.live() if e["pgid"] != pgid]
+            self._save([*entries, {"pgid": pgid, "start": start}])
+
+    def reap(
+        self,
+        kill: Callable[[int, int], None] = os.killpg,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        grace_s: float = 5.0,
+    ) -> list[int]:
+        """Kill every recorded group that is still ours (a runner before ours was killed
+        and left them); the killed groups. Waits, bounded, until they are gone."""
+        with self._lock:
+            groups = [e["pgid"] for e in self.live()]
+            for pgid in groups:
+                try:
+                    kill(pgid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            deadline = clock() + grace_s
+            while any(self._alive(g) for g in groups) and clock() < deadline:
+                sleep(0.05)
+            self._save([])
+        return groups
+
+
+# The group leader of every app process: a shell that runs the app as its child and, told
+# by the kernel (SIGHUP, PR_SET_PDEATHSIG) that the runner died, sends SIGTERM to the whole
+# group. The plain leader was ``sh -c "<start>"``, which does not exec its command: the
+# signal stopped the shell and its gunicorn lived on. HUP is this guard's alone, so a
+# ``stop`` (SIGTERM to the group) reaches each process once, as before; the guard itself
+# outlives a SIGTERM until its child is gone (the leader's exit still means "stopped"),
+# and exits with the child's status.
+GUARD_SCRIPT = """trap "kill -TERM 0" HUP
+trap ":" TERM
+"$@" &
+child=$!
+wait "$child"; code=$?
+while kill -0 "$child" 2>/dev/null; do wait "$child"; code=$?; done
+exit "$code"
+"""
+_PR_SET_PDEATHSIG = 1
+
+
+def _libc_prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    # Loaded here, in the parent: a child of a threaded process must not dlopen.
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    return cast(Callable[..., int], libc.prctl)
+
+
+class GuardedRunner:
+    """A ``ProcessRunner``: each process in its own session (group) under ``GUARD_SCRIPT``,
+    whose leader gets SIGHUP when the thread that started it ends (``SpawnThread`` keeps
+    that thread alive as long as the runner process)."""
+
+    def __init__(self) -> None:
+        self._prctl = _libc_prctl()
+
+    def _in_child(self) -> None:
+        if self._prctl is not None:
+            self._prctl(_PR_SET_PDEATHSIG, signal.SIGHUP, 0, 0, 0)
+
+    def spawn(
+        self, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log_path: Path
+    ) -> Process:
+        with log_path.open("ab") as log:
+            popen = subprocess.Popen(
+                ["/bin/sh", "-c", GUARD_SCRIPT, "app-guard", *argv],
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=self._in_child,
+            )
+        return PopenProcess(popen)
+
+
+def reap_left_apps(runner_db: Path, log: Callable[[str], None]) -> list[int]:
+    """At a runner's start, under its database lock: kill the apps a killed runner left."""
+    groups = AppProcesses.beside(runner_db).reap()
+    if groups:
+        log(f"stopped {len(groups)} app process group(s) a previous runner left: {groups}")
+    return groups
+
+
+class SpawnThread:
+    """A ``ProcessRunner`` that starts every process from one thread living as long as
+    the runner process, and writes each group down (``AppProcesses``).
+
+    Linux sends PR_SET_PDEATHSIG when the thread that forked the child ends, not the
+    process: spawned from a job thread, the app's leader was signalled as soon as its
+    release job ended."""
+
+    def __init__(self, inner: ProcessRunner, record: AppProcesses | None = None) -> None:
+        self._inner = inner
+        self._record = record
+        self._calls: queue.SimpleQueue[tuple[Callable[[], Process], Future[Process]]] = (
+            queue.SimpleQueue()
+        )
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def _serve(self) -> None:
+        while True:
+            call, future = self._calls.get()
+            try:
+                future.set_result(call())
+            except BaseException as exc:  # handed to the caller
+                future.set_exception(exc)
+
+    def spawn(
+        self, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log_path: Path
+    ) -> Process:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name="app-spawner", daemon=True)
+                self._thread.start()
+        future: Future[Process] = Future()
+        self._calls.put(
+            (lambda: self._inner.spawn(argv, cwd=cwd, env=env, log_path=log_path), future)
+        )
+        process = future.result()
+        if self._record is not None:
+            self._record.add(process.pid)  # the leader of its own group: pgid == pid
+        return process
 
 
 class LocalApps:

@@ -218,3 +218,86 @@ def test_no_live_deployment_busy_stack_and_other_users_are_refused(
     bob = api.user("bob@example.com")
     status, body, _ = api.call("GET", f"/projects/{project_id}/config", token=bob)
     assert status == 404
+
+
+def _claim_job(ctx: AppContext, project_id: str, job_id: str, status: str = "running") -> None:
+    """What a runner's claim leaves on the job item: it has started."""
+    ctx.aws.dynamodb.update_item(
+        TableName=ctx.settings.table,
+        Key={"pk": {"S": f"PROJECT#{project_id}"}, "sk": {"S": f"JOB#{job_id}"}},
+        UpdateExpression="SET #s = :s",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": {"S": status}},
+    )
+
+
+def test_quick_changes_share_one_queued_restart(api: Api, api_context: AppContext) -> None:
+    ctx = api_context
+    token, project_id = _project(api)
+    _live(ctx, project_id)
+    base = f"/projects/{project_id}/config"
+
+    status, first, _ = api.call("PUT", base, {"values": {"A": "1"}}, token=token)
+    assert status == 202 and first["status"] == "queued", first
+    status, second, _ = api.call("PUT", base, {"values": {"B": "2"}}, token=token)
+    assert status == 202, second
+    assert (second["restarting"], second["status"], second["job_id"]) == (
+        True, "already_queued", first["job_id"],
+    )  # fmt: skip
+    status, third, _ = api.call("DELETE", base + "/A", token=token)
+    assert (status, third["status"], third["job_id"]) == (202, "already_queued", first["job_id"])
+    (job,) = _releases_queued(ctx, project_id)  # one restart for three changes
+    assert job.job_id == first["job_id"] and job.status == "queued"
+    # The config is in SSM already: the queued job reads it when it runs.
+    prefix = f"/autostack/{project_id}/main"
+    names = {p["Name"] for p in _user_ssm(ctx).get_parameters_by_path(Path=prefix)["Parameters"]}
+    assert names == {f"{prefix}/B"}
+
+    # Once a runner has started it (it may have read the config already), a change
+    # queues a restart of its own.
+    _claim_job(ctx, project_id, first["job_id"])
+    status, fourth, _ = api.call("PUT", base, {"values": {"C": "3"}}, token=token)
+    assert status == 202 and fourth["status"] == "queued", fourth
+    assert fourth["job_id"] != first["job_id"]
+    assert len(_releases_queued(ctx, project_id)) == 2
+    status, fifth, _ = api.call("PUT", base, {"values": {"D": "4"}}, token=token)
+    assert (fifth["status"], fifth["job_id"]) == ("already_queued", fourth["job_id"])
+
+    # A restart that never got queued (its enqueue failed) is not joined.
+    _claim_job(ctx, project_id, fourth["job_id"], status="failed")
+    status, sixth, _ = api.call("PUT", base, {"values": {"E": "5"}}, token=token)
+    assert sixth["status"] == "queued" and sixth["job_id"] != fourth["job_id"], sixth
+    assert len(_releases_queued(ctx, project_id)) == 3
+
+
+def test_changes_at_the_same_moment_queue_one_restart(api: Api, api_context: AppContext) -> None:
+    """The claim is a conditional write in DynamoDB (the emulator's, atomic per request)."""
+    import threading
+
+    from chalicelib.services import app_config_restart
+    from chalicelib.services.app_config_ssm import LiveTarget
+
+    ctx = api_context
+    _token, project_id = _project(api)
+    _live(ctx, project_id)
+    release = ctx.stores.releases.get(project_id, "r1")
+    assert release is not None
+    target = LiveTarget(project_id, "main", release, ROLE_ARN, "ext-1", "us-east-1")
+    start = threading.Barrier(6)
+    answers: list[app_config_restart.QueuedRestart] = []
+    lock = threading.Lock()
+
+    def change() -> None:
+        start.wait()
+        queued = app_config_restart.queue_restart(ctx, target, "u1", None)
+        with lock:
+            answers.append(queued)
+
+    threads = [threading.Thread(target=change) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    (job,) = _releases_queued(ctx, project_id)
+    assert {a.job_id for a in answers} == {job.job_id} and len(answers) == 6
+    assert sorted(a.joined for a in answers) == [False] + [True] * 5

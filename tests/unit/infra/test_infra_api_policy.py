@@ -32,7 +32,7 @@ LAMBDA_PLATFORM_ACTIONS = {
     "xray:PutTelemetryRecords",
 }
 # App config: its SSM calls run in the user's account with a deploy-role session.
-USERS_SSM_MODULE = "chalicelib/services/app_config.py"
+USERS_SSM_MODULE = "chalicelib/services/app_config_ssm.py"
 # IAM has no resource ARN for these: "*" is the only possible resource.
 RESOURCELESS_ACTIONS = {
     "xray:PutTraceSegments",
