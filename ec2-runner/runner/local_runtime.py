@@ -366,6 +366,19 @@ class RunningApp:
                 time.sleep(0.05)
 
 
+def venv_command() -> list[str]:
+    """``-m virtualenv`` when the runner's environment has it (``make venv`` installs it),
+    else the standard library's ``-m venv``. Same result (a venv with pip), but the
+    standard ``venv`` runs ensurepip, which installs and byte-compiles pip every time:
+    7-8 CPU-s per release on this kind of machine, against about 1 s for virtualenv's
+    cached seed (measured: ``/usr/bin/time python3 -m venv`` vs ``-m virtualenv``)."""
+    import importlib.util
+
+    if importlib.util.find_spec("virtualenv") is not None:
+        return ["-m", "virtualenv", "--quiet", "--no-periodic-update"]
+    return ["-m", "venv"]
+
+
 @dataclass
 class LocalRuntime:
     """Builds, releases and starts app plans on this machine (local stage only)."""
@@ -378,6 +391,9 @@ class LocalRuntime:
     port_picker: Callable[[], int] = free_port
     machine_env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     python: str = sys.executable
+    venv_command: Sequence[str] | None = None
+    """How ``python`` makes an app's venv (the folder is appended); None: ``venv_command()``
+    for the runner's own interpreter, the standard ``-m venv`` for another one."""
     step_timeout_s: float = 900.0
     health_timeout_s: float = 90.0
     poll_interval_s: float = 0.2
@@ -500,7 +516,10 @@ class LocalRuntime:
     def _make_venv(self, venv: Path, src: Path, env: Mapping[str, str], logs: Path) -> None:
         if venv.exists():
             shutil.rmtree(venv)
-        argv = [self.python, "-m", "venv", str(venv)]
+        how = self.venv_command
+        if how is None:
+            how = venv_command() if self.python == sys.executable else ["-m", "venv"]
+        argv = [self.python, *how, str(venv)]
         self._run_argv("prepare", " ".join(argv), argv, src, env, logs / "venv.log")
 
     def _version(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -253,3 +254,20 @@ def test_path_outside_the_source_is_refused(tmp_path: Path) -> None:
         _runtime(runner, [200], clock).start(
             _plan(path="../.."), _source(tmp_path), tmp_path / "w", RuntimeInputs()
         )
+
+
+def test_the_runners_interpreter_makes_venvs_with_virtualenv_another_with_venv(
+    tmp_path: Path,
+) -> None:
+    """``make venv`` installs virtualenv (requirements-dev.txt): every Python release in the
+    local stage and the tests gets a seeded pip, not ensurepip's install + compile."""
+    from runner.local_runtime import venv_command
+
+    assert venv_command()[:2] == ["-m", "virtualenv"]
+    runner, clock = _Runner({"gunicorn": None, "celery": None}), _Clock()
+    runtime = _runtime(runner, [200], clock)
+    runtime.python = sys.executable
+    runtime.start(
+        _plan(), _source(tmp_path), tmp_path / "work", RuntimeInputs(services={"postgresql": PG})
+    )
+    assert runner.spawned[0][0].startswith(f"{sys.executable} -m virtualenv --quiet")
