@@ -53,8 +53,8 @@ def _zip(files: dict[str, str]) -> bytes:
 
 
 class JobDriver(threading.Thread):
-    """A deployment, then analyses and deployments (2:1), one after another, until stopped
-    and both kinds have run (a short probe still sees each kind start)."""
+    """Analyses and deployments (2:1, the first deployment second), one after another,
+    until stopped and both kinds have run (a short probe still sees each kind start)."""
 
     def __init__(self, api: str) -> None:
         super().__init__(daemon=True)
@@ -84,7 +84,7 @@ class JobDriver(threading.Thread):
             rounds = 0
             while not self.stop.is_set() or {k for k, _ in self.started} != {"a", "d"}:
                 rounds += 1
-                if rounds % 3 == 1:
+                if rounds % 3 == 2:
                     self.started.append(("d", time.monotonic()))
                     self.deploy(project)
                 else:
