@@ -137,6 +137,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, page_origin_port: int) -> It
         "AUTOSTACK_RUNNER_DB": str(tmp / "runner.db"),
         "AUTOSTACK_RUNNER_WORK_DIR": str(tmp / "work"),
         "AUTOSTACK_RUNNER_WAIT_S": "1",
+        "AUTOSTACK_LONG_POLL_S": "2",  # long polls read every 2 s, not 0.5: less CPU
         "AUTOSTACK_RUNNER_HEARTBEAT_S": "0.5",
         "AUTOSTACK_TF_PLUGIN_DIR": str(MIRROR),
     }

@@ -137,6 +137,7 @@ def test_health_answers_every_probe_while_jobs_run() -> None:
         "AUTOSTACK_RUNNER_DB": str(state / "runner.db"),
         "AUTOSTACK_RUNNER_WORK_DIR": str(state / "work"),
         "AUTOSTACK_RUNNER_WAIT_S": "1",
+        "AUTOSTACK_LONG_POLL_S": "2",  # long polls read every 2 s, not 0.5: less CPU
     }
     env.pop("AUTOSTACK_AUTORELOAD", None)  # `make run`'s default
     stack = subprocess.Popen(
