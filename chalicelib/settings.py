@@ -38,6 +38,13 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _poll_interval(raw: str) -> float:
+    value = float(raw)
+    if not 0.05 <= value <= 5.0:
+        raise ValueError(f"must be between 0.05 and 5 seconds, got {raw!r}")
+    return value
+
+
 def _non_negative_int(raw: str) -> int:
     value = int(raw)
     if value < 0:
@@ -170,6 +177,9 @@ class Settings:
     runner_instance_id: str | None = _optional("AUTOSTACK_RUNNER_INSTANCE_ID")
 
     log_level: str = _setting("AUTOSTACK_LOG_LEVEL", "INFO")
+    # How often a long poll (``?wait=``) reads again while a client waits. The tests' local
+    # stacks read less often: every read costs the emulator and the API CPU for minutes.
+    long_poll_s: float = _setting("AUTOSTACK_LONG_POLL_S", 0.5, _poll_interval)
 
     # The one browser origin allowed to call the API (CORS); None: CORS off.
     cors_origin: str | None = _optional("AUTOSTACK_CORS_ORIGIN", _origin)

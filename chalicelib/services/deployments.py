@@ -101,6 +101,7 @@ class DeploymentService:
             ),
             wait_s=wait_s,
             sleep=self._sleep,
+            poll_s=self.ctx.settings.long_poll_s,
         )
         return self.views.view(last.item, last.plan, last.apply, detail=True)
 
@@ -363,6 +364,7 @@ class DeploymentService:
             settled=lambda s: s[2] or sum(size for _, size in s[1]) > after,
             wait_s=wait_s,
             sleep=self._sleep,
+            poll_s=self.ctx.settings.long_poll_s,
         )
         total = sum(size for _, size in parts)
         text, next_offset = deployment_logs.read_from(s3, bucket, parts, after)

@@ -180,6 +180,7 @@ def get_job(
         changed=lambda a, b: (a.status, a.progress) != (b.status, b.progress),
         wait_s=wait_s,
         sleep=sleep,
+        poll_s=ctx.settings.long_poll_s,
     )
     return _with_runner_note(ctx, current)
 

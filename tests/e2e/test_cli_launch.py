@@ -83,6 +83,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
             "AUTOSTACK_RUNNER_DB": str(state / "runner.db"),
             "AUTOSTACK_RUNNER_WORK_DIR": str(state / "work"),
             "AUTOSTACK_RUNNER_WAIT_S": "1",
+            "AUTOSTACK_LONG_POLL_S": "2",  # long polls read every 2 s, not 0.5: less CPU
             "AUTOSTACK_TF_PLUGIN_DIR": str(MIRROR),
             "AUTOSTACK_RELEASE_EXECUTOR": "local",  # as `make run`: the app goes live
         },  # rate limits: the defaults

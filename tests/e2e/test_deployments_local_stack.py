@@ -176,6 +176,7 @@ def _stack(tmp: Path, **extra_env: str) -> LocalStack:
         "AUTOSTACK_RUNNER_DB": str(tmp / "runner.db"),
         "AUTOSTACK_RUNNER_WORK_DIR": str(tmp / "work"),
         "AUTOSTACK_RUNNER_WAIT_S": "1",
+        "AUTOSTACK_LONG_POLL_S": "2",  # long polls read every 2 s, not 0.5: less CPU
         "AUTOSTACK_RUNNER_HEARTBEAT_S": "0.5",
         "AUTOSTACK_RUNNER_ROLE_ARN": RUNNER_ROLE_ARN,
         "AUTOSTACK_STATUS_RATE_LIMIT": "2000",

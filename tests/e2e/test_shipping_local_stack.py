@@ -141,6 +141,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
             "AUTOSTACK_RUNNER_DB": str(tmp / "runner.db"),
             "AUTOSTACK_RUNNER_WORK_DIR": str(tmp / "work"),
             "AUTOSTACK_RUNNER_WAIT_S": "1",
+            "AUTOSTACK_LONG_POLL_S": "2",  # long polls read every 2 s, not 0.5: less CPU
             "AUTOSTACK_STATUS_RATE_LIMIT": "2000",
             "AUTOSTACK_TF_PLUGIN_DIR": str(MIRROR),
             "AUTOSTACK_RELEASE_EXECUTOR": "local",  # what `make run` sets

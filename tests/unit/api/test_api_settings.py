@@ -58,3 +58,11 @@ def test_unconfigured_placeholders_are_refused() -> None:
         load_settings({**REQUIRED, "AUTOSTACK_BUCKET": "SET-FROM-TERRAFORM-OUTPUT-bucket_name"})
     with pytest.raises(SettingsError, match="AUTOSTACK_QUEUE_URL"):
         load_settings({**REQUIRED, "AUTOSTACK_QUEUE_URL": "SET-FROM-TERRAFORM"})
+
+
+def test_long_poll_interval_defaults_to_half_a_second_and_is_bounded() -> None:
+    assert load_settings(REQUIRED).long_poll_s == 0.5
+    assert load_settings({**REQUIRED, "AUTOSTACK_LONG_POLL_S": "2"}).long_poll_s == 2.0
+    for bad in ("0", "60", "soon"):
+        with pytest.raises(SettingsError, match="AUTOSTACK_LONG_POLL_S"):
+            load_settings({**REQUIRED, "AUTOSTACK_LONG_POLL_S": bad})
