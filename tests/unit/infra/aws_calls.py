@@ -114,11 +114,13 @@ def operations() -> dict[str, dict[str, str]]:
     import botocore.session
     from botocore import xform_name
 
-    session = botocore.session.get_session()
+    # The raw service-2 documents (what ServiceModel.operation_names lists), without
+    # building botocore's model objects: half the cost, ec2's model is large.
+    loader = botocore.session.get_session().get_component("data_loader")
     table: dict[str, dict[str, str]] = {}
     for service in SERVICES:
-        model = session.get_service_model(service)
-        table[service] = {xform_name(op): op for op in model.operation_names}
+        document = loader.load_service_model(service, "service-2")
+        table[service] = {xform_name(op): op for op in document["operations"]}
     return table
 
 
