@@ -12,11 +12,8 @@ control of the project screen with a visible focus ring, rendered text meets 4.5
 a 375 px window scrolls no sideways, and no request leaves the loopback interface.
 The second session (the page on its own origin, as CloudFront serves it) deploys a GENERATED
 bundle: a stateless app, the lambda target, planned by the runner with the real AWS provider
-against the emulator (many resources: the plan in words, a long log), then cancelled from the
-page. Its apply and destroy are the same screens as the uploaded bundle's above; the generated
-lambda bundle's apply and destroy with the real provider are carried by
-tests/e2e/test_cli_launch.py (launch to live, destroy) and tests/e2e/test_shipping_local_stack.py
-(each apply of the real provider costs minutes of CPU on this 2-core machine).
+against the emulator (many resources: the plan in words, a long log, the outputs), applied
+and destroyed.
 Debian's Chromium is driven by Playwright with `executable_path` (never a downloaded
 browser). Screenshots of each screen go to `AUTOSTACK_ARTIFACTS` (default: pytest's tmp
 dir); `AUTOSTACK_UPDATE_SCREENSHOTS=1` also refreshes the ones in docs/screenshots/.
@@ -673,15 +670,13 @@ class PublishedFiles(BaseHTTPRequestHandler):
         pass
 
 
-def test_dashboard_on_its_own_origin_plans_a_generated_bundle_then_cancels_it(
+def test_dashboard_on_its_own_origin_deploys_a_generated_bundle(
     stack: LocalStack, browser_context: Any, page_origin_port: int, tmp_path: Path
 ) -> None:
     """The AWS shape: the page from one origin (the published files, config.json naming the
     API), the API on another with CORS (AUTOSTACK_CORS_ORIGIN). Then, on the API's origin, a
-    generated lambda bundle planned with the real AWS provider (the plan in words, the long
-    log of a real bundle) and cancelled. Approve, the applied log, outputs and destroy are
-    test_whole_session_in_the_browser's; the generated bundle's apply and destroy are
-    test_cli_launch.py's and test_shipping_local_stack.py's."""
+    generated lambda bundle planned, applied and destroyed (the plan in words, the log, the
+    outputs of a real bundle)."""
     started = time.monotonic()
     from scripts.publish_dashboard import collect
 
@@ -723,7 +718,7 @@ def test_dashboard_on_its_own_origin_plans_a_generated_bundle_then_cancels_it(
     page.on("response", lambda r: answers.append(r.status))
 
     # The generated bundle, from the page on the API's origin (where `make run` serves
-    # it): upload, analyze, lambda, plan with the real provider, cancel.
+    # it): upload, analyze, lambda, plan, approve, applied, destroy.
     page.goto(stack.api_url + "/#/login")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
@@ -751,17 +746,28 @@ def test_dashboard_on_its_own_origin_plans_a_generated_bundle_then_cancels_it(
     assert adds.locator("li").count() == adding
     assert 'aws_lambda_function "app" will be created' in adds.inner_text()
     assert f"Plan: {adding} to add" in page.locator("#deploy-log").inner_text()
-    # The long log scrolls inside its box; the page keeps its width.
-    log = page.locator("#deploy-log")
-    assert log.evaluate("el => el.scrollHeight > el.clientHeight")
-    assert sideways(page) == []
     shots = Shots(page, Path(os.environ.get("AUTOSTACK_ARTIFACTS", tmp_path / "screens")))
     shots.take("generated-planned", "#deploy")
-    # Cancel instead of approving: the deployment ends cancelled, nothing was applied.
-    page.locator("#deploy").get_by_role("button", name="Cancel", exact=True).click()
-    page.locator("#deploy-status[data-status=cancelled]").wait_for(timeout=60_000)
-    assert page.locator("#approve").count() == 0
-    assert "Apply complete!" not in log.inner_text()
+    page.locator("#approve").click()
+    page.locator("#deploy-status[data-status=applied]").wait_for(timeout=TERRAFORM_S)
+    outputs = page.locator("#outputs")
+    app_url = outputs.get_by_role("link").first.get_attribute("href")
+    assert app_url.startswith("https://"), app_url  # the API Gateway's URL
+    assert "app_url" in outputs.inner_text()
+    assert '"' not in outputs.inner_text()  # strings as they are, not JSON-quoted
+    log = page.locator("#deploy-log")
+    assert f"Apply complete! Resources: {adding} added" in log.inner_text()
+    # The long log scrolls inside its box; the page keeps its width.
+    assert log.evaluate("el => el.scrollHeight > el.clientHeight")
+    assert sideways(page) == []
+    shots.take("generated-applied", "#deploy")
+    page.locator("#destroy").click()
+    page.get_by_role("heading", name="Destroy").wait_for()
+    page.locator("#deploy-status[data-status=planned]").wait_for(timeout=TERRAFORM_S)
+    assert page.locator("#plan-sentence").inner_text() == (f"This plan deletes {adding} resources.")
+    page.locator("#approve").click()
+    page.locator("#deploy-status[data-status=applied]").wait_for(timeout=TERRAFORM_S)
+    assert f"{adding} destroyed." in page.locator("#deploy-log").inner_text()
     assert [a for a in answers if a == 429] == []
 
     page.get_by_role("button", name="Log out").click()
