@@ -148,7 +148,7 @@ def main() -> None:
                 stop=StopSignal(),
                 attempt=1,
                 receive_count=1,
-                services={"shipping": shipping},
+                services={"shipping": shipping, "app_config_sts": _client("sts", url)},
             )
             # The same source each run: the emulator's build pushes nothing, so each run builds.
             slept["s"] = 0.0
