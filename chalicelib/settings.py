@@ -45,6 +45,13 @@ def _poll_interval(raw: str) -> float:
     return value
 
 
+def _health_deadline(raw: str) -> float:
+    value = float(raw)
+    if not 0.5 <= value <= 25.0:  # the HTTP API gives a request 30 s at most
+        raise ValueError(f"must be between 0.5 and 25 seconds, got {raw!r}")
+    return value
+
+
 def _non_negative_int(raw: str) -> int:
     value = int(raw)
     if value < 0:
@@ -180,6 +187,8 @@ class Settings:
     # How often a long poll (``?wait=``) reads again while a client waits. The tests' local
     # stacks read less often: every read costs the emulator and the API CPU for minutes.
     long_poll_s: float = _setting("AUTOSTACK_LONG_POLL_S", 0.5, _poll_interval)
+    # /health answers 503 once a dependency has not answered for this long (services/health.py).
+    health_deadline_s: float = _setting("AUTOSTACK_HEALTH_DEADLINE_S", 5.0, _health_deadline)
 
     # The one browser origin allowed to call the API (CORS); None: CORS off.
     cors_origin: str | None = _optional("AUTOSTACK_CORS_ORIGIN", _origin)

@@ -20,9 +20,6 @@ from typing import Any, Literal
 from chalicelib.context import AppContext
 from chalicelib.models.api import HealthCheck, HealthOut, RunnerStatus
 
-HEALTH_DEADLINE_S = 5.0
-"""A healthy table, bucket and queue answer in milliseconds; beyond this, say degraded."""
-
 
 def _check(probe: Callable[[], object]) -> HealthCheck:
     try:
@@ -91,6 +88,7 @@ def _sleeping(
 
 def check(ctx: AppContext) -> HealthOut:
     s = ctx.settings
+    deadline_s = s.health_deadline_s
     probes: dict[str, Callable[[], object]] = {
         "table": ctx.stores.runners.ping,
         "bucket": lambda: ctx.aws.s3.head_bucket(Bucket=s.bucket),
@@ -99,7 +97,8 @@ def check(ctx: AppContext) -> HealthOut:
         ),
     }
     # Concurrently, and within a deadline: with a dependency that stops answering, /health
-    # answers 503 after HEALTH_DEADLINE_S, not after a client's retries (aws.py) — nor after
+    # answers 503 after ``health_deadline_s`` (a healthy table, bucket and queue answer in
+    # milliseconds; 5 s by default), not after a client's retries (aws.py) — nor after
     # the runner check's two reads in a row. A probe still running is left to its client
     # timeout (the answer does not wait for it).
     from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -109,17 +108,17 @@ def check(ctx: AppContext) -> HealthOut:
         futures = {name: pool.submit(_check, probe) for name, probe in probes.items()}
         runner_future = pool.submit(runner_status, ctx)
         pending: list[Future[Any]] = [*futures.values(), runner_future]
-        wait(pending, timeout=HEALTH_DEADLINE_S)
+        wait(pending, timeout=deadline_s)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-    late = HealthCheck(ok=False, detail=f"no answer within {HEALTH_DEADLINE_S:g} s")
+    late = HealthCheck(ok=False, detail=f"no answer within {deadline_s:g} s")
     checks = {name: f.result() if f.done() else late for name, f in futures.items()}
     if runner_future.done():
         runner, runner_ok = runner_future.result()
     else:
         runner = RunnerStatus(
             seen=False,
-            detail=f"unreadable: no answer within {HEALTH_DEADLINE_S:g} s",
+            detail=f"unreadable: no answer within {deadline_s:g} s",
             required=ctx.settings.runner_required,
         )
         runner_ok = not ctx.settings.runner_required

@@ -20,7 +20,9 @@ FAST_SCRYPT = {"scrypt_n": 2**10, "scrypt_r": 8, "scrypt_p": 1}
 
 def settings_for(resources: LocalResources, **overrides: Any) -> Settings:
     settings = load_settings({**resources.environment(), "AUTOSTACK_STAGE": "test"})
-    return settings.replace(**{**FAST_SCRYPT, **overrides})
+    # A loaded 2-core test host's emulator can take over 5 s for /health's three probes; the
+    # tests that want the real deadline (test_api_dependency_paused.py) pass their own.
+    return settings.replace(**{**FAST_SCRYPT, "health_deadline_s": 20.0, **overrides})
 
 
 @pytest.fixture

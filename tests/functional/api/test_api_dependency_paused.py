@@ -27,7 +27,7 @@ def paused_world() -> Iterator[tuple[Api, object]]:
     # An emulator of its own: pausing the worker's shared one would stall other tests.
     with moto_server_process() as (url, proc):
         resources = create_local_resources(url)
-        set_context(build_context(settings_for(resources)))
+        set_context(build_context(settings_for(resources, health_deadline_s=5.0)))
         from app import app
 
         try:

@@ -66,3 +66,11 @@ def test_long_poll_interval_defaults_to_half_a_second_and_is_bounded() -> None:
     for bad in ("0", "60", "soon"):
         with pytest.raises(SettingsError, match="AUTOSTACK_LONG_POLL_S"):
             load_settings({**REQUIRED, "AUTOSTACK_LONG_POLL_S": bad})
+
+
+def test_health_deadline_defaults_to_five_seconds_and_fits_in_a_request() -> None:
+    assert load_settings(REQUIRED).health_deadline_s == 5.0
+    assert load_settings({**REQUIRED, "AUTOSTACK_HEALTH_DEADLINE_S": "12"}).health_deadline_s == 12
+    for bad in ("0.1", "30", "later"):
+        with pytest.raises(SettingsError, match="AUTOSTACK_HEALTH_DEADLINE_S"):
+            load_settings({**REQUIRED, "AUTOSTACK_HEALTH_DEADLINE_S": bad})
