@@ -11,8 +11,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from chalicelib import keys
 from chalicelib.models.jobs import JobMessage, JobRecord
 from chalicelib.store.bundles import DynamoBundleStore
@@ -30,18 +28,11 @@ from runner.settings import RunnerSettings
 from runner.shipping.aws_access import AwsExecutorFactory, DeployRoleClients, ExecutorRequest
 from runner.shipping.settings import ShippingSettings
 from runner.shipping.verify import HealthCheck
-from tests.functional.shipping.aws_user_stack import PROJECT
+from tests.functional.shipping.aws_user_stack import PROJECT, client
 
 TARGET_S = 3.0
 ROLE_ARN = "arn:aws:iam::123456789012:role/autostack-deploy"
 EXTERNAL_ID = "ext-bench1"
-
-
-def emulator_client(name: str, url: str) -> Any:
-    return boto3.client(
-        name, endpoint_url=url, region_name=REGION,
-        aws_access_key_id="testing", aws_secret_access_key="testing",  # noqa: S106 (emulator)
-    )  # fmt: skip
 
 
 class ReleaseBench:
@@ -53,9 +44,9 @@ class ReleaseBench:
         self.slept = 0.0
         resources = create_local_resources(url)
         self.clients = RunnerClients(
-            s3=emulator_client("s3", url),
-            sqs=emulator_client("sqs", url),
-            dynamodb=emulator_client("dynamodb", url),
+            s3=client(url, "s3"),
+            sqs=client(url, "sqs"),
+            dynamodb=client(url, "dynamodb"),
         )
         self.settings = RunnerSettings(
             stage="test", table=resources.table, bucket=resources.bucket,
@@ -65,7 +56,7 @@ class ReleaseBench:
         )  # fmt: skip
         factory = AwsExecutorFactory(
             clients_for=DeployRoleClients(
-                issuer=JobSessionIssuer(emulator_client("sts", url), resources.session_role_arn),
+                issuer=JobSessionIssuer(client(url, "sts"), resources.session_role_arn),
                 bucket=resources.bucket, stage="test", endpoint_url=url,
             ),
             settings=ShippingSettings(executor="aws", poll_interval_s=0.2, wait_timeout_s=60),
@@ -119,7 +110,7 @@ class ReleaseBench:
             receive_count=1,
             services={
                 "shipping": self.shipping,
-                "app_config_sts": emulator_client("sts", self.url),
+                "app_config_sts": client(self.url, "sts"),
             },
         )
         self.slept = 0.0

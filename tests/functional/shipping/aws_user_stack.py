@@ -15,7 +15,7 @@ import secrets
 import threading
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,15 +105,14 @@ def _role(iam: Any, name: str, service: str) -> str:
     )
 
 
-def make_user_stack(endpoint_url: str, kind: str, app_url: str) -> UserStack:
-    name = f"shop-{secrets.token_hex(3)}"
-    stack = UserStack(endpoint_url, kind, name)
-    repo = stack.client("ecr").create_repository(repositoryName=name)["repository"]
+def create_build_project(stack_client: Callable[[str], Any], name: str, *, privileged: bool) -> str:
+    """What a bundle's codebuild.tf makes for a stack named ``name``: the build-source bucket
+    (in us-east-1, as the emulator's stack), the log group, the role and the project, all
+    ``<name>-build``. Returns the bucket's name."""
     bucket = f"{name}-build"
-    stack.client("s3").create_bucket(Bucket=bucket)  # in us-east-1, as the emulator's stack
-    stack.client("logs").create_log_group(logGroupName=f"/aws/codebuild/{name}")
-    iam = stack.client("iam")
-    stack.client("codebuild").create_project(
+    stack_client("s3").create_bucket(Bucket=bucket)
+    stack_client("logs").create_log_group(logGroupName=f"/aws/codebuild/{name}")
+    stack_client("codebuild").create_project(
         name=f"{name}-build",
         source={"type": "S3", "location": f"{bucket}/sources/latest.zip"},
         artifacts={"type": "NO_ARTIFACTS"},
@@ -121,10 +120,19 @@ def make_user_stack(endpoint_url: str, kind: str, app_url: str) -> UserStack:
             "type": "LINUX_CONTAINER",
             "image": "aws/codebuild/amazonlinux2-x86_64-standard:5.0",
             "computeType": "BUILD_GENERAL1_SMALL",
-            "privilegedMode": True,
+            "privilegedMode": privileged,
         },
-        serviceRole=_role(iam, f"{name}-build", "codebuild.amazonaws.com"),
+        serviceRole=_role(stack_client("iam"), f"{name}-build", "codebuild.amazonaws.com"),
     )
+    return bucket
+
+
+def make_user_stack(endpoint_url: str, kind: str, app_url: str) -> UserStack:
+    name = f"shop-{secrets.token_hex(3)}"
+    stack = UserStack(endpoint_url, kind, name)
+    repo = stack.client("ecr").create_repository(repositoryName=name)["repository"]
+    bucket = create_build_project(stack.client, name, privileged=True)  # docker builds
+    iam = stack.client("iam")
     outputs: dict[str, Any] = {
         "app_url": app_url,
         "build_project": f"{name}-build",

@@ -26,11 +26,10 @@ from chalicelib.store.bundles import DynamoBundleStore
 from chalicelib.store.releases import DynamoReleaseStore
 from devtools.local_resources import REGION
 from runner.shipping.aws_static import marker_key
-from tests.functional.shipping.aws_user_stack import client, put_item
+from tests.functional.shipping.aws_user_stack import PROJECT, client, create_build_project, put_item
 from tests.golden.plan_profiles import plan_of, profile
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "shipping" / "static_site"
-PROJECT = "proj1"
 OLD_TAG = "src-0000000000000000"
 
 
@@ -43,29 +42,8 @@ class StaticStack:
         self.endpoint_url = endpoint_url
         self.name = f"site-{secrets.token_hex(3)}"
         self.site_bucket = f"{self.name}-site"
-        self.build_bucket = f"{self.name}-build"
-        s3 = self.client("s3")
-        s3.create_bucket(Bucket=self.site_bucket)
-        s3.create_bucket(Bucket=self.build_bucket)
-        self.client("logs").create_log_group(logGroupName=f"/aws/codebuild/{self.name}")
-        principal = {"Service": "codebuild.amazonaws.com"}
-        statement = {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": principal}
-        trust = {"Version": "2012-10-17", "Statement": [statement]}
-        role = self.client("iam").create_role(
-            RoleName=f"{self.name}-build", AssumeRolePolicyDocument=json.dumps(trust)
-        )["Role"]["Arn"]
-        self.client("codebuild").create_project(
-            name=f"{self.name}-build",
-            source={"type": "S3", "location": f"{self.build_bucket}/sources/latest.zip"},
-            artifacts={"type": "NO_ARTIFACTS"},
-            environment={
-                "type": "LINUX_CONTAINER",
-                "computeType": "BUILD_GENERAL1_SMALL",
-                "image": "aws/codebuild/amazonlinux2-x86_64-standard:5.0",
-                "privilegedMode": False,
-            },
-            serviceRole=role,
-        )
+        self.client("s3").create_bucket(Bucket=self.site_bucket)
+        self.build_bucket = create_build_project(self.client, self.name, privileged=False)
         self.distribution_id = self.client("cloudfront").create_distribution(
             DistributionConfig={
                 "CallerReference": self.name,
