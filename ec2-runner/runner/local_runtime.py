@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 from chalicelib.models.plan import AppPlan, SecretEntry, ServiceBinding
 
@@ -145,11 +145,26 @@ Probe = Callable[[str, float], int | None]
 """GET a URL with a timeout: its HTTP status, or None when nothing answered."""
 
 
-def _die_with_parent() -> None:
-    # The app dies with the runtime's thread even after a kill -9 of it (Linux only).
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+_PR_SET_PDEATHSIG = 1
+
+
+def _libc_prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    # Loaded here, in the parent: a child of a threaded process must not dlopen.
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    return cast(Callable[..., int], libc.prctl)
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether process group ``pgid`` still has a process."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class _PopenProcess:
@@ -176,31 +191,38 @@ class _PopenProcess:
             pass
 
     def group_alive(self) -> bool:
-        try:
-            os.killpg(self._popen.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+        return group_alive(self._popen.pid)
 
 
 class SubprocessRunner:
-    """Real processes: each in a new session (its own process group), output to a file."""
+    """Real processes: each in a new session (its own process group), output to a file.
+
+    The leader gets ``death_signal`` when the thread that spawned it ends, even after a
+    kill -9 of the runtime (PR_SET_PDEATHSIG, Linux only); ``leader`` runs in front of the
+    command (runner.shipping.local's guard, which passes that signal on to the group)."""
+
+    def __init__(self, death_signal: int = signal.SIGTERM, leader: Sequence[str] = ()) -> None:
+        self.death_signal = death_signal
+        self.leader = tuple(leader)
+        self._prctl = _libc_prctl()
+
+    def _in_child(self) -> None:
+        if self._prctl is not None:
+            self._prctl(_PR_SET_PDEATHSIG, self.death_signal, 0, 0, 0)
 
     def spawn(
         self, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log_path: Path
     ) -> Process:
         with log_path.open("ab") as log:
             popen = subprocess.Popen(
-                list(argv),
+                [*self.leader, *argv],
                 cwd=cwd,
                 env=dict(env),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=self._in_child,
             )
         return _PopenProcess(popen)
 

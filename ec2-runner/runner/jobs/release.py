@@ -132,16 +132,16 @@ def _local_executor(environ: Any, runner_db: Path) -> ReleaseExecutor:
     from runner.local_runtime import LocalRuntime
     from runner.shipping.local import (
         AppProcesses,
-        GuardedRunner,
         LocalApps,
         LocalExecutor,
         SpawnThread,
+        guarded_runner,
         local_services,
     )
 
     # Apps die with the runner process, and a runner's successor reaps what is left
-    # (runner.shipping.local: SpawnThread, GuardedRunner, AppProcesses, reap_left_apps).
-    spawner = SpawnThread(GuardedRunner(), AppProcesses.beside(runner_db))
+    # (runner.shipping.local: SpawnThread, guarded_runner, AppProcesses, reap_left_apps).
+    spawner = SpawnThread(guarded_runner(), AppProcesses.beside(runner_db))
     runtime = LocalRuntime(runner=spawner, clock=time.monotonic)
     return LocalExecutor(runtime=runtime, apps=LocalApps(), services=local_services(environ))
 

@@ -19,7 +19,7 @@ The apps must not outlive the runner (seen: gunicorn processes left by killed ru
 every process is spawned from one long-lived thread (``SpawnThread``: PR_SET_PDEATHSIG
 fires when the *thread* that started a child ends, and a job thread ends with its job:
 the leader, ``sh -c``, was stopped then, its app lived on orphaned and outlived the
-runner) under a guard shell (``GuardedRunner``) that stops
+runner) under a guard shell (``guarded_runner``) that stops
 the whole group when the kernel says the runner died; and each group is written down
 (``AppProcesses``, pid + start time, beside the runner's database) so that the next
 runner to start kills whatever of them is still there (``reap_left_apps``) before it
@@ -32,14 +32,10 @@ Services are not provided locally: an app whose plan needs PostgreSQL/Redis fail
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import json
 import os
 import queue
 import signal
-import subprocess
-import sys
 import threading
 import time
 import urllib.parse
@@ -47,7 +43,6 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
 
 from runner.local_runtime import (
     LocalRuntime,
@@ -57,8 +52,9 @@ from runner.local_runtime import (
     RunningApp,
     RuntimeInputs,
     ServiceEndpoint,
+    SubprocessRunner,
+    group_alive,
 )
-from runner.local_runtime import _PopenProcess as PopenProcess
 from runner.shipping.executor import Candidate, LogLine, PhaseFailedError, ReleaseSpec
 
 _PHASE_OF_STEP = {
@@ -123,16 +119,6 @@ def process_start_time(pid: int, proc_root: Path = Path("/proc")) -> int | None:
         return None
 
 
-def group_exists(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def is_ours(recorded_start: int, leader_start: int | None, group_alive: bool) -> bool:
     """Whether a recorded group is still the app's (to kill).
 
@@ -152,7 +138,7 @@ class AppProcesses:
         self,
         path: Path,
         start_time: Callable[[int], int | None] = process_start_time,
-        alive: Callable[[int], bool] = group_exists,
+        alive: Callable[[int], bool] = group_alive,
     ) -> None:
         self.path = path
         self._start_time = start_time
@@ -237,44 +223,15 @@ wait "$child"; code=$?
 while kill -0 "$child" 2>/dev/null; do wait "$child"; code=$?; done
 exit "$code"
 """
-_PR_SET_PDEATHSIG = 1
 
 
-def _libc_prctl() -> Callable[..., int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    # Loaded here, in the parent: a child of a threaded process must not dlopen.
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    return cast(Callable[..., int], libc.prctl)
-
-
-class GuardedRunner:
-    """A ``ProcessRunner``: each process in its own session (group) under ``GUARD_SCRIPT``,
-    whose leader gets SIGHUP when the thread that started it ends (``SpawnThread`` keeps
-    that thread alive as long as the runner process)."""
-
-    def __init__(self) -> None:
-        self._prctl = _libc_prctl()
-
-    def _in_child(self) -> None:
-        if self._prctl is not None:
-            self._prctl(_PR_SET_PDEATHSIG, signal.SIGHUP, 0, 0, 0)
-
-    def spawn(
-        self, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log_path: Path
-    ) -> Process:
-        with log_path.open("ab") as log:
-            popen = subprocess.Popen(
-                ["/bin/sh", "-c", GUARD_SCRIPT, "app-guard", *argv],
-                cwd=cwd,
-                env=dict(env),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=self._in_child,
-            )
-        return PopenProcess(popen)
+def guarded_runner() -> SubprocessRunner:
+    """Each app process in its own session (group) under ``GUARD_SCRIPT``, whose leader gets
+    SIGHUP when the thread that started it ends (``SpawnThread`` keeps that thread alive as
+    long as the runner process)."""
+    return SubprocessRunner(
+        death_signal=signal.SIGHUP, leader=["/bin/sh", "-c", GUARD_SCRIPT, "app-guard"]
+    )
 
 
 def reap_left_apps(runner_db: Path, log: Callable[[str], None]) -> list[int]:
