@@ -600,6 +600,9 @@ def test_releases_and_config_panels(stack: LocalStack, browser_context: Any) -> 
     # Nothing live yet: the config panel says why in words.
     link.click()
     page.locator("#config-empty").filter(has_text="no live deployment").wait_for()
+    # The two panels load apart: wait for the releases panel's own answer (reading it at once
+    # found it still empty on a loaded host).
+    page.locator("#releases").filter(has_text="No releases yet").wait_for()
     assert "No releases yet" in page.locator("#releases").inner_text()
 
     _seed_live_release(stack, project_id)
